@@ -1,0 +1,158 @@
+package topology
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/omnirank/omnirank/storage"
+)
+
+// Vector is a float32 vector that travels as base64 of little-endian
+// float32s: exact, compact and fast to encode.
+type Vector []float32
+
+// MarshalJSON implements json.Marshaler.
+func (v Vector) MarshalJSON() ([]byte, error) {
+	buf := make([]byte, 4*len(v))
+	for i, f := range v {
+		binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(f))
+	}
+	return json.Marshal(base64.StdEncoding.EncodeToString(buf))
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (v *Vector) UnmarshalJSON(data []byte) error {
+	var s string
+	if err := json.Unmarshal(data, &s); err != nil {
+		return fmt.Errorf("vector: %w", err)
+	}
+	buf, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return fmt.Errorf("vector: %w", err)
+	}
+	if len(buf)%4 != 0 {
+		return fmt.Errorf("vector: %d bytes is not a whole number of float32s", len(buf))
+	}
+	out := make([]float32, len(buf)/4)
+	for i := range out {
+		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(buf[4*i:]))
+	}
+	*v = out
+	return nil
+}
+
+// Job asks an extractor to encode one modality of one product for a space.
+type Job struct {
+	ProductID string `json:"product_id"`
+	Space     string `json:"space"`
+	Modality  string `json:"modality"`
+	// Model is name@version of the model to run.
+	Model string `json:"model"`
+	// Revision of the product record that asked for the job.
+	Revision uint64 `json:"revision"`
+	// ContentHash identifies the input; features carry it back.
+	ContentHash string `json:"content_hash"`
+	// Key is the object key of the media (image, audio).
+	Key string `json:"key,omitempty"`
+	// Text is the text to encode (text modality).
+	Text string `json:"text,omitempty"`
+	// UploadedAt is when the triggering object was written (freshness).
+	UploadedAt time.Time `json:"uploaded_at"`
+	TraceID    string    `json:"trace_id,omitempty"`
+}
+
+// Features is one modality's vector for one product in one space.
+type Features struct {
+	ProductID   string    `json:"product_id"`
+	Space       string    `json:"space"`
+	Modality    string    `json:"modality"`
+	Model       string    `json:"model"`
+	Revision    uint64    `json:"revision"`
+	ContentHash string    `json:"content_hash"`
+	Vector      Vector    `json:"vector"`
+	UploadedAt  time.Time `json:"uploaded_at"`
+	TraceID     string    `json:"trace_id,omitempty"`
+}
+
+// Block describes one modality block inside a joint embedding.
+type Block struct {
+	Modality string  `json:"modality"`
+	Model    string  `json:"model"`
+	Offset   int     `json:"offset"`
+	Dim      int     `json:"dim"`
+	Weight   float32 `json:"weight"`
+	Present  bool    `json:"present"`
+}
+
+// Embedding is a product's joint vector in a space. A Deleted embedding is
+// a tombstone: the product left the catalogue.
+type Embedding struct {
+	ProductID string    `json:"product_id"`
+	Space     string    `json:"space"`
+	Revision  uint64    `json:"revision"`
+	Deleted   bool      `json:"deleted,omitempty"`
+	Vector    Vector    `json:"vector,omitempty"`
+	Blocks    []Block   `json:"blocks,omitempty"`
+	// Inputs is a digest of the content hashes fused; equal inputs give
+	// equal vectors, so fusion skips republishing them.
+	Inputs     string    `json:"inputs,omitempty"`
+	UploadedAt time.Time `json:"uploaded_at"`
+	TraceID    string    `json:"trace_id,omitempty"`
+}
+
+// ProductState is where a product is in the pipeline.
+type ProductState string
+
+// Product states.
+const (
+	StatePending ProductState = "pending"
+	StateIndexed ProductState = "indexed"
+	StateFailed  ProductState = "failed"
+)
+
+// ProductRecord is the value kept in the products KV bucket.
+type ProductRecord struct {
+	Product storage.Product `json:"product"`
+	// Revision increases with every change of the product's content.
+	Revision uint64 `json:"revision"`
+	// Hashes maps modality to the content hash of its current input; a
+	// modality absent here has no input (no image, say).
+	Hashes map[string]string `json:"hashes"`
+	// Keys maps modality to the object key of its media.
+	Keys       map[string]string `json:"keys,omitempty"`
+	State      ProductState      `json:"state"`
+	Error      string            `json:"error,omitempty"`
+	UploadedAt time.Time         `json:"uploaded_at"`
+	UpdatedAt  time.Time         `json:"updated_at"`
+}
+
+// IngestError is an operator-visible failure, kept in the errors bucket
+// under the product id and carried by dead letters.
+type IngestError struct {
+	ProductID string    `json:"product_id"`
+	ObjectKey string    `json:"object_key,omitempty"`
+	Stage     string    `json:"stage"`
+	Reason    string    `json:"reason"`
+	Attempts  int       `json:"attempts,omitempty"`
+	Time      time.Time `json:"time"`
+}
+
+// DeadLetter is a message a stage gave up on.
+type DeadLetter struct {
+	IngestError
+	Subject  string          `json:"subject"`
+	Original []byte `json:"original,omitempty"`
+}
+
+// Feedback is one user interaction.
+type Feedback struct {
+	UserID    string    `json:"user_id"`
+	ProductID string    `json:"product_id"`
+	Kind      string    `json:"kind"`
+	Time      time.Time `json:"time"`
+	RequestID string    `json:"request_id,omitempty"`
+}

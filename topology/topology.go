@@ -1,0 +1,203 @@
+// Package topology declares every NATS JetStream stream, consumer, subject
+// family and key-value bucket omnirank uses, in one place, and creates them
+// idempotently. Roles learn about each other only through what is declared
+// here.
+//
+//	omnirank.s3events              S3 event notifications (stream S3EVENTS)
+//	jobs.<modality>.<lane>         extraction work (stream JOBS, work queue)
+//	features.<space>.<product>.<m> per-modality features (stream FEATURES, last per subject)
+//	emb.<space>.<product>          joint embeddings (stream EMB, last per subject: the embedding store)
+//	feedback.<kind>                user feedback (stream FEEDBACK)
+//	dlq.<stage>                    dead letters (stream DLQ)
+//
+// KV buckets: products (catalogue records with ingest state), spaces
+// (embedding space definitions and the "active" alias), errors (ingest
+// errors an operator can list).
+package topology
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Stream names.
+const (
+	StreamS3Events = "S3EVENTS"
+	StreamJobs     = "JOBS"
+	StreamFeatures = "FEATURES"
+	StreamEmb      = "EMB"
+	StreamFeedback = "FEEDBACK"
+	StreamDLQ      = "DLQ"
+)
+
+// KV bucket names.
+const (
+	BucketProducts = "products"
+	BucketSpaces   = "spaces"
+	BucketErrors   = "errors"
+)
+
+// S3EventsSubject is where the object store publishes its S3 event
+// notifications (versitygw's NatsTopic, MinIO's MINIO_NOTIFY_NATS_SUBJECT).
+const S3EventsSubject = "omnirank.s3events"
+
+// Lane orders extraction work: workers drain Live before Backfill.
+type Lane string
+
+// Lanes.
+const (
+	LaneLive     Lane = "live"
+	LaneBackfill Lane = "backfill"
+)
+
+// JobSubject is the subject of an extraction job.
+func JobSubject(modality string, lane Lane) string { return "jobs." + modality + "." + string(lane) }
+
+// FeaturesSubject is the subject holding the latest features of one
+// modality of one product in one space.
+func FeaturesSubject(space, product, modality string) string {
+	return "features." + space + "." + product + "." + modality
+}
+
+// EmbSubject is the subject holding the joint embedding of a product.
+func EmbSubject(space, product string) string { return "emb." + space + "." + product }
+
+// EmbFilter matches every embedding of a space.
+func EmbFilter(space string) string { return "emb." + space + ".>" }
+
+// FeedbackSubject is the subject of one kind of feedback event.
+func FeedbackSubject(kind string) string { return "feedback." + kind }
+
+// DLQSubject is the dead-letter subject of a stage.
+func DLQSubject(stage string) string { return "dlq." + stage }
+
+// ProductFromEmbSubject returns the product id of an emb.<space>.<product> subject.
+func ProductFromEmbSubject(subject string) (space, product string, ok bool) {
+	parts := strings.SplitN(subject, ".", 3)
+	if len(parts) != 3 || parts[0] != "emb" {
+		return "", "", false
+	}
+	return parts[1], parts[2], true
+}
+
+// Consumer names.
+const (
+	ConsumerIngest = "ingest"
+	ConsumerFusion = "fusion"
+	// ConsumerFeedback is the durable consumer a ranker group reads feedback with.
+	ConsumerFeedback = "ranker-feedback"
+)
+
+// ExtractConsumer is the durable consumer of one modality and lane.
+func ExtractConsumer(modality string, lane Lane) string { return "extract-" + modality + "-" + string(lane) }
+
+// MaxDeliver is how often a message is delivered before it is dead-lettered.
+const MaxDeliver = 5
+
+// Backoff is the redelivery schedule of a message that was not acked.
+var backoff = []time.Duration{2 * time.Second, 5 * time.Second, 15 * time.Second, 30 * time.Second}
+
+// Options tune the topology for a deployment.
+type Options struct {
+	// Replicas for every stream and bucket (1 for a single server).
+	Replicas int
+	// AckWait is how long a consumer may hold a message before redelivery.
+	AckWait time.Duration
+}
+
+// DefaultOptions suits a single embedded server.
+func DefaultOptions() Options { return Options{Replicas: 1, AckWait: 60 * time.Second} }
+
+// Streams returns every stream's configuration.
+func Streams(o Options) []jetstream.StreamConfig {
+	r := max(o.Replicas, 1)
+	return []jetstream.StreamConfig{
+		{Name: StreamS3Events, Subjects: []string{S3EventsSubject}, Retention: jetstream.LimitsPolicy,
+			MaxAge: 7 * 24 * time.Hour, Storage: jetstream.FileStorage, Replicas: r},
+		{Name: StreamJobs, Subjects: []string{"jobs.*.*"}, Retention: jetstream.WorkQueuePolicy,
+			Storage: jetstream.FileStorage, Replicas: r, Duplicates: 10 * time.Minute},
+		{Name: StreamFeatures, Subjects: []string{"features.*.*.*"}, Retention: jetstream.LimitsPolicy,
+			MaxMsgsPerSubject: 1, Storage: jetstream.FileStorage, Replicas: r, Duplicates: 10 * time.Minute},
+		{Name: StreamEmb, Subjects: []string{"emb.*.*"}, Retention: jetstream.LimitsPolicy,
+			MaxMsgsPerSubject: 1, Storage: jetstream.FileStorage, Replicas: r},
+		{Name: StreamFeedback, Subjects: []string{"feedback.*"}, Retention: jetstream.LimitsPolicy,
+			MaxAge: 180 * 24 * time.Hour, Storage: jetstream.FileStorage, Replicas: r, Duplicates: 10 * time.Minute},
+		{Name: StreamDLQ, Subjects: []string{"dlq.*"}, Retention: jetstream.LimitsPolicy,
+			MaxAge: 30 * 24 * time.Hour, Storage: jetstream.FileStorage, Replicas: r},
+	}
+}
+
+// KeyValues returns every KV bucket's configuration.
+func KeyValues(o Options) []jetstream.KeyValueConfig {
+	r := max(o.Replicas, 1)
+	return []jetstream.KeyValueConfig{
+		{Bucket: BucketProducts, Description: "catalogue records with ingest state", Storage: jetstream.FileStorage, Replicas: r},
+		{Bucket: BucketSpaces, Description: "embedding spaces and aliases", History: 16, Storage: jetstream.FileStorage, Replicas: r},
+		{Bucket: BucketErrors, Description: "ingest errors by product", Storage: jetstream.FileStorage, Replicas: r},
+	}
+}
+
+// Consumers returns every durable consumer's stream and configuration.
+func Consumers(o Options, modalities []string) map[string]jetstream.ConsumerConfig {
+	ack := o.AckWait
+	if ack <= 0 {
+		ack = DefaultOptions().AckWait
+	}
+	base := func(name, filter string) jetstream.ConsumerConfig {
+		return jetstream.ConsumerConfig{
+			Durable: name, FilterSubject: filter, AckPolicy: jetstream.AckExplicitPolicy,
+			AckWait: ack, MaxDeliver: -1, MaxAckPending: 1024,
+		}
+	}
+	cs := map[string]jetstream.ConsumerConfig{
+		StreamS3Events + "/" + ConsumerIngest: base(ConsumerIngest, S3EventsSubject),
+		StreamFeatures + "/" + ConsumerFusion: base(ConsumerFusion, "features.>"),
+		StreamFeedback + "/" + ConsumerFeedback: base(ConsumerFeedback, "feedback.>"),
+	}
+	for _, m := range modalities {
+		for _, l := range []Lane{LaneLive, LaneBackfill} {
+			c := base(ExtractConsumer(m, l), JobSubject(m, l))
+			cs[StreamJobs+"/"+c.Durable] = c
+		}
+	}
+	return cs
+}
+
+// Ensure creates or updates every stream, KV bucket and durable consumer.
+// It is idempotent and safe to run from every role at start.
+func Ensure(ctx context.Context, js jetstream.JetStream, o Options, modalities []string) error {
+	for _, sc := range Streams(o) {
+		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+			return fmt.Errorf("ensure stream %s: %w", sc.Name, err)
+		}
+	}
+	for _, kc := range KeyValues(o) {
+		if _, err := js.CreateOrUpdateKeyValue(ctx, kc); err != nil {
+			return fmt.Errorf("ensure kv %s: %w", kc.Bucket, err)
+		}
+	}
+	for key, cc := range Consumers(o, modalities) {
+		stream, _, _ := strings.Cut(key, "/")
+		if _, err := js.CreateOrUpdateConsumer(ctx, stream, cc); err != nil {
+			return fmt.Errorf("ensure consumer %s: %w", key, err)
+		}
+	}
+	return nil
+}
+
+// Consumer returns the durable consumer declared under stream/name.
+func Consumer(ctx context.Context, js jetstream.JetStream, stream, name string) (jetstream.Consumer, error) {
+	c, err := js.Consumer(ctx, stream, name)
+	if err != nil {
+		return nil, fmt.Errorf("consumer %s/%s (was topology.Ensure run?): %w", stream, name, err)
+	}
+	return c, nil
+}
+
+// ErrNotDeclared is returned for a name the topology does not declare.
+var ErrNotDeclared = errors.New("not declared in topology")
