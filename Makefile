@@ -1,0 +1,68 @@
+# omnirank — see README.md. `make demo` and `make test` work on a fresh machine.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/omnirank
+SAMPLE := .cache/sample-catalog
+PROTOC_GEN_GO := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+PROTOC_GEN_GO_GRPC := google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.0
+# Debian packages the build, tests and demo use.
+APT_PKGS := npm espeak-ng sox
+
+.PHONY: all setup deps onnxruntime sample build test test-short vet demo proto bench fuzz clean
+
+all: build
+
+## setup: install system packages, ONNX Runtime and the sample catalogue
+setup: deps onnxruntime sample
+
+deps:
+	@missing=""; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
+	command -v espeak-ng >/dev/null || missing="$$missing espeak-ng"; \
+	command -v sox >/dev/null || missing="$$missing sox"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi; \
+	fi
+
+onnxruntime: deps
+	@bash scripts/fetch-onnxruntime.sh
+
+sample: deps build
+	@$(GO) run ./samplecatalog/cmd/mksample -out $(SAMPLE)
+
+build:
+	@mkdir -p bin
+	$(GO) build -o $(BIN) ./cmd/omnirank
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+
+## test: vet, then every test with the race detector
+test: deps onnxruntime vet
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+test-short: onnxruntime
+	$(GO) test -count=1 -short ./...
+
+## demo: start everything, ingest the sample catalogue, answer sample queries
+demo: setup build
+	@bash scripts/demo.sh $(BIN) $(SAMPLE)
+
+## proto: regenerate the committed gRPC code
+proto:
+	@command -v protoc >/dev/null || { echo "install protobuf-compiler (apt-get install protobuf-compiler)"; exit 1; }
+	$(GO) install $(PROTOC_GEN_GO)
+	$(GO) install $(PROTOC_GEN_GO_GRPC)
+	PATH="$$($(GO) env GOPATH)/bin:$$PATH" protoc -I proto \
+	  --go_out=paths=source_relative:proto --go-grpc_out=paths=source_relative:proto \
+	  proto/omnirank/v1/omnirank.proto
+
+bench: build onnxruntime
+	$(BIN) bench extract
+	$(BIN) bench index
+
+clean:
+	rm -rf bin data .cache

@@ -1,0 +1,328 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"mime"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/omnirank/omnirank/catalog"
+	pb "github.com/omnirank/omnirank/proto/omnirank/v1"
+	"github.com/omnirank/omnirank/storage"
+)
+
+const defaultAddr = "127.0.0.1:50051"
+
+func dial(addr string) (*grpc.ClientConn, error) {
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(64<<20), grpc.MaxCallRecvMsgSize(64<<20)))
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", addr, err)
+	}
+	return conn, nil
+}
+
+// localProduct is a product read from disk with the files of its media.
+type localProduct struct {
+	product storage.Product
+	files   map[string]string // media key -> file path
+}
+
+// readCatalogue reads a folder of product folders (each with product.json
+// and its media beside it) or a JSONL file (one product per line, media keys
+// are paths relative to the file; the object key is the file's base name).
+func readCatalogue(path string) ([]localProduct, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !st.IsDir() {
+		return readJSONL(path)
+	}
+	var out []localProduct
+	entries, err := os.ReadDir(path)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range entries {
+		pj := filepath.Join(path, e.Name(), storage.ProductFile)
+		if !e.IsDir() {
+			continue
+		}
+		data, err := os.ReadFile(pj)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		var p storage.Product
+		if err := json.Unmarshal(data, &p); err != nil {
+			return nil, fmt.Errorf("%s: %w", pj, err)
+		}
+		lp := localProduct{product: p, files: map[string]string{}}
+		for _, m := range p.Media {
+			lp.files[m.Key] = filepath.Join(path, e.Name(), m.Key)
+		}
+		out = append(out, lp)
+	}
+	return out, nil
+}
+
+func readJSONL(path string) ([]localProduct, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	dir := filepath.Dir(path)
+	var out []localProduct
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 4<<20)
+	line := 0
+	for sc.Scan() {
+		line++
+		if strings.TrimSpace(sc.Text()) == "" {
+			continue
+		}
+		var p storage.Product
+		if err := json.Unmarshal(sc.Bytes(), &p); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
+		}
+		lp := localProduct{files: map[string]string{}}
+		for i, m := range p.Media {
+			base := filepath.Base(m.Key)
+			lp.files[base] = filepath.Join(dir, m.Key)
+			p.Media[i].Key = base
+		}
+		lp.product = p
+		out = append(out, lp)
+	}
+	return out, sc.Err()
+}
+
+func cmdIngest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("ingest", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", defaultAddr, "omnirank gRPC address")
+	quiet := fs.Bool("quiet", false, "no progress bar")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return fmt.Errorf("usage: omnirank ingest [--addr A] PATH")
+	}
+	prods, err := readCatalogue(fs.Arg(0))
+	if err != nil {
+		return fmt.Errorf("read catalogue: %w", err)
+	}
+	conn, err := dial(*addr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	stream, err := pb.NewCatalogServiceClient(conn).BulkUpsert(ctx)
+	if err != nil {
+		return fmt.Errorf("bulk upsert: %w", err)
+	}
+	start := time.Now()
+	var localErrs []string
+	for i, lp := range prods {
+		req := &pb.UpsertRequest{Product: catalog.ToProto(&lp.product)}
+		for _, m := range lp.product.Media {
+			data, err := os.ReadFile(lp.files[m.Key])
+			if err != nil {
+				localErrs = append(localErrs, fmt.Sprintf("%s: media %s: %v", lp.product.ID, m.Key, err))
+				continue
+			}
+			ct := m.ContentType
+			if ct == "" {
+				ct = mime.TypeByExtension(filepath.Ext(m.Key))
+			}
+			req.Media = append(req.Media, &pb.MediaBlob{Key: m.Key, Kind: m.Kind, ContentType: ct, Data: data})
+		}
+		if err := stream.Send(req); err != nil {
+			break // the real error comes with CloseAndRecv
+		}
+		if !*quiet {
+			progress(stderr, i+1, len(prods), start)
+		}
+	}
+	resp, err := stream.CloseAndRecv()
+	if !*quiet {
+		fmt.Fprintln(stderr)
+	}
+	if err != nil {
+		return fmt.Errorf("bulk upsert: %w", err)
+	}
+	fmt.Fprintf(stdout, "ingest: %d products accepted, %d rejected in %s\n", resp.GetAccepted(), resp.GetRejected(), time.Since(start).Round(time.Millisecond))
+	for _, e := range append(localErrs, resp.GetErrors()...) {
+		fmt.Fprintln(stdout, "  rejected:", e)
+	}
+	return nil
+}
+
+func progress(w io.Writer, done, total int, start time.Time) {
+	const width = 30
+	filled := width * done / max(total, 1)
+	rate := float64(done) / max(time.Since(start).Seconds(), 1e-9)
+	fmt.Fprintf(w, "\r[%s%s] %d/%d products  %.0f/s", strings.Repeat("#", filled), strings.Repeat(".", width-filled), done, total, rate)
+}
+
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("query", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", defaultAddr, "omnirank gRPC address")
+	text := fs.String("text", "", "query text")
+	image := fs.String("image", "", "query image file")
+	audio := fs.String("audio", "", "query audio file")
+	user := fs.String("user", "", "user id (personalisation)")
+	category := fs.String("category", "", "category prefix filter, e.g. clothing/shoes")
+	maxPrice := fs.Float64("max-price", 0, "price upper bound (0: none)")
+	k := fs.Int("k", 10, "number of results")
+	mmr := fs.Float64("mmr", 0, "MMR diversity lambda (0: off)")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	var like, unlike stringList
+	fs.Var(&like, "like", "positive example product id (repeatable)")
+	fs.Var(&unlike, "unlike", "negative example product id (repeatable)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	req := &pb.RecommendRequest{QueryText: *text, PositiveIds: like, NegativeIds: unlike, UserId: *user,
+		K: int32(*k), Explain: true, MmrLambda: float32(*mmr)}
+	var err error
+	if *image != "" {
+		if req.QueryImage, err = os.ReadFile(*image); err != nil {
+			return err
+		}
+	}
+	if *audio != "" {
+		if req.QueryAudio, err = os.ReadFile(*audio); err != nil {
+			return err
+		}
+	}
+	if *category != "" || *maxPrice > 0 {
+		req.Filter = &pb.Filter{}
+		if *category != "" {
+			req.Filter.CategoryPrefix = strings.Split(*category, "/")
+		}
+		if *maxPrice > 0 {
+			req.Filter.Price = &pb.PriceRange{Max: *maxPrice}
+		}
+	}
+	conn, err := dial(*addr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	resp, err := pb.NewRankerServiceClient(conn).Recommend(ctx, req)
+	if err != nil {
+		return fmt.Errorf("recommend: %w", err)
+	}
+	if *asJSON {
+		return printQueryJSON(stdout, resp)
+	}
+	fmt.Fprintf(stdout, "space %s\n", resp.GetSpace())
+	for i, r := range resp.GetResults() {
+		fmt.Fprintf(stdout, "%2d. %-28s %6.3f  %s  [%s]\n", i+1, r.GetId(), r.GetScore(), r.GetTitle(), contributions(r.GetContributions()))
+	}
+	if len(resp.GetResults()) == 0 {
+		fmt.Fprintln(stdout, "(no results)")
+	}
+	return nil
+}
+
+func contributions(cs []*pb.Contribution) string {
+	parts := make([]string, 0, len(cs))
+	for _, c := range cs {
+		if c.GetValue() != 0 {
+			parts = append(parts, fmt.Sprintf("%s %.3f", c.GetName(), c.GetValue()))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func printQueryJSON(w io.Writer, resp *pb.RecommendResponse) error {
+	type result struct {
+		ID            string             `json:"id"`
+		Title         string             `json:"title"`
+		Score         float32            `json:"score"`
+		Contributions map[string]float32 `json:"contributions"`
+	}
+	out := struct {
+		Space   string            `json:"space"`
+		Models  map[string]string `json:"models"`
+		Results []result          `json:"results"`
+	}{Space: resp.GetSpace(), Models: resp.GetModels(), Results: []result{}}
+	for _, r := range resp.GetResults() {
+		c := map[string]float32{}
+		for _, x := range r.GetContributions() {
+			c[x.GetName()] = x.GetValue()
+		}
+		out.Results = append(out.Results, result{ID: r.GetId(), Title: r.GetTitle(), Score: r.GetScore(), Contributions: c})
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", defaultAddr, "omnirank gRPC address")
+	limit := fs.Int("errors", 20, "how many rejected products to list")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	conn, err := dial(*addr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ac := pb.NewAdminServiceClient(conn)
+	st, err := ac.Status(ctx, &pb.StatusRequest{})
+	if err != nil {
+		return fmt.Errorf("status: %w", err)
+	}
+	fmt.Fprintf(stdout, "products: %d   rejected: %d\n", st.GetProducts(), st.GetFailed())
+	for _, sp := range st.GetSpaces() {
+		mark := ""
+		if sp.GetActive() {
+			mark = " (active)"
+		}
+		fmt.Fprintf(stdout, "space %s%s: %d vectors, dim %d\n", sp.GetName(), mark, sp.GetVectors(), sp.GetDim())
+	}
+	names := make([]string, 0, len(st.GetPending()))
+	for n := range st.GetPending() {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(stdout, "pending %-24s %d\n", n, st.GetPending()[n])
+	}
+	errs, err := ac.ListErrors(ctx, &pb.ListErrorsRequest{Limit: int32(*limit)})
+	if err != nil {
+		return fmt.Errorf("list errors: %w", err)
+	}
+	for _, e := range errs.GetErrors() {
+		fmt.Fprintf(stdout, "rejected %s [%s] %s: %s\n", e.GetProductId(), e.GetStage(), e.GetObjectKey(), e.GetReason())
+	}
+	return nil
+}

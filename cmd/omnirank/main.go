@@ -1,0 +1,69 @@
+// Command omnirank is the one omnirank binary: `serve` runs any set of roles
+// (all of them by default), the other subcommands are clients of a running
+// server or offline tools.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `omnirank — multimodal feature extraction and ranking for product catalogues
+
+Usage:
+  omnirank serve   [--roles=all] [--data-dir=./data] [--grpc-addr=127.0.0.1:50051] ...
+  omnirank ingest  [--addr=...] PATH            folder of products or a .jsonl file
+  omnirank query   [--addr=...] [--text T] [--image F] [--audio F] [--like ID]... [--user U] [-k N] [--json]
+  omnirank status  [--addr=...]                 pipeline health and rejected products
+  omnirank models  list|show|register|build-starter
+  omnirank bench   extract|index [--json]
+  omnirank version
+
+Run 'omnirank COMMAND -h' for a command's flags.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "omnirank:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("no command given")
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return cmdServe(ctx, rest, stderr)
+	case "ingest":
+		return cmdIngest(ctx, rest, stdout, stderr)
+	case "query":
+		return cmdQuery(ctx, rest, stdout, stderr)
+	case "status":
+		return cmdStatus(ctx, rest, stdout, stderr)
+	case "models":
+		return cmdModels(ctx, rest, stdout, stderr)
+	case "bench":
+		return cmdBench(ctx, rest, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "omnirank", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+}
+
+var version = "dev"

@@ -1,0 +1,308 @@
+// Package worker is the extract role: for one modality it pulls jobs from
+// the JOBS work queue (live lane before backfill), prefetches the media from
+// the object store with bounded concurrency, encodes a batch with the
+// modality's encoder and publishes one features message per product. Input
+// that can never be encoded goes to the dead-letter stream with its reason;
+// transient failures are retried with backoff and dead-lettered after
+// topology.MaxDeliver attempts.
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/omnirank/omnirank/extractors"
+	"github.com/omnirank/omnirank/storage"
+	"github.com/omnirank/omnirank/topology"
+)
+
+// Encoders hands out the encoder for a model (name@version).
+type Encoders interface {
+	Encoder(ctx context.Context, model string) (extractors.Encoder, error)
+}
+
+// Worker is one extract role instance for one modality.
+type Worker struct {
+	js        jetstream.JetStream
+	store     storage.ObjectStore
+	encoders  Encoders
+	modality  extractors.Modality
+	batchSize int
+	fetchers  int
+	maxBytes  int64
+	errs      jetstream.KeyValue
+	log       *slog.Logger
+}
+
+// Option configures a Worker.
+type Option func(*Worker) error
+
+// WithBatchSize sets the most jobs encoded in one call.
+func WithBatchSize(n int) Option {
+	return func(w *Worker) error {
+		if n < 1 || n > 1024 {
+			return fmt.Errorf("worker: batch size %d out of 1..1024", n)
+		}
+		w.batchSize = n
+		return nil
+	}
+}
+
+// WithFetchers sets how many media downloads run at once.
+func WithFetchers(n int) Option {
+	return func(w *Worker) error {
+		if n < 1 || n > 256 {
+			return fmt.Errorf("worker: fetchers %d out of 1..256", n)
+		}
+		w.fetchers = n
+		return nil
+	}
+}
+
+// WithLogger sets the logger.
+func WithLogger(l *slog.Logger) Option {
+	return func(w *Worker) error {
+		if l == nil {
+			return errors.New("worker: nil logger")
+		}
+		w.log = l
+		return nil
+	}
+}
+
+// New makes a worker for one modality.
+func New(ctx context.Context, js jetstream.JetStream, store storage.ObjectStore, enc Encoders, m extractors.Modality, opts ...Option) (*Worker, error) {
+	w := &Worker{js: js, store: store, encoders: enc, modality: m, batchSize: 16, fetchers: 8,
+		maxBytes: 64 << 20, log: slog.Default()}
+	for _, o := range opts {
+		if err := o(w); err != nil {
+			return nil, err
+		}
+	}
+	var err error
+	if w.errs, err = js.KeyValue(ctx, topology.BucketErrors); err != nil {
+		return nil, fmt.Errorf("worker: open errors bucket: %w", err)
+	}
+	return w, nil
+}
+
+// Run pulls and processes jobs until ctx ends. The batch in hand when ctx
+// ends is finished or left unacked for redelivery, never half-published.
+func (w *Worker) Run(ctx context.Context) error {
+	live, err := topology.Consumer(ctx, w.js, topology.StreamJobs, topology.ExtractConsumer(string(w.modality), topology.LaneLive))
+	if err != nil {
+		return err
+	}
+	backfill, err := topology.Consumer(ctx, w.js, topology.StreamJobs, topology.ExtractConsumer(string(w.modality), topology.LaneBackfill))
+	if err != nil {
+		return err
+	}
+	for ctx.Err() == nil {
+		// Live work always goes first; backfill only when live is empty.
+		msgs, err := fetch(live, w.batchSize, 0)
+		if err == nil && len(msgs) == 0 {
+			msgs, err = fetch(backfill, w.batchSize, 0)
+		}
+		if err == nil && len(msgs) == 0 {
+			msgs, err = fetch(live, w.batchSize, 500*time.Millisecond)
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			w.log.Warn("extract: fetch", "modality", w.modality, "err", err)
+			sleep(ctx, time.Second)
+			continue
+		}
+		if len(msgs) > 0 {
+			w.process(context.WithoutCancel(ctx), msgs)
+		}
+	}
+	return nil
+}
+
+func fetch(c jetstream.Consumer, n int, wait time.Duration) ([]jetstream.Msg, error) {
+	var batch jetstream.MessageBatch
+	var err error
+	if wait <= 0 {
+		batch, err = c.FetchNoWait(n)
+	} else {
+		batch, err = c.Fetch(n, jetstream.FetchMaxWait(wait))
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []jetstream.Msg
+	for m := range batch.Messages() {
+		out = append(out, m)
+	}
+	// A batch that ends early (timeout, no messages) still delivered what it
+	// holds; anything else shows up again on the next fetch.
+	return out, nil
+}
+
+type item struct {
+	msg   jetstream.Msg
+	job   topology.Job
+	input []byte
+	err   error
+}
+
+// process handles one batch: decode jobs, prefetch media, encode, publish.
+func (w *Worker) process(ctx context.Context, msgs []jetstream.Msg) {
+	items := make([]*item, 0, len(msgs))
+	for _, m := range msgs {
+		it := &item{msg: m}
+		if err := json.Unmarshal(m.Data(), &it.job); err != nil {
+			w.deadLetter(ctx, it, "malformed job: "+err.Error())
+			continue
+		}
+		items = append(items, it)
+	}
+	w.prefetch(ctx, items)
+	// Group by model: one encoder call per model.
+	byModel := map[string][]*item{}
+	for _, it := range items {
+		if it.err != nil {
+			w.failed(ctx, it, it.err)
+			continue
+		}
+		byModel[it.job.Model] = append(byModel[it.job.Model], it)
+	}
+	for model, group := range byModel {
+		enc, err := w.encoders.Encoder(ctx, model)
+		if err != nil {
+			for _, it := range group {
+				w.failed(ctx, it, fmt.Errorf("load model %s: %w", model, err))
+			}
+			continue
+		}
+		w.encode(ctx, enc, group)
+	}
+}
+
+// prefetch downloads the media of every job concurrently (bounded), so the
+// encoder never waits on the network one object at a time.
+func (w *Worker) prefetch(ctx context.Context, items []*item) {
+	sem := make(chan struct{}, w.fetchers)
+	var wg sync.WaitGroup
+	for _, it := range items {
+		if w.modality == extractors.Text {
+			it.input = []byte(it.job.Text)
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			data, err := w.store.GetObject(ctx, it.job.Key, w.maxBytes)
+			switch {
+			case errors.Is(err, storage.ErrNotFound):
+				it.err = fmt.Errorf("%w: media %s is gone", extractors.ErrBadInput, it.job.Key)
+			case errors.Is(err, storage.ErrTooLarge):
+				it.err = fmt.Errorf("%w: media %s is over %d bytes", extractors.ErrBadInput, it.job.Key, w.maxBytes)
+			case err != nil:
+				it.err = fmt.Errorf("fetch %s: %w", it.job.Key, err)
+			default:
+				it.input = data
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func (w *Worker) encode(ctx context.Context, enc extractors.Encoder, group []*item) {
+	inputs := make([][]byte, len(group))
+	for i, it := range group {
+		inputs[i] = it.input
+	}
+	vecs, err := enc.Encode(ctx, inputs)
+	if err != nil && errors.Is(err, extractors.ErrBadInput) && len(group) > 1 {
+		// One poison input fails the batch: encode one by one to isolate it.
+		for _, it := range group {
+			w.encode(ctx, enc, []*item{it})
+		}
+		return
+	}
+	if err != nil {
+		for _, it := range group {
+			w.failed(ctx, it, fmt.Errorf("encode with %s: %w", enc.Model(), err))
+		}
+		return
+	}
+	for i, it := range group {
+		ft := topology.Features{ProductID: it.job.ProductID, Space: it.job.Space, Modality: it.job.Modality,
+			Model: it.job.Model, Revision: it.job.Revision, ContentHash: it.job.ContentHash,
+			Vector: vecs[i], UploadedAt: it.job.UploadedAt, TraceID: it.job.TraceID}
+		data, err := json.Marshal(ft)
+		if err != nil {
+			w.failed(ctx, it, fmt.Errorf("encode features: %w", err))
+			continue
+		}
+		msgID := fmt.Sprintf("%s/%s/%s/%s", ft.Space, ft.ProductID, ft.Modality, ft.ContentHash)
+		if _, err := w.js.Publish(ctx, topology.FeaturesSubject(ft.Space, ft.ProductID, ft.Modality), data, jetstream.WithMsgID(msgID)); err != nil {
+			w.failed(ctx, it, fmt.Errorf("publish features: %w", err))
+			continue
+		}
+		if err := it.msg.DoubleAck(ctx); err != nil {
+			w.log.Warn("extract: ack", "product", ft.ProductID, "err", err)
+		}
+	}
+}
+
+// failed retries a transient failure with backoff and dead-letters bad
+// input at once, or any failure after topology.MaxDeliver attempts.
+func (w *Worker) failed(ctx context.Context, it *item, err error) {
+	meta, merr := it.msg.Metadata()
+	attempts := 1
+	if merr == nil {
+		attempts = int(meta.NumDelivered)
+	}
+	if errors.Is(err, extractors.ErrBadInput) || attempts >= topology.MaxDeliver {
+		w.deadLetter(ctx, it, err.Error())
+		return
+	}
+	delay := time.Second << min(attempts-1, 5)
+	w.log.Warn("extract: will retry", "product", it.job.ProductID, "modality", w.modality, "attempt", attempts, "retry_in", delay, "err", err)
+	_ = it.msg.NakWithDelay(delay)
+}
+
+func (w *Worker) deadLetter(ctx context.Context, it *item, reason string) {
+	attempts := 1
+	if meta, err := it.msg.Metadata(); err == nil {
+		attempts = int(meta.NumDelivered)
+	}
+	ie := topology.IngestError{ProductID: it.job.ProductID, ObjectKey: it.job.Key, Stage: "extract-" + string(w.modality),
+		Reason: reason, Attempts: attempts, Time: time.Now()}
+	w.log.Warn("extract: dead-lettered", "product", ie.ProductID, "object", ie.ObjectKey, "reason", reason)
+	data, _ := json.Marshal(topology.DeadLetter{IngestError: ie, Subject: it.msg.Subject(), Original: it.msg.Data()})
+	if _, err := w.js.Publish(ctx, topology.DLQSubject(ie.Stage), data); err != nil {
+		w.log.Error("extract: dead-letter publish failed; leaving the job for redelivery", "err", err)
+		_ = it.msg.NakWithDelay(5 * time.Second)
+		return
+	}
+	if ie.ProductID != "" {
+		rec, _ := json.Marshal(ie)
+		if _, err := w.errs.Put(ctx, ie.ProductID, rec); err != nil {
+			w.log.Error("extract: record error", "product", ie.ProductID, "err", err)
+		}
+	}
+	_ = it.msg.Term()
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

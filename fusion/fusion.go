@@ -1,0 +1,303 @@
+// Package fusion is the fusion role: it joins the per-modality features of a
+// product into one joint vector per embedding space and publishes it as
+// emb.<space>.<product>, the embedding store the ranker follows.
+//
+// Fusion keeps no state of its own. The FEATURES stream holds the latest
+// features per product and modality, and the products KV bucket says which
+// content hashes are current, so any worker can fuse any product, and a
+// replayed or duplicated message republishes nothing.
+package fusion
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/omnirank/omnirank/spaces"
+	"github.com/omnirank/omnirank/topology"
+)
+
+// Fuser is the fusion role.
+type Fuser struct {
+	js       jetstream.JetStream
+	products jetstream.KeyValue
+	spaces   *spaces.Store
+	features jetstream.Stream
+	emb      jetstream.Stream
+	wait     time.Duration
+	log      *slog.Logger
+	now      func() time.Time
+
+	mu        sync.Mutex
+	spaceDefs map[string]spaces.Space
+}
+
+// Option configures a Fuser.
+type Option func(*Fuser) error
+
+// WithWait sets how long fusion waits for a product's missing modalities
+// before publishing what it has; the rest upgrades the vector when it comes.
+func WithWait(d time.Duration) Option {
+	return func(f *Fuser) error {
+		if d < 0 {
+			return fmt.Errorf("fusion: negative wait %s", d)
+		}
+		f.wait = d
+		return nil
+	}
+}
+
+// WithLogger sets the logger.
+func WithLogger(l *slog.Logger) Option {
+	return func(f *Fuser) error {
+		if l == nil {
+			return errors.New("fusion: nil logger")
+		}
+		f.log = l
+		return nil
+	}
+}
+
+// New opens what the role needs (declared by topology.Ensure).
+func New(ctx context.Context, js jetstream.JetStream, opts ...Option) (*Fuser, error) {
+	f := &Fuser{js: js, wait: 10 * time.Second, log: slog.Default(), now: time.Now, spaceDefs: map[string]spaces.Space{}}
+	for _, o := range opts {
+		if err := o(f); err != nil {
+			return nil, err
+		}
+	}
+	var err error
+	if f.products, err = js.KeyValue(ctx, topology.BucketProducts); err != nil {
+		return nil, fmt.Errorf("fusion: open products bucket: %w", err)
+	}
+	if f.spaces, err = spaces.NewStore(ctx, js); err != nil {
+		return nil, fmt.Errorf("fusion: %w", err)
+	}
+	if f.features, err = js.Stream(ctx, topology.StreamFeatures); err != nil {
+		return nil, fmt.Errorf("fusion: open features stream: %w", err)
+	}
+	if f.emb, err = js.Stream(ctx, topology.StreamEmb); err != nil {
+		return nil, fmt.Errorf("fusion: open emb stream: %w", err)
+	}
+	return f, nil
+}
+
+// Run consumes features until ctx ends.
+func (f *Fuser) Run(ctx context.Context) error {
+	cons, err := topology.Consumer(ctx, f.js, topology.StreamFeatures, topology.ConsumerFusion)
+	if err != nil {
+		return err
+	}
+	for ctx.Err() == nil {
+		batch, err := cons.Fetch(64, jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			f.log.Warn("fusion: fetch", "err", err)
+			sleep(ctx, time.Second)
+			continue
+		}
+		for msg := range batch.Messages() {
+			f.handle(ctx, msg)
+		}
+	}
+	return nil
+}
+
+func (f *Fuser) handle(ctx context.Context, msg jetstream.Msg) {
+	var ft topology.Features
+	if err := json.Unmarshal(msg.Data(), &ft); err != nil {
+		f.log.Error("fusion: malformed features message, dropped to DLQ", "subject", msg.Subject(), "err", err)
+		dl, _ := json.Marshal(topology.DeadLetter{IngestError: topology.IngestError{Stage: "fusion",
+			Reason: "malformed features: " + err.Error(), Time: f.now()}, Subject: msg.Subject(), Original: msg.Data()})
+		if _, perr := f.js.Publish(ctx, topology.DLQSubject("fusion"), dl); perr != nil {
+			_ = msg.NakWithDelay(5 * time.Second)
+			return
+		}
+		_ = msg.Term()
+		return
+	}
+	retry, err := f.Fuse(ctx, ft.Space, ft.ProductID)
+	switch {
+	case err != nil:
+		if ctx.Err() != nil {
+			_ = msg.Nak()
+			return
+		}
+		f.log.Warn("fusion: will retry", "product", ft.ProductID, "space", ft.Space, "err", err)
+		_ = msg.NakWithDelay(2 * time.Second)
+	case retry > 0:
+		_ = msg.NakWithDelay(retry)
+	default:
+		if err := msg.DoubleAck(ctx); err != nil {
+			f.log.Warn("fusion: ack", "err", err)
+		}
+	}
+}
+
+// Fuse builds and publishes the joint vector of one product in one space
+// from the current features. It returns a positive delay when the product
+// still waits for modalities and should be looked at again then.
+func (f *Fuser) Fuse(ctx context.Context, spaceName, id string) (time.Duration, error) {
+	entry, err := f.products.Get(ctx, id)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return 0, nil // deleted meanwhile: the tombstone is already out
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read record %s: %w", id, err)
+	}
+	var rec topology.ProductRecord
+	if err := json.Unmarshal(entry.Value(), &rec); err != nil {
+		return 0, fmt.Errorf("decode record %s: %w", id, err)
+	}
+	sp, err := f.space(ctx, spaceName)
+	if err != nil {
+		return 0, err
+	}
+	parts := map[string][]float32{}
+	var inputs []string
+	missing := 0
+	var uploaded time.Time
+	trace := ""
+	for _, blk := range sp.Blocks {
+		want, has := rec.Hashes[blk.Modality]
+		if !has {
+			continue
+		}
+		raw, err := f.features.GetLastMsgForSubject(ctx, topology.FeaturesSubject(sp.Name, id, blk.Modality))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			missing++
+			continue
+		}
+		if err != nil {
+			return 0, fmt.Errorf("read %s features of %s: %w", blk.Modality, id, err)
+		}
+		var ft topology.Features
+		if err := json.Unmarshal(raw.Data, &ft); err != nil {
+			return 0, fmt.Errorf("decode %s features of %s: %w", blk.Modality, id, err)
+		}
+		if ft.ContentHash != want || ft.Model != blk.Model {
+			missing++ // stale: the new content is still being encoded
+			continue
+		}
+		parts[blk.Modality] = ft.Vector
+		inputs = append(inputs, blk.Modality+"="+want)
+		if ft.UploadedAt.After(uploaded) {
+			uploaded, trace = ft.UploadedAt, ft.TraceID
+		}
+	}
+	if len(parts) == 0 {
+		return 0, nil // nothing current yet; the features on their way will trigger fusion
+	}
+	if missing > 0 {
+		if left := rec.UpdatedAt.Add(f.wait).Sub(f.now()); left > 0 {
+			return left, nil
+		}
+	}
+	sort.Strings(inputs)
+	digest := sha256.Sum256([]byte(strings.Join(inputs, ";")))
+	inputsHash := hex.EncodeToString(digest[:12])
+
+	subject := topology.EmbSubject(sp.Name, id)
+	var lastSeq uint64
+	last, err := f.emb.GetLastMsgForSubject(ctx, subject)
+	switch {
+	case errors.Is(err, jetstream.ErrMsgNotFound):
+	case err != nil:
+		return 0, fmt.Errorf("read embedding of %s: %w", id, err)
+	default:
+		lastSeq = last.Sequence
+		var prev topology.Embedding
+		if err := json.Unmarshal(last.Data, &prev); err == nil {
+			if prev.Revision > rec.Revision {
+				return 0, nil // never publish an older revision over a newer one
+			}
+			if !prev.Deleted && prev.Inputs == inputsHash {
+				return 0, f.markIndexed(ctx, id, rec.Revision, missing == 0)
+			}
+		}
+	}
+	vec, layout, err := sp.Join(parts)
+	if err != nil {
+		return 0, fmt.Errorf("join %s: %w", id, err)
+	}
+	emb := topology.Embedding{ProductID: id, Space: sp.Name, Revision: rec.Revision, Vector: vec, Blocks: layout,
+		Inputs: inputsHash, UploadedAt: uploaded, TraceID: trace}
+	data, err := json.Marshal(emb)
+	if err != nil {
+		return 0, fmt.Errorf("encode embedding of %s: %w", id, err)
+	}
+	// The expected last sequence makes concurrent fusers of one product
+	// safe: only one publish over a given predecessor succeeds.
+	if _, err := f.js.Publish(ctx, subject, data, jetstream.WithExpectLastSequencePerSubject(lastSeq)); err != nil {
+		return 0, fmt.Errorf("publish embedding of %s: %w", id, err)
+	}
+	f.log.Debug("fused", "product", id, "space", sp.Name, "revision", rec.Revision, "modalities", len(parts), "missing", missing)
+	return 0, f.markIndexed(ctx, id, rec.Revision, missing == 0)
+}
+
+// markIndexed records that the product's current revision is fused.
+func (f *Fuser) markIndexed(ctx context.Context, id string, rev uint64, complete bool) error {
+	if !complete {
+		return nil
+	}
+	for range 5 {
+		entry, err := f.products.Get(ctx, id)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read record %s: %w", id, err)
+		}
+		var rec topology.ProductRecord
+		if err := json.Unmarshal(entry.Value(), &rec); err != nil {
+			return fmt.Errorf("decode record %s: %w", id, err)
+		}
+		if rec.Revision != rev || rec.State == topology.StateIndexed {
+			return nil
+		}
+		rec.State, rec.Error = topology.StateIndexed, ""
+		data, _ := json.Marshal(rec)
+		if _, err := f.products.Update(ctx, id, data, entry.Revision()); err == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("mark %s indexed: record kept changing", id)
+}
+
+func (f *Fuser) space(ctx context.Context, name string) (spaces.Space, error) {
+	f.mu.Lock()
+	sp, ok := f.spaceDefs[name]
+	f.mu.Unlock()
+	if ok {
+		return sp, nil
+	}
+	sp, err := f.spaces.Get(ctx, name) // spaces are immutable: safe to cache
+	if err != nil {
+		return spaces.Space{}, err
+	}
+	f.mu.Lock()
+	f.spaceDefs[name] = sp
+	f.mu.Unlock()
+	return sp, nil
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

@@ -1,0 +1,483 @@
+// Package ingest is the ingest role: it turns bucket events into catalogue
+// state. Every S3 event under products/<id>/ is only a trigger: the role
+// re-reads that product from the bucket (level-triggered), validates it,
+// hashes its inputs, stores the record in the products KV bucket and
+// publishes one extraction job per modality whose content changed. Deleted
+// products are removed everywhere with embedding tombstones. Reconcile does
+// the same for every product in the bucket, repairing lost notifications.
+package ingest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/omnirank/omnirank/spaces"
+	"github.com/omnirank/omnirank/storage"
+	"github.com/omnirank/omnirank/topology"
+)
+
+// Size limits for media objects; larger ones fail the product with a clear
+// reason instead of reaching an extractor.
+const (
+	MaxImageBytes = 20 << 20
+	MaxAudioBytes = 50 << 20
+	// maxProductBytes is the largest product.json read.
+	maxProductBytes = 1 << 20
+)
+
+// Ingestor is the ingest role.
+type Ingestor struct {
+	js       jetstream.JetStream
+	store    storage.ObjectStore
+	products jetstream.KeyValue
+	errs     jetstream.KeyValue
+	spaces   *spaces.Store
+	log      *slog.Logger
+	now      func() time.Time
+}
+
+// Option configures an Ingestor.
+type Option func(*Ingestor) error
+
+// WithLogger sets the logger.
+func WithLogger(l *slog.Logger) Option {
+	return func(in *Ingestor) error {
+		if l == nil {
+			return errors.New("ingest: nil logger")
+		}
+		in.log = l
+		return nil
+	}
+}
+
+// New opens the buckets the role needs (declared by topology.Ensure).
+func New(ctx context.Context, js jetstream.JetStream, store storage.ObjectStore, opts ...Option) (*Ingestor, error) {
+	in := &Ingestor{js: js, store: store, log: slog.Default(), now: time.Now}
+	for _, o := range opts {
+		if err := o(in); err != nil {
+			return nil, err
+		}
+	}
+	var err error
+	if in.products, err = js.KeyValue(ctx, topology.BucketProducts); err != nil {
+		return nil, fmt.Errorf("ingest: open products bucket: %w", err)
+	}
+	if in.errs, err = js.KeyValue(ctx, topology.BucketErrors); err != nil {
+		return nil, fmt.Errorf("ingest: open errors bucket: %w", err)
+	}
+	if in.spaces, err = spaces.NewStore(ctx, js); err != nil {
+		return nil, fmt.Errorf("ingest: %w", err)
+	}
+	return in, nil
+}
+
+// Run consumes S3 events until ctx ends. A message is acked only once the
+// product it names is fully handled; on a transient failure it is left for
+// redelivery, so a crash loses nothing.
+func (in *Ingestor) Run(ctx context.Context) error {
+	cons, err := topology.Consumer(ctx, in.js, topology.StreamS3Events, topology.ConsumerIngest)
+	if err != nil {
+		return err
+	}
+	for ctx.Err() == nil {
+		batch, err := cons.Fetch(64, jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			in.log.Warn("ingest: fetch", "err", err)
+			sleep(ctx, time.Second)
+			continue
+		}
+		for msg := range batch.Messages() {
+			in.handle(ctx, msg)
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && ctx.Err() == nil {
+			in.log.Warn("ingest: fetch batch", "err", err)
+		}
+	}
+	return nil
+}
+
+func (in *Ingestor) handle(ctx context.Context, msg jetstream.Msg) {
+	meta, err := msg.Metadata()
+	if err != nil {
+		in.log.Error("ingest: message metadata", "err", err)
+		_ = msg.Term()
+		return
+	}
+	events, err := storage.ParseEvents(msg.Data())
+	if err != nil {
+		in.deadLetter(ctx, topology.IngestError{Stage: "ingest", Reason: "malformed S3 event: " + err.Error(),
+			Attempts: int(meta.NumDelivered)}, msg)
+		_ = msg.Term()
+		return
+	}
+	seen := map[string]bool{}
+	for _, ev := range events {
+		if ev.Bucket != "" && ev.Bucket != in.store.Bucket() {
+			continue
+		}
+		id, _, ok := storage.ProductIDFromKey(ev.Key)
+		if !ok || seen[id] {
+			continue
+		}
+		seen[id] = true
+		uploaded := ev.Time
+		if uploaded.IsZero() {
+			uploaded = meta.Timestamp
+		}
+		if err := in.SyncProduct(ctx, id, meta.Sequence.Stream, uploaded); err != nil {
+			if ctx.Err() != nil {
+				_ = msg.Nak()
+				return
+			}
+			delay := backoff(int(meta.NumDelivered))
+			in.log.Warn("ingest: sync product failed, will retry", "product", id, "attempt", meta.NumDelivered, "retry_in", delay, "err", err)
+			if int(meta.NumDelivered) >= topology.MaxDeliver {
+				in.deadLetter(ctx, topology.IngestError{ProductID: id, ObjectKey: ev.Key, Stage: "ingest",
+					Reason: err.Error(), Attempts: int(meta.NumDelivered)}, msg)
+				_ = msg.Term()
+				return
+			}
+			_ = msg.NakWithDelay(delay)
+			return
+		}
+	}
+	if err := msg.DoubleAck(ctx); err != nil {
+		in.log.Warn("ingest: ack", "err", err)
+	}
+}
+
+// SyncProduct brings the product's record and jobs in line with what the
+// bucket holds now. It is idempotent: calling it twice publishes nothing new
+// the second time. rev orders changes (the S3 event's stream sequence, or 0
+// for a reconcile); uploadedAt starts the freshness clock.
+func (in *Ingestor) SyncProduct(ctx context.Context, id string, rev uint64, uploadedAt time.Time) error {
+	data, err := in.store.GetObject(ctx, storage.ProductKey(id), maxProductBytes)
+	if errors.Is(err, storage.ErrNotFound) {
+		return in.deleteProduct(ctx, id, rev)
+	}
+	if errors.Is(err, storage.ErrTooLarge) {
+		return in.fail(ctx, id, storage.ProductKey(id), fmt.Sprintf("product.json is larger than %d bytes", maxProductBytes), rev, uploadedAt)
+	}
+	if err != nil {
+		return fmt.Errorf("read %s: %w", storage.ProductKey(id), err)
+	}
+	p, err := storage.ParseProduct(data)
+	if err != nil {
+		return in.fail(ctx, id, storage.ProductKey(id), err.Error(), rev, uploadedAt)
+	}
+	if p.ID != id {
+		return in.fail(ctx, id, storage.ProductKey(id), fmt.Sprintf("product id %q does not match its folder %q", p.ID, id), rev, uploadedAt)
+	}
+	hashes := map[string]string{"text": textHash(p)}
+	keys := map[string]string{}
+	for _, m := range p.Media {
+		if _, taken := hashes[m.Kind]; taken {
+			continue // the first medium of each kind feeds its block
+		}
+		key := storage.MediaKey(id, m.Key)
+		info, err := in.store.StatObject(ctx, key)
+		if errors.Is(err, storage.ErrNotFound) {
+			return in.fail(ctx, id, key, fmt.Sprintf("missing media %s (%s)", m.Key, m.Kind), rev, uploadedAt)
+		}
+		if err != nil {
+			return fmt.Errorf("stat %s: %w", key, err)
+		}
+		limit := int64(MaxImageBytes)
+		if m.Kind == "audio" {
+			limit = MaxAudioBytes
+		}
+		if info.Size > limit {
+			return in.fail(ctx, id, key, fmt.Sprintf("%s media %s is %d bytes, over the %d-byte limit", m.Kind, m.Key, info.Size, limit), rev, uploadedAt)
+		}
+		hashes[m.Kind] = fmt.Sprintf("%s-%d", strings.Trim(info.ETag, `"`), info.Size)
+		keys[m.Kind] = key
+	}
+
+	entry, old, err := in.record(ctx, id)
+	if err != nil {
+		return err
+	}
+	changed := map[string]bool{}
+	for m, h := range hashes {
+		if old == nil || old.Hashes[m] != h || old.State == topology.StatePending || old.State == topology.StateFailed {
+			changed[m] = true
+		}
+	}
+	sameProduct := old != nil && equalJSON(old.Product, *p)
+	if old != nil && len(changed) == 0 && sameProduct && len(old.Hashes) == len(hashes) {
+		return in.clearError(ctx, id) // nothing to do: a duplicate or replayed event
+	}
+	rec := topology.ProductRecord{Product: *p, Hashes: hashes, Keys: keys, State: topology.StatePending,
+		UploadedAt: uploadedAt, UpdatedAt: in.now()}
+	rec.Revision = rev
+	if old != nil {
+		rec.Revision = max(rev, old.Revision+1)
+		if len(changed) == 0 {
+			// Metadata only (price, attributes…): the embedding stays valid.
+			rec.State = old.State
+		}
+	}
+	if err := in.putRecord(ctx, id, rec, entry); err != nil {
+		return err
+	}
+	if err := in.publishJobs(ctx, rec, changed); err != nil {
+		return err
+	}
+	return in.clearError(ctx, id)
+}
+
+// publishJobs sends one job per changed modality for every target space.
+func (in *Ingestor) publishJobs(ctx context.Context, rec topology.ProductRecord, changed map[string]bool) error {
+	if len(changed) == 0 {
+		return nil
+	}
+	targets, err := in.targetSpaces(ctx)
+	if err != nil {
+		return err
+	}
+	mods := make([]string, 0, len(changed))
+	for m := range changed {
+		mods = append(mods, m)
+	}
+	sort.Strings(mods)
+	for _, sp := range targets {
+		for _, m := range mods {
+			blk, _, ok := sp.Block(m)
+			if !ok {
+				continue
+			}
+			job := topology.Job{ProductID: rec.Product.ID, Space: sp.Name, Modality: m, Model: blk.Model,
+				Revision: rec.Revision, ContentHash: rec.Hashes[m], Key: rec.Keys[m],
+				UploadedAt: rec.UploadedAt, TraceID: fmt.Sprintf("%s-%d", rec.Product.ID, rec.Revision)}
+			if m == "text" {
+				job.Text = ProductText(&rec.Product)
+			}
+			data, err := json.Marshal(job)
+			if err != nil {
+				return fmt.Errorf("encode job: %w", err)
+			}
+			msgID := fmt.Sprintf("%s/%s/%s/%s", sp.Name, rec.Product.ID, m, rec.Hashes[m])
+			if _, err := in.js.Publish(ctx, topology.JobSubject(m, topology.LaneLive), data, jetstream.WithMsgID(msgID)); err != nil {
+				return fmt.Errorf("publish %s job for %s: %w", m, rec.Product.ID, err)
+			}
+		}
+	}
+	return nil
+}
+
+// targetSpaces are the spaces new content is encoded into: the active one.
+func (in *Ingestor) targetSpaces(ctx context.Context) ([]spaces.Space, error) {
+	name, _, err := in.spaces.Active(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: %w", err)
+	}
+	sp, err := in.spaces.Get(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: %w", err)
+	}
+	return []spaces.Space{sp}, nil
+}
+
+func (in *Ingestor) deleteProduct(ctx context.Context, id string, rev uint64) error {
+	entry, old, err := in.record(ctx, id)
+	if err != nil {
+		return err
+	}
+	if old == nil {
+		return in.clearError(ctx, id)
+	}
+	all, err := in.spaces.List(ctx)
+	if err != nil {
+		return err
+	}
+	tomb := max(rev, old.Revision+1)
+	for _, sp := range all {
+		data, _ := json.Marshal(topology.Embedding{ProductID: id, Space: sp.Name, Revision: tomb, Deleted: true, UploadedAt: in.now()})
+		if _, err := in.js.Publish(ctx, topology.EmbSubject(sp.Name, id), data); err != nil {
+			return fmt.Errorf("publish tombstone for %s in %s: %w", id, sp.Name, err)
+		}
+	}
+	if err := in.products.Delete(ctx, id, jetstream.LastRevision(entry.Revision())); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("delete record %s: %w", id, err)
+	}
+	in.log.Info("product deleted", "product", id)
+	return in.clearError(ctx, id)
+}
+
+// fail records a product that cannot be ingested as it stands. Whatever was
+// indexed before stays searchable; the reason is listed for operators.
+func (in *Ingestor) fail(ctx context.Context, id, key, reason string, rev uint64, uploadedAt time.Time) error {
+	in.log.Warn("product rejected", "product", id, "object", key, "reason", reason)
+	entry, old, err := in.record(ctx, id)
+	if err != nil {
+		return err
+	}
+	rec := topology.ProductRecord{Product: storage.Product{ID: id}, State: topology.StateFailed, Error: reason,
+		Revision: rev, UploadedAt: uploadedAt, UpdatedAt: in.now()}
+	if old != nil {
+		rec = *old
+		rec.State, rec.Error, rec.UpdatedAt = topology.StateFailed, reason, in.now()
+	}
+	if err := in.putRecord(ctx, id, rec, entry); err != nil {
+		return err
+	}
+	return RecordError(ctx, in.errs, topology.IngestError{ProductID: id, ObjectKey: key, Stage: "ingest", Reason: reason, Time: in.now()})
+}
+
+func (in *Ingestor) record(ctx context.Context, id string) (jetstream.KeyValueEntry, *topology.ProductRecord, error) {
+	e, err := in.products.Get(ctx, id)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("read record %s: %w", id, err)
+	}
+	var rec topology.ProductRecord
+	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+		return nil, nil, fmt.Errorf("decode record %s: %w", id, err)
+	}
+	return e, &rec, nil
+}
+
+// putRecord writes with compare-and-swap against the entry read, so two
+// ingest workers racing on one product cannot overwrite each other.
+func (in *Ingestor) putRecord(ctx context.Context, id string, rec topology.ProductRecord, prev jetstream.KeyValueEntry) error {
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("encode record %s: %w", id, err)
+	}
+	if prev == nil {
+		_, err = in.products.Create(ctx, id, data)
+	} else {
+		_, err = in.products.Update(ctx, id, data, prev.Revision())
+	}
+	if err != nil {
+		return fmt.Errorf("write record %s (concurrent update?): %w", id, err)
+	}
+	return nil
+}
+
+func (in *Ingestor) clearError(ctx context.Context, id string) error {
+	if err := in.errs.Delete(ctx, ErrorKey(id)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("clear error of %s: %w", id, err)
+	}
+	return nil
+}
+
+func (in *Ingestor) deadLetter(ctx context.Context, ie topology.IngestError, msg jetstream.Msg) {
+	ie.Time = in.now()
+	dl := topology.DeadLetter{IngestError: ie, Subject: msg.Subject(), Original: msg.Data()}
+	data, _ := json.Marshal(dl)
+	if _, err := in.js.Publish(ctx, topology.DLQSubject(ie.Stage), data); err != nil {
+		in.log.Error("ingest: dead-letter publish failed", "err", err)
+	}
+	if ie.ProductID != "" {
+		if err := RecordError(ctx, in.errs, ie); err != nil {
+			in.log.Error("ingest: record error", "err", err)
+		}
+	}
+}
+
+// Reconcile lists the bucket and syncs every product found, and deletes the
+// records of products no longer there. It repairs whatever lost
+// notifications missed; run it at start and on a schedule.
+func (in *Ingestor) Reconcile(ctx context.Context) (int, error) {
+	keys, err := in.store.List(ctx, storage.ProductsPrefix)
+	if err != nil {
+		return 0, fmt.Errorf("reconcile: %w", err)
+	}
+	ids := map[string]bool{}
+	for _, k := range keys {
+		if id, _, ok := storage.ProductIDFromKey(k); ok {
+			ids[id] = true
+		}
+	}
+	known, err := in.products.ListKeys(ctx)
+	if err == nil {
+		for k := range known.Keys() {
+			ids[k] = true
+		}
+	} else if !errors.Is(err, jetstream.ErrNoKeysFound) {
+		return 0, fmt.Errorf("reconcile: list records: %w", err)
+	}
+	n := 0
+	for id := range ids {
+		if err := in.SyncProduct(ctx, id, 0, in.now()); err != nil {
+			return n, fmt.Errorf("reconcile %s: %w", id, err)
+		}
+		n++
+	}
+	return n, nil
+}
+
+// ProductText is the text the text block encodes.
+func ProductText(p *storage.Product) string {
+	var b strings.Builder
+	b.WriteString(p.Title)
+	if p.Brand != "" {
+		b.WriteString(". " + p.Brand)
+	}
+	if len(p.Category) > 0 {
+		b.WriteString(". " + strings.Join(p.Category, " > "))
+	}
+	if p.Description != "" {
+		b.WriteString(". " + p.Description)
+	}
+	return b.String()
+}
+
+func textHash(p *storage.Product) string {
+	s := sha256.Sum256([]byte(ProductText(p)))
+	return hex.EncodeToString(s[:12])
+}
+
+// ErrorKey is the errors-bucket key of a product.
+func ErrorKey(id string) string { return id }
+
+// RecordError stores an operator-visible error for a product.
+func RecordError(ctx context.Context, kv jetstream.KeyValue, ie topology.IngestError) error {
+	if ie.Time.IsZero() {
+		ie.Time = time.Now()
+	}
+	data, err := json.Marshal(ie)
+	if err != nil {
+		return fmt.Errorf("encode error record: %w", err)
+	}
+	if _, err := kv.Put(ctx, ErrorKey(ie.ProductID), data); err != nil {
+		return fmt.Errorf("record error for %s: %w", ie.ProductID, err)
+	}
+	return nil
+}
+
+func equalJSON(a, b any) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return string(x) == string(y)
+}
+
+func backoff(attempt int) time.Duration {
+	d := time.Second << min(max(attempt-1, 0), 5)
+	return min(d, 30*time.Second)
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

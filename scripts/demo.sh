@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The demo: start omnirank with every role on embedded NATS and S3, ingest the
+# sample catalogue through the API (the bucket's events trigger ingestion),
+# wait until it is searchable, then answer a text, an image and an audio query.
+set -euo pipefail
+BIN=${1:-bin/omnirank}
+SAMPLE=${2:-.cache/sample-catalog}
+DATA=$(mktemp -d -t omnirank-demo-XXXXXX)
+GRPC=127.0.0.1:${OMNIRANK_DEMO_PORT:-50151}
+LOG="$DATA/serve.log"
+cleanup() {
+  if [ -n "${PID:-}" ] && kill -0 "$PID" 2>/dev/null; then kill -TERM "$PID"; wait "$PID" || true; fi
+  if [ -n "${KEEP:-}" ]; then echo "data kept in $DATA"; else rm -rf "$DATA"; fi
+}
+trap cleanup EXIT
+
+echo "== starting omnirank (all roles, embedded NATS + S3) in $DATA"
+"$BIN" serve --data-dir "$DATA" --grpc-addr "$GRPC" --http-addr "" --fusion-wait 2s >"$LOG" 2>&1 &
+PID=$!
+for _ in $(seq 1 100); do
+  if "$BIN" status --addr "$GRPC" >/dev/null 2>&1; then break; fi
+  kill -0 "$PID" 2>/dev/null || { cat "$LOG"; echo "omnirank serve exited"; exit 1; }
+  sleep 0.2
+done
+
+echo "== ingesting the sample catalogue from $SAMPLE"
+"$BIN" ingest --addr "$GRPC" "$SAMPLE"
+TOTAL=$(find "$SAMPLE" -mindepth 2 -maxdepth 2 -name product.json | wc -l)
+
+echo "== waiting until the catalogue is searchable"
+start=$(date +%s)
+while :; do
+  st=$("$BIN" status --addr "$GRPC" --errors 0)
+  vectors=$(echo "$st" | sed -n 's/^space .*(active): \([0-9]*\) vectors.*/\1/p')
+  pending=$(echo "$st" | awk '/^pending/ {s+=$3} END {print s+0}')
+  echo "   indexed ${vectors:-0}/$TOTAL, pending jobs $pending"
+  if [ "${vectors:-0}" -ge "$TOTAL" ] && [ "$pending" -eq 0 ]; then break; fi
+  if [ $(( $(date +%s) - start )) -gt 300 ]; then echo "timed out"; tail -50 "$LOG"; exit 1; fi
+  sleep 1
+done
+
+Q="$SAMPLE/queries"
+echo
+echo "== text query: \"running shoes\""
+"$BIN" query --addr "$GRPC" --text "running shoes" -k 5
+echo
+echo "== text query: \"something sweet for dessert\" (diverse, MMR 0.5)"
+"$BIN" query --addr "$GRPC" --text "something sweet for dessert" -k 5 --mmr 0.5
+for kind in image audio; do
+  f=$(jq -r ".[] | select(.kind==\"$kind\") | .file" "$Q/queries.json" 2>/dev/null | head -1 || true)
+  [ -n "$f" ] || f=$(ls "$Q"/*."$( [ $kind = image ] && echo jpg || echo wav )" 2>/dev/null | head -1)
+  [ -n "$f" ] || continue
+  [ -f "$f" ] || f="$Q/$f"
+  echo
+  echo "== $kind query: $f"
+  "$BIN" query --addr "$GRPC" --$kind "$f" -k 5
+done
+echo
+"$BIN" status --addr "$GRPC" --errors 5

@@ -1,0 +1,108 @@
+// Package server wires omnirank's roles into one process: it starts the
+// embedded NATS server and S3 gateway when no external ones are given,
+// declares the topology, loads the encoders and runs the roles chosen by
+// Config.Roles (the Loki/Mimir pattern: one binary, roles by flag). It holds
+// no business logic of its own.
+package server
+
+import (
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Role names. RoleAll runs every role in one process.
+const (
+	RoleAll     = "all"
+	RoleIngest  = "ingest"
+	RoleExtract = "extract" // every modality; "extract:text" etc. for one
+	RoleFusion  = "fusion"
+	RoleRanker  = "ranker"
+	RoleAPI     = "api" // CatalogService and AdminService without a ranker
+)
+
+// Config is everything `omnirank serve` takes.
+type Config struct {
+	Roles    []string
+	DataDir  string
+	GRPCAddr string
+	HTTPAddr string
+
+	// NATSURL of an external NATS server; empty starts an embedded one
+	// with JetStream under DataDir/nats.
+	NATSURL string
+	// S3Endpoint (host:port) of an external S3 store; empty starts the
+	// embedded gateway over DataDir/objects.
+	S3Endpoint  string
+	S3AccessKey string
+	S3SecretKey string
+	S3Bucket    string
+	S3UseTLS    bool
+	S3Region    string
+
+	// Device is auto, cpu or cuda.
+	Device string
+	// ORTLibrary is the path of libonnxruntime; empty searches the usual places.
+	ORTLibrary string
+	// IntraOpThreads per ONNX Runtime session (0 = ONNX Runtime's default).
+	IntraOpThreads int
+	// FusionWait is how long fusion waits for missing modalities.
+	FusionWait time.Duration
+	// ReconcileEvery re-lists the bucket to repair lost events (0 = only at start).
+	ReconcileEvery time.Duration
+	// BatchSize is the extractors' largest batch.
+	BatchSize int
+
+	Logger *slog.Logger
+}
+
+// DefaultConfig is the zero-config laptop setup.
+func DefaultConfig() Config {
+	return Config{
+		Roles: []string{RoleAll}, DataDir: "./data", GRPCAddr: "127.0.0.1:50051", HTTPAddr: "127.0.0.1:8080",
+		S3Bucket: "omnirank", S3Region: "us-east-1", Device: "auto", FusionWait: 3 * time.Second,
+		ReconcileEvery: 10 * time.Minute, BatchSize: 16,
+	}
+}
+
+var knownRoles = []string{RoleAll, RoleIngest, RoleExtract, RoleFusion, RoleRanker, RoleAPI,
+	RoleExtract + ":text", RoleExtract + ":image", RoleExtract + ":audio"}
+
+// ParseRoles splits a comma-separated role list and checks every name.
+func ParseRoles(s string) ([]string, error) {
+	var out []string
+	for r := range strings.SplitSeq(s, ",") {
+		r = strings.TrimSpace(r)
+		if r == "" {
+			continue
+		}
+		if !slices.Contains(knownRoles, r) {
+			return nil, fmt.Errorf("unknown role %q (known: %s)", r, strings.Join(knownRoles, ", "))
+		}
+		out = append(out, r)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no role given")
+	}
+	return out, nil
+}
+
+func (c Config) has(role string) bool {
+	return slices.Contains(c.Roles, RoleAll) || slices.Contains(c.Roles, role)
+}
+
+// extractModalities are the modalities this process extracts.
+func (c Config) extractModalities() []string {
+	if c.has(RoleExtract) {
+		return []string{"text", "image", "audio"}
+	}
+	var out []string
+	for _, r := range c.Roles {
+		if m, ok := strings.CutPrefix(r, RoleExtract+":"); ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}

@@ -1,0 +1,375 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+
+	"github.com/omnirank/omnirank/admin"
+	"github.com/omnirank/omnirank/catalog"
+	"github.com/omnirank/omnirank/extractors"
+	"github.com/omnirank/omnirank/extractors/worker"
+	"github.com/omnirank/omnirank/fusion"
+	"github.com/omnirank/omnirank/ingest"
+	"github.com/omnirank/omnirank/natsembed"
+	pb "github.com/omnirank/omnirank/proto/omnirank/v1"
+	"github.com/omnirank/omnirank/ranker"
+	"github.com/omnirank/omnirank/spaces"
+	"github.com/omnirank/omnirank/storage"
+	"github.com/omnirank/omnirank/storage/s3gw"
+	"github.com/omnirank/omnirank/topology"
+)
+
+// MaxRequestBytes bounds one gRPC message (an upsert with its media).
+const MaxRequestBytes = 64 << 20
+
+// Server is a running omnirank process.
+type Server struct {
+	cfg   Config
+	log   *slog.Logger
+	nats  *natsembed.Server
+	gw    *s3gw.Gateway
+	nc    *nats.Conn
+	js    jetstream.JetStream
+	store *storage.S3Store
+	encs  *Encoders
+	rank  *ranker.Ranker
+	grpc  *grpc.Server
+	http  *http.Server
+	hlth  *health.Server
+
+	grpcAddr, httpAddr string
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	errMu  sync.Mutex
+	err    error
+}
+
+// Start brings up the configured roles and returns once they serve.
+func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger}
+	defer func() {
+		if err != nil {
+			s.closeInfra()
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	natsURL := cfg.NATSURL
+	if natsURL == "" {
+		s.nats, err = natsembed.Start(natsembed.Config{StoreDir: filepath.Join(cfg.DataDir, "nats"), Logger: s.log})
+		if err != nil {
+			return nil, err
+		}
+		natsURL = s.nats.URL()
+	}
+	s.nc, err = nats.Connect(natsURL, nats.Name("omnirank"), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
+	if err != nil {
+		return nil, fmt.Errorf("connect to NATS at %s: %w", natsURL, err)
+	}
+	if s.js, err = jetstream.New(s.nc); err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	if err := topology.Ensure(ctx, s.js, topology.DefaultOptions(), []string{"text", "image", "audio"}); err != nil {
+		return nil, err
+	}
+
+	s3cfg := storage.S3Config{Endpoint: cfg.S3Endpoint, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey,
+		Bucket: cfg.S3Bucket, Region: cfg.S3Region, UseTLS: cfg.S3UseTLS}
+	if cfg.S3Endpoint == "" {
+		access, secret, err := s3gw.LoadOrCreateCredentials(cfg.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		s.gw, err = s3gw.Start(ctx, s3gw.Config{Dir: filepath.Join(cfg.DataDir, "objects"), Addr: "127.0.0.1:0",
+			AccessKey: access, SecretKey: secret, NatsURL: natsURL, NatsTopic: topology.S3EventsSubject, Logger: s.log})
+		if err != nil {
+			return nil, err
+		}
+		s3cfg.Endpoint, s3cfg.AccessKey, s3cfg.SecretKey, s3cfg.UseTLS = s.gw.Endpoint(), access, secret, false
+	}
+	if s.store, err = storage.NewS3Store(ctx, s3cfg); err != nil {
+		return nil, err
+	}
+
+	if s.encs, err = NewEncoders(ctx, s.store, cfg, s.log); err != nil {
+		return nil, err
+	}
+	if err := ensureDefaultSpace(ctx, s.js, s.encs); err != nil {
+		return nil, err
+	}
+
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel = cancel
+	if err := s.startRoles(runCtx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) startRoles(ctx context.Context) error {
+	cfg := s.cfg
+	if cfg.has(RoleIngest) {
+		in, err := ingest.New(ctx, s.js, s.store, ingest.WithLogger(s.log))
+		if err != nil {
+			return err
+		}
+		s.goRole("ingest", func(ctx context.Context) error {
+			if n, err := in.Reconcile(ctx); err != nil {
+				s.log.Warn("reconcile at start", "err", err)
+			} else {
+				s.log.Info("reconciled bucket at start", "products", n)
+			}
+			go s.reconcileLoop(ctx, in)
+			return in.Run(ctx)
+		}, ctx)
+	}
+	for _, m := range cfg.extractModalities() {
+		mod, err := extractors.ParseModality(m)
+		if err != nil {
+			return err
+		}
+		w, err := worker.New(ctx, s.js, s.store, s.encs, mod, worker.WithLogger(s.log), worker.WithBatchSize(cfg.BatchSize))
+		if err != nil {
+			return err
+		}
+		s.goRole("extract:"+m, w.Run, ctx)
+	}
+	if cfg.has(RoleFusion) {
+		f, err := fusion.New(ctx, s.js, fusion.WithWait(cfg.FusionWait), fusion.WithLogger(s.log))
+		if err != nil {
+			return err
+		}
+		s.goRole("fusion", f.Run, ctx)
+	}
+	if cfg.has(RoleRanker) {
+		r, err := ranker.New(s.js, s.encs, ranker.WithLogger(s.log))
+		if err != nil {
+			return err
+		}
+		if err := r.Start(ctx); err != nil {
+			return err
+		}
+		s.rank = r
+	}
+	if cfg.has(RoleRanker) || cfg.has(RoleAPI) {
+		return s.startAPI(ctx)
+	}
+	return nil
+}
+
+func (s *Server) startAPI(ctx context.Context) error {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	s.grpc = grpc.NewServer(grpc.MaxRecvMsgSize(MaxRequestBytes))
+	cat, err := catalog.New(ctx, s.js, s.store, s.log)
+	if err != nil {
+		return err
+	}
+	pb.RegisterCatalogServiceServer(s.grpc, cat)
+	var stats admin.SpaceStats
+	if s.rank != nil {
+		s.rank.Register(s.grpc)
+		stats = s.rank.SpaceCounts
+	}
+	adm, err := admin.New(ctx, s.js, stats)
+	if err != nil {
+		return err
+	}
+	pb.RegisterAdminServiceServer(s.grpc, adm)
+	s.hlth = health.NewServer()
+	healthpb.RegisterHealthServer(s.grpc, s.hlth)
+	reflection.Register(s.grpc)
+
+	gl, err := net.Listen("tcp", s.cfg.GRPCAddr)
+	if err != nil {
+		return fmt.Errorf("listen gRPC on %s: %w", s.cfg.GRPCAddr, err)
+	}
+	s.grpcAddr = gl.Addr().String()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.grpc.Serve(gl); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			s.setErr(fmt.Errorf("gRPC server: %w", err))
+		}
+	}()
+	s.hlth.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	s.log.Info("gRPC API listening", "addr", s.grpcAddr)
+
+	if s.cfg.HTTPAddr != "" {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+		hl, err := net.Listen("tcp", s.cfg.HTTPAddr)
+		if err != nil {
+			return fmt.Errorf("listen HTTP on %s: %w", s.cfg.HTTPAddr, err)
+		}
+		s.httpAddr = hl.Addr().String()
+		s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if err := s.http.Serve(hl); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.setErr(fmt.Errorf("HTTP server: %w", err))
+			}
+		}()
+		s.log.Info("HTTP listening", "addr", s.httpAddr)
+	}
+	return nil
+}
+
+func (s *Server) goRole(name string, run func(context.Context) error, ctx context.Context) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.log.Info("role started", "role", name)
+		if err := run(ctx); err != nil && ctx.Err() == nil {
+			s.setErr(fmt.Errorf("role %s: %w", name, err))
+			s.log.Error("role stopped", "role", name, "err", err)
+		}
+	}()
+}
+
+func (s *Server) reconcileLoop(ctx context.Context, in *ingest.Ingestor) {
+	if s.cfg.ReconcileEvery <= 0 {
+		return
+	}
+	t := time.NewTicker(s.cfg.ReconcileEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := in.Reconcile(ctx); err != nil {
+				s.log.Warn("reconcile", "err", err)
+			} else {
+				s.log.Debug("reconciled bucket", "products", n)
+			}
+		}
+	}
+}
+
+func (s *Server) setErr(err error) {
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
+	if s.err == nil {
+		s.err = err
+	}
+}
+
+// Err reports the first role failure, if any.
+func (s *Server) Err() error {
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
+	return s.err
+}
+
+// GRPCAddr is the address the gRPC API listens on.
+func (s *Server) GRPCAddr() string { return s.grpcAddr }
+
+// HTTPAddr is the address the HTTP endpoint listens on.
+func (s *Server) HTTPAddr() string { return s.httpAddr }
+
+// Store is the object store the process uses.
+func (s *Server) Store() *storage.S3Store { return s.store }
+
+// JetStream is the process's JetStream client.
+func (s *Server) JetStream() jetstream.JetStream { return s.js }
+
+// Ranker is the in-process ranker, or nil.
+func (s *Server) Ranker() *ranker.Ranker { return s.rank }
+
+// Close stops the roles gracefully: the API stops taking requests and lets
+// those in flight finish, workers finish or release the batch in hand, and
+// the embedded servers shut down last.
+func (s *Server) Close(ctx context.Context) error {
+	if s.hlth != nil {
+		s.hlth.Shutdown()
+	}
+	if s.grpc != nil {
+		done := make(chan struct{})
+		go func() { s.grpc.GracefulStop(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			s.grpc.Stop()
+		}
+	}
+	if s.http != nil {
+		_ = s.http.Shutdown(ctx)
+	}
+	if s.cancel != nil {
+		s.cancel()
+	}
+	s.wg.Wait()
+	if s.rank != nil {
+		s.rank.Close()
+	}
+	s.closeInfra()
+	return s.Err()
+}
+
+func (s *Server) closeInfra() {
+	if s.encs != nil {
+		s.encs.Close()
+	}
+	if s.nc != nil {
+		_ = s.nc.Drain()
+		s.nc.Close()
+	}
+	if s.gw != nil {
+		_ = s.gw.Close()
+	}
+	if s.nats != nil {
+		s.nats.Close()
+	}
+}
+
+// ensureDefaultSpace stores the starter space and points the active alias
+// at it, unless an alias is already set.
+func ensureDefaultSpace(ctx context.Context, js jetstream.JetStream, encs *Encoders) error {
+	st, err := spaces.NewStore(ctx, js)
+	if err != nil {
+		return err
+	}
+	if _, _, err := st.Active(ctx); err == nil {
+		return nil
+	} else if !errors.Is(err, spaces.ErrNotFound) {
+		return err
+	}
+	sp, err := encs.StarterSpace(ctx)
+	if err != nil {
+		return err
+	}
+	if err := st.Put(ctx, sp); err != nil {
+		return err
+	}
+	if err := st.SetActive(ctx, sp.Name, 0); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+		return err
+	}
+	return nil
+}
