@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -14,6 +16,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/omnirank/omnirank/extractors"
 	pb "github.com/omnirank/omnirank/proto/omnirank/v1"
 	"github.com/omnirank/omnirank/spaces"
 	"github.com/omnirank/omnirank/topology"
@@ -30,6 +33,7 @@ type Service struct {
 	errs   jetstream.KeyValue
 	spaces *spaces.Store
 	stats  SpaceStats
+	models Models
 }
 
 // New returns the service.
@@ -107,13 +111,9 @@ func (s *Service) Status(ctx context.Context, _ *pb.StatusRequest) (*pb.StatusRe
 			Active: sp.Name == active, Vectors: int64(counts[sp.Name])})
 	}
 	if kv, err := s.js.KeyValue(ctx, topology.BucketProducts); err == nil {
-		if st, err := kv.Status(ctx); err == nil {
-			resp.Products = int64(st.Values())
-		}
+		resp.Products = countKeys(ctx, kv)
 	}
-	if st, err := s.errs.Status(ctx); err == nil {
-		resp.Failed = int64(st.Values())
-	}
+	resp.Failed = countKeys(ctx, s.errs)
 	for key := range topology.Consumers(topology.DefaultOptions(), []string{"text", "image", "audio"}) {
 		stream, name, _ := strings.Cut(key, "/")
 		c, err := s.js.Consumer(ctx, stream, name)
@@ -127,4 +127,83 @@ func (s *Service) Status(ctx context.Context, _ *pb.StatusRequest) (*pb.StatusRe
 		resp.Pending[name] = int64(info.NumPending) + int64(info.NumAckPending)
 	}
 	return resp, nil
+}
+
+// Models is the model registry the admin service lists and registers into.
+type Models interface {
+	Models(ctx context.Context) ([]extractors.Manifest, error)
+	Register(ctx context.Context, dir string) (extractors.Manifest, error)
+	Encoder(ctx context.Context, id string) (extractors.Encoder, error)
+}
+
+// WithModels enables ListModels and RegisterModel.
+func (s *Service) WithModels(m Models) *Service {
+	s.models = m
+	return s
+}
+
+// ListModels lists the registered models.
+func (s *Service) ListModels(ctx context.Context, _ *pb.ListModelsRequest) (*pb.ListModelsResponse, error) {
+	if s.models == nil {
+		return nil, status.Error(codes.Unimplemented, "no model registry in this process")
+	}
+	ms, err := s.models.Models(ctx)
+	if err != nil {
+		return nil, status.Error(codes.Unavailable, err.Error())
+	}
+	resp := &pb.ListModelsResponse{}
+	for _, m := range ms {
+		resp.Models = append(resp.Models, modelInfo(m))
+	}
+	return resp, nil
+}
+
+// RegisterModel stores a model folder sent as files, after checking that
+// its manifest is valid and that ONNX Runtime loads and runs it.
+func (s *Service) RegisterModel(ctx context.Context, req *pb.RegisterModelRequest) (*pb.RegisterModelResponse, error) {
+	if s.models == nil {
+		return nil, status.Error(codes.Unimplemented, "no model registry in this process")
+	}
+	dir, err := os.MkdirTemp("", "omnirank-model-*")
+	if err != nil {
+		return nil, status.Error(codes.Internal, err.Error())
+	}
+	defer os.RemoveAll(dir)
+	for _, f := range req.GetFiles() {
+		name := f.GetName()
+		if name == "" || name != filepath.Base(name) || strings.HasPrefix(name, ".") {
+			return nil, status.Errorf(codes.InvalidArgument, "model file name %q must be a plain file name", name)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), f.GetData(), 0o600); err != nil {
+			return nil, status.Error(codes.Internal, err.Error())
+		}
+	}
+	m, err := s.models.Register(ctx, dir)
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	enc, err := s.models.Encoder(ctx, m.ID())
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "model %s was stored but does not load: %v", m.ID(), err)
+	}
+	_ = enc.Close()
+	return &pb.RegisterModelResponse{Model: modelInfo(m)}, nil
+}
+
+func modelInfo(m extractors.Manifest) *pb.ModelInfo {
+	data, _ := json.MarshalIndent(m, "", "  ")
+	return &pb.ModelInfo{Id: m.ID(), Modality: m.Modality, Dim: int32(m.Dim), Licence: m.Licence, ManifestJson: string(data)}
+}
+
+// countKeys counts live keys (a KV bucket's status also counts delete markers).
+func countKeys(ctx context.Context, kv jetstream.KeyValue) int64 {
+	l, err := kv.ListKeys(ctx)
+	if err != nil {
+		return 0
+	}
+	var n int64
+	for range l.Keys() {
+		n++
+	}
+	return n
 }

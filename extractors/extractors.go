@@ -1,16 +1,28 @@
 // Package extractors turns raw product media (text, images, audio) into
 // L2-normalised feature vectors with ONNX encoders run through ONNX Runtime.
 //
-// An Encoder owns one loaded model. Models live in the bucket under
-// models/<name>/<version>/ with a manifest.json describing inputs,
-// preprocessing and pooling; the project ships classical "starter" models
-// (see package extractors/starter) so that everything runs out of the box.
+// It owns the model Registry (loading models/<name>/<version>/ folders from
+// the object store once per process, registering local folders, uploading
+// the starter models) and the Encoders built from a manifest: starter-hash
+// and WordPiece (BERT) text with mean/CLS pooling and windows for long
+// text, images (preprocess.ImageTensor → NCHW), and audio (decoded, cut
+// into fixed windows, mean-pooled). Every Encode preprocesses its inputs in
+// parallel and shares the model's dynamic batcher (package batch) and ONNX
+// Runtime session (package ort) with every other caller.
+//
+//	reg, err := extractors.NewRegistry(store, extractors.WithDevice("auto"))
+//	enc, err := reg.Default(ctx, extractors.Image) // starter-image@1
+//	vecs, err := enc.Encode(ctx, [][]byte{jpegBytes})
+//
+// The project ships classical "starter" models (see package
+// extractors/starter) so that everything runs out of the box.
 package extractors
 
 import (
 	"context"
-	"errors"
 	"fmt"
+
+	"github.com/omnirank/omnirank/extractors/preprocess"
 )
 
 // Modality names one kind of product content.
@@ -38,8 +50,9 @@ func ParseModality(s string) (Modality, error) {
 
 // ErrBadInput marks an input that can never be encoded (corrupt image,
 // truncated audio, invalid UTF-8, over a size limit). Callers must not retry
-// it; they record the reason and move on. Errors wrapping it say why.
-var ErrBadInput = errors.New("bad input")
+// it; they record the reason and move on. Errors wrapping it say why. It is
+// preprocess.ErrBadInput, so decoding failures match it too.
+var ErrBadInput = preprocess.ErrBadInput
 
 // Encoder encodes raw inputs of one modality into vectors of Dim() float32s,
 // L2-normalised. Encode is safe for concurrent use.

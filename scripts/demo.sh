@@ -39,21 +39,21 @@ while :; do
   sleep 1
 done
 
-Q="$SAMPLE/queries"
 echo
 echo "== text query: \"running shoes\""
 "$BIN" query --addr "$GRPC" --text "running shoes" -k 5
 echo
-echo "== text query: \"something sweet for dessert\" (diverse, MMR 0.5)"
+echo "== text query: \"something sweet for dessert\" (diverse: MMR lambda 0.5)"
 "$BIN" query --addr "$GRPC" --text "something sweet for dessert" -k 5 --mmr 0.5
-for kind in image audio; do
-  f=$(jq -r ".[] | select(.kind==\"$kind\") | .file" "$Q/queries.json" 2>/dev/null | head -1 || true)
-  [ -n "$f" ] || f=$(ls "$Q"/*."$( [ $kind = image ] && echo jpg || echo wav )" 2>/dev/null | head -1)
-  [ -n "$f" ] || continue
-  [ -f "$f" ] || f="$Q/$f"
+# queries.json lists query files made from other renderings of catalogue
+# products (another size, a crop and JPEG, another voice) and what each should find.
+awk -F'"' '/"kind"/{k=$4} /"path"/{p=$4} /"text"/{p=$4} /"expect"/{print k "\t" p "\t" $4}' "$SAMPLE/queries/queries.json" |
+while IFS=$'\t' read -r kind path expect; do
   echo
-  echo "== $kind query: $f"
-  "$BIN" query --addr "$GRPC" --$kind "$f" -k 5
+  case "$kind" in
+    image|audio) echo "== $kind query: $path (made from $expect)"; "$BIN" query --addr "$GRPC" --"$kind" "$SAMPLE/$path" -k 3 ;;
+    text) echo "== text query: \"$path\" (should find $expect)"; "$BIN" query --addr "$GRPC" --text "$path" -k 3 ;;
+  esac
 done
 echo
 "$BIN" status --addr "$GRPC" --errors 5

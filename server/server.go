@@ -68,6 +68,18 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	// The embedded S3 gateway changes the working directory (see s3gw), so
+	// every path is made absolute first.
+	abs, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	cfg.DataDir = abs
+	if cfg.ORTLibrary != "" {
+		if cfg.ORTLibrary, err = filepath.Abs(cfg.ORTLibrary); err != nil {
+			return nil, fmt.Errorf("onnxruntime library: %w", err)
+		}
+	}
 	s := &Server{cfg: cfg, log: cfg.Logger}
 	defer func() {
 		if err != nil {
@@ -193,13 +205,20 @@ func (s *Server) startAPI(ctx context.Context) error {
 	var stats admin.SpaceStats
 	if s.rank != nil {
 		s.rank.Register(s.grpc)
-		stats = s.rank.SpaceCounts
+		rank := s.rank
+		stats = func() map[string]int {
+			out := map[string]int{}
+			for _, sp := range rank.Stats().Spaces {
+				out[sp.Name] = sp.Vectors
+			}
+			return out
+		}
 	}
 	adm, err := admin.New(ctx, s.js, stats)
 	if err != nil {
 		return err
 	}
-	pb.RegisterAdminServiceServer(s.grpc, adm)
+	pb.RegisterAdminServiceServer(s.grpc, adm.WithModels(s.encs.Registry))
 	s.hlth = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.hlth)
 	reflection.Register(s.grpc)
@@ -327,7 +346,7 @@ func (s *Server) Close(ctx context.Context) error {
 	}
 	s.wg.Wait()
 	if s.rank != nil {
-		s.rank.Close()
+		_ = s.rank.Close()
 	}
 	s.closeInfra()
 	return s.Err()

@@ -26,6 +26,61 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Strategy says how example products (positive_ids / negative_ids) shape
+// the ranking.
+type Strategy int32
+
+const (
+	// AVERAGE_VECTOR: the query vector is the weighted sum of the content
+	// query, the mean of the positives, minus the weighted mean of the
+	// negatives, and the user profile, normalised; results are its nearest
+	// neighbours.
+	Strategy_STRATEGY_AVERAGE_VECTOR Strategy = 0
+	// BEST_SCORE: candidates come from the average vector, then each one's
+	// similarity is its best cosine to any positive input (content query,
+	// user profile, positive products) minus its best cosine to any negative.
+	Strategy_STRATEGY_BEST_SCORE Strategy = 1
+)
+
+// Enum value maps for Strategy.
+var (
+	Strategy_name = map[int32]string{
+		0: "STRATEGY_AVERAGE_VECTOR",
+		1: "STRATEGY_BEST_SCORE",
+	}
+	Strategy_value = map[string]int32{
+		"STRATEGY_AVERAGE_VECTOR": 0,
+		"STRATEGY_BEST_SCORE":     1,
+	}
+)
+
+func (x Strategy) Enum() *Strategy {
+	p := new(Strategy)
+	*p = x
+	return p
+}
+
+func (x Strategy) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Strategy) Descriptor() protoreflect.EnumDescriptor {
+	return file_omnirank_v1_omnirank_proto_enumTypes[0].Descriptor()
+}
+
+func (Strategy) Type() protoreflect.EnumType {
+	return &file_omnirank_v1_omnirank_proto_enumTypes[0]
+}
+
+func (x Strategy) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Strategy.Descriptor instead.
+func (Strategy) EnumDescriptor() ([]byte, []int) {
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{0}
+}
+
 // Product is the catalogue record stored as products/<id>/product.json.
 type Product struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
@@ -762,7 +817,9 @@ type RecommendRequest struct {
 	Space string `protobuf:"bytes,11,opt,name=space,proto3" json:"space,omitempty"`
 	// MMR diversity trade-off: 0 or 1 disables diversity, 0.5 balances
 	// relevance and novelty.
-	MmrLambda     float32 `protobuf:"fixed32,12,opt,name=mmr_lambda,json=mmrLambda,proto3" json:"mmr_lambda,omitempty"`
+	MmrLambda float32 `protobuf:"fixed32,12,opt,name=mmr_lambda,json=mmrLambda,proto3" json:"mmr_lambda,omitempty"`
+	// How positive and negative example products combine; see Strategy.
+	Strategy      Strategy `protobuf:"varint,13,opt,name=strategy,proto3,enum=omnirank.v1.Strategy" json:"strategy,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -879,6 +936,13 @@ func (x *RecommendRequest) GetMmrLambda() float32 {
 		return x.MmrLambda
 	}
 	return 0
+}
+
+func (x *RecommendRequest) GetStrategy() Strategy {
+	if x != nil {
+		return x.Strategy
+	}
+	return Strategy_STRATEGY_AVERAGE_VECTOR
 }
 
 // Contribution is the part of a result's score owed to one source: a modality
@@ -1609,6 +1673,305 @@ func (x *StatusResponse) GetPending() map[string]int64 {
 	return nil
 }
 
+type ModelInfo struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// name@version
+	Id       string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Modality string `protobuf:"bytes,2,opt,name=modality,proto3" json:"modality,omitempty"`
+	Dim      int32  `protobuf:"varint,3,opt,name=dim,proto3" json:"dim,omitempty"`
+	Licence  string `protobuf:"bytes,4,opt,name=licence,proto3" json:"licence,omitempty"`
+	// The full manifest.json.
+	ManifestJson  string `protobuf:"bytes,5,opt,name=manifest_json,json=manifestJson,proto3" json:"manifest_json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ModelInfo) Reset() {
+	*x = ModelInfo{}
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModelInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModelInfo) ProtoMessage() {}
+
+func (x *ModelInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModelInfo.ProtoReflect.Descriptor instead.
+func (*ModelInfo) Descriptor() ([]byte, []int) {
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ModelInfo) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ModelInfo) GetModality() string {
+	if x != nil {
+		return x.Modality
+	}
+	return ""
+}
+
+func (x *ModelInfo) GetDim() int32 {
+	if x != nil {
+		return x.Dim
+	}
+	return 0
+}
+
+func (x *ModelInfo) GetLicence() string {
+	if x != nil {
+		return x.Licence
+	}
+	return ""
+}
+
+func (x *ModelInfo) GetManifestJson() string {
+	if x != nil {
+		return x.ManifestJson
+	}
+	return ""
+}
+
+type ListModelsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListModelsRequest) Reset() {
+	*x = ListModelsRequest{}
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListModelsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListModelsRequest) ProtoMessage() {}
+
+func (x *ListModelsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListModelsRequest.ProtoReflect.Descriptor instead.
+func (*ListModelsRequest) Descriptor() ([]byte, []int) {
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{26}
+}
+
+type ListModelsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Models        []*ModelInfo           `protobuf:"bytes,1,rep,name=models,proto3" json:"models,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListModelsResponse) Reset() {
+	*x = ListModelsResponse{}
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListModelsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListModelsResponse) ProtoMessage() {}
+
+func (x *ListModelsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListModelsResponse.ProtoReflect.Descriptor instead.
+func (*ListModelsResponse) Descriptor() ([]byte, []int) {
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ListModelsResponse) GetModels() []*ModelInfo {
+	if x != nil {
+		return x.Models
+	}
+	return nil
+}
+
+type ModelFile struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// File name inside the model folder: model.onnx, manifest.json, vocab.txt…
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Data          []byte `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ModelFile) Reset() {
+	*x = ModelFile{}
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModelFile) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModelFile) ProtoMessage() {}
+
+func (x *ModelFile) ProtoReflect() protoreflect.Message {
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModelFile.ProtoReflect.Descriptor instead.
+func (*ModelFile) Descriptor() ([]byte, []int) {
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ModelFile) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ModelFile) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+type RegisterModelRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Files         []*ModelFile           `protobuf:"bytes,1,rep,name=files,proto3" json:"files,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegisterModelRequest) Reset() {
+	*x = RegisterModelRequest{}
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegisterModelRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegisterModelRequest) ProtoMessage() {}
+
+func (x *RegisterModelRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegisterModelRequest.ProtoReflect.Descriptor instead.
+func (*RegisterModelRequest) Descriptor() ([]byte, []int) {
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *RegisterModelRequest) GetFiles() []*ModelFile {
+	if x != nil {
+		return x.Files
+	}
+	return nil
+}
+
+type RegisterModelResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Model         *ModelInfo             `protobuf:"bytes,1,opt,name=model,proto3" json:"model,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegisterModelResponse) Reset() {
+	*x = RegisterModelResponse{}
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegisterModelResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegisterModelResponse) ProtoMessage() {}
+
+func (x *RegisterModelResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegisterModelResponse.ProtoReflect.Descriptor instead.
+func (*RegisterModelResponse) Descriptor() ([]byte, []int) {
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *RegisterModelResponse) GetModel() *ModelInfo {
+	if x != nil {
+		return x.Model
+	}
+	return nil
+}
+
 var File_omnirank_v1_omnirank_proto protoreflect.FileDescriptor
 
 const file_omnirank_v1_omnirank_proto_rawDesc = "" +
@@ -1672,7 +2035,7 @@ const file_omnirank_v1_omnirank_proto_rawDesc = "" +
 	"excludeIds\x1a=\n" +
 	"\x0fAttributesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xfb\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xae\x03\n" +
 	"\x10RecommendRequest\x12\x1d\n" +
 	"\n" +
 	"query_text\x18\x01 \x01(\tR\tqueryText\x12\x1f\n" +
@@ -1691,7 +2054,8 @@ const file_omnirank_v1_omnirank_proto_rawDesc = "" +
 	" \x01(\bR\aexplain\x12\x14\n" +
 	"\x05space\x18\v \x01(\tR\x05space\x12\x1d\n" +
 	"\n" +
-	"mmr_lambda\x18\f \x01(\x02R\tmmrLambda\"8\n" +
+	"mmr_lambda\x18\f \x01(\x02R\tmmrLambda\x121\n" +
+	"\bstrategy\x18\r \x01(\x0e2\x15.omnirank.v1.StrategyR\bstrategy\"8\n" +
 	"\fContribution\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x02R\x05value\"\x87\x02\n" +
@@ -1749,7 +2113,26 @@ const file_omnirank_v1_omnirank_proto_rawDesc = "" +
 	"\apending\x18\x04 \x03(\v2(.omnirank.v1.StatusResponse.PendingEntryR\apending\x1a:\n" +
 	"\fPendingEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x012\x9d\x02\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\x88\x01\n" +
+	"\tModelInfo\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
+	"\bmodality\x18\x02 \x01(\tR\bmodality\x12\x10\n" +
+	"\x03dim\x18\x03 \x01(\x05R\x03dim\x12\x18\n" +
+	"\alicence\x18\x04 \x01(\tR\alicence\x12#\n" +
+	"\rmanifest_json\x18\x05 \x01(\tR\fmanifestJson\"\x13\n" +
+	"\x11ListModelsRequest\"D\n" +
+	"\x12ListModelsResponse\x12.\n" +
+	"\x06models\x18\x01 \x03(\v2\x16.omnirank.v1.ModelInfoR\x06models\"3\n" +
+	"\tModelFile\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04data\x18\x02 \x01(\fR\x04data\"D\n" +
+	"\x14RegisterModelRequest\x12,\n" +
+	"\x05files\x18\x01 \x03(\v2\x16.omnirank.v1.ModelFileR\x05files\"E\n" +
+	"\x15RegisterModelResponse\x12,\n" +
+	"\x05model\x18\x01 \x01(\v2\x16.omnirank.v1.ModelInfoR\x05model*@\n" +
+	"\bStrategy\x12\x1b\n" +
+	"\x17STRATEGY_AVERAGE_VECTOR\x10\x00\x12\x17\n" +
+	"\x13STRATEGY_BEST_SCORE\x10\x012\x9d\x02\n" +
 	"\x0eCatalogService\x12A\n" +
 	"\x06Upsert\x12\x1a.omnirank.v1.UpsertRequest\x1a\x1b.omnirank.v1.UpsertResponse\x128\n" +
 	"\x03Get\x12\x17.omnirank.v1.GetRequest\x1a\x18.omnirank.v1.GetResponse\x12A\n" +
@@ -1759,11 +2142,14 @@ const file_omnirank_v1_omnirank_proto_rawDesc = "" +
 	"\rRankerService\x12J\n" +
 	"\tRecommend\x12\x1d.omnirank.v1.RecommendRequest\x1a\x1e.omnirank.v1.RecommendResponse2T\n" +
 	"\x0fFeedbackService\x12A\n" +
-	"\x06Record\x12\x1a.omnirank.v1.RecordRequest\x1a\x1b.omnirank.v1.RecordResponse2\xa0\x01\n" +
+	"\x06Record\x12\x1a.omnirank.v1.RecordRequest\x1a\x1b.omnirank.v1.RecordResponse2\xc7\x02\n" +
 	"\fAdminService\x12M\n" +
 	"\n" +
 	"ListErrors\x12\x1e.omnirank.v1.ListErrorsRequest\x1a\x1f.omnirank.v1.ListErrorsResponse\x12A\n" +
-	"\x06Status\x12\x1a.omnirank.v1.StatusRequest\x1a\x1b.omnirank.v1.StatusResponseB;Z9github.com/omnirank/omnirank/proto/omnirank/v1;omnirankv1b\x06proto3"
+	"\x06Status\x12\x1a.omnirank.v1.StatusRequest\x1a\x1b.omnirank.v1.StatusResponse\x12M\n" +
+	"\n" +
+	"ListModels\x12\x1e.omnirank.v1.ListModelsRequest\x1a\x1f.omnirank.v1.ListModelsResponse\x12V\n" +
+	"\rRegisterModel\x12!.omnirank.v1.RegisterModelRequest\x1a\".omnirank.v1.RegisterModelResponseB;Z9github.com/omnirank/omnirank/proto/omnirank/v1;omnirankv1b\x06proto3"
 
 var (
 	file_omnirank_v1_omnirank_proto_rawDescOnce sync.Once
@@ -1777,76 +2163,92 @@ func file_omnirank_v1_omnirank_proto_rawDescGZIP() []byte {
 	return file_omnirank_v1_omnirank_proto_rawDescData
 }
 
-var file_omnirank_v1_omnirank_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_omnirank_v1_omnirank_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_omnirank_v1_omnirank_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_omnirank_v1_omnirank_proto_goTypes = []any{
-	(*Product)(nil),            // 0: omnirank.v1.Product
-	(*MediaRef)(nil),           // 1: omnirank.v1.MediaRef
-	(*MediaBlob)(nil),          // 2: omnirank.v1.MediaBlob
-	(*UpsertRequest)(nil),      // 3: omnirank.v1.UpsertRequest
-	(*UpsertResponse)(nil),     // 4: omnirank.v1.UpsertResponse
-	(*GetRequest)(nil),         // 5: omnirank.v1.GetRequest
-	(*GetResponse)(nil),        // 6: omnirank.v1.GetResponse
-	(*DeleteRequest)(nil),      // 7: omnirank.v1.DeleteRequest
-	(*DeleteResponse)(nil),     // 8: omnirank.v1.DeleteResponse
-	(*BulkUpsertResponse)(nil), // 9: omnirank.v1.BulkUpsertResponse
-	(*PriceRange)(nil),         // 10: omnirank.v1.PriceRange
-	(*Filter)(nil),             // 11: omnirank.v1.Filter
-	(*RecommendRequest)(nil),   // 12: omnirank.v1.RecommendRequest
-	(*Contribution)(nil),       // 13: omnirank.v1.Contribution
-	(*ScoredProduct)(nil),      // 14: omnirank.v1.ScoredProduct
-	(*RecommendResponse)(nil),  // 15: omnirank.v1.RecommendResponse
-	(*FeedbackEvent)(nil),      // 16: omnirank.v1.FeedbackEvent
-	(*RecordRequest)(nil),      // 17: omnirank.v1.RecordRequest
-	(*RecordResponse)(nil),     // 18: omnirank.v1.RecordResponse
-	(*ListErrorsRequest)(nil),  // 19: omnirank.v1.ListErrorsRequest
-	(*IngestError)(nil),        // 20: omnirank.v1.IngestError
-	(*ListErrorsResponse)(nil), // 21: omnirank.v1.ListErrorsResponse
-	(*StatusRequest)(nil),      // 22: omnirank.v1.StatusRequest
-	(*SpaceStatus)(nil),        // 23: omnirank.v1.SpaceStatus
-	(*StatusResponse)(nil),     // 24: omnirank.v1.StatusResponse
-	nil,                        // 25: omnirank.v1.Product.AttributesEntry
-	nil,                        // 26: omnirank.v1.Filter.AttributesEntry
-	nil,                        // 27: omnirank.v1.RecommendResponse.ModelsEntry
-	nil,                        // 28: omnirank.v1.StatusResponse.PendingEntry
+	(Strategy)(0),                 // 0: omnirank.v1.Strategy
+	(*Product)(nil),               // 1: omnirank.v1.Product
+	(*MediaRef)(nil),              // 2: omnirank.v1.MediaRef
+	(*MediaBlob)(nil),             // 3: omnirank.v1.MediaBlob
+	(*UpsertRequest)(nil),         // 4: omnirank.v1.UpsertRequest
+	(*UpsertResponse)(nil),        // 5: omnirank.v1.UpsertResponse
+	(*GetRequest)(nil),            // 6: omnirank.v1.GetRequest
+	(*GetResponse)(nil),           // 7: omnirank.v1.GetResponse
+	(*DeleteRequest)(nil),         // 8: omnirank.v1.DeleteRequest
+	(*DeleteResponse)(nil),        // 9: omnirank.v1.DeleteResponse
+	(*BulkUpsertResponse)(nil),    // 10: omnirank.v1.BulkUpsertResponse
+	(*PriceRange)(nil),            // 11: omnirank.v1.PriceRange
+	(*Filter)(nil),                // 12: omnirank.v1.Filter
+	(*RecommendRequest)(nil),      // 13: omnirank.v1.RecommendRequest
+	(*Contribution)(nil),          // 14: omnirank.v1.Contribution
+	(*ScoredProduct)(nil),         // 15: omnirank.v1.ScoredProduct
+	(*RecommendResponse)(nil),     // 16: omnirank.v1.RecommendResponse
+	(*FeedbackEvent)(nil),         // 17: omnirank.v1.FeedbackEvent
+	(*RecordRequest)(nil),         // 18: omnirank.v1.RecordRequest
+	(*RecordResponse)(nil),        // 19: omnirank.v1.RecordResponse
+	(*ListErrorsRequest)(nil),     // 20: omnirank.v1.ListErrorsRequest
+	(*IngestError)(nil),           // 21: omnirank.v1.IngestError
+	(*ListErrorsResponse)(nil),    // 22: omnirank.v1.ListErrorsResponse
+	(*StatusRequest)(nil),         // 23: omnirank.v1.StatusRequest
+	(*SpaceStatus)(nil),           // 24: omnirank.v1.SpaceStatus
+	(*StatusResponse)(nil),        // 25: omnirank.v1.StatusResponse
+	(*ModelInfo)(nil),             // 26: omnirank.v1.ModelInfo
+	(*ListModelsRequest)(nil),     // 27: omnirank.v1.ListModelsRequest
+	(*ListModelsResponse)(nil),    // 28: omnirank.v1.ListModelsResponse
+	(*ModelFile)(nil),             // 29: omnirank.v1.ModelFile
+	(*RegisterModelRequest)(nil),  // 30: omnirank.v1.RegisterModelRequest
+	(*RegisterModelResponse)(nil), // 31: omnirank.v1.RegisterModelResponse
+	nil,                           // 32: omnirank.v1.Product.AttributesEntry
+	nil,                           // 33: omnirank.v1.Filter.AttributesEntry
+	nil,                           // 34: omnirank.v1.RecommendResponse.ModelsEntry
+	nil,                           // 35: omnirank.v1.StatusResponse.PendingEntry
 }
 var file_omnirank_v1_omnirank_proto_depIdxs = []int32{
-	25, // 0: omnirank.v1.Product.attributes:type_name -> omnirank.v1.Product.AttributesEntry
-	1,  // 1: omnirank.v1.Product.media:type_name -> omnirank.v1.MediaRef
-	0,  // 2: omnirank.v1.UpsertRequest.product:type_name -> omnirank.v1.Product
-	2,  // 3: omnirank.v1.UpsertRequest.media:type_name -> omnirank.v1.MediaBlob
-	0,  // 4: omnirank.v1.GetResponse.product:type_name -> omnirank.v1.Product
-	10, // 5: omnirank.v1.Filter.price:type_name -> omnirank.v1.PriceRange
-	26, // 6: omnirank.v1.Filter.attributes:type_name -> omnirank.v1.Filter.AttributesEntry
-	11, // 7: omnirank.v1.RecommendRequest.filter:type_name -> omnirank.v1.Filter
-	13, // 8: omnirank.v1.ScoredProduct.contributions:type_name -> omnirank.v1.Contribution
-	1,  // 9: omnirank.v1.ScoredProduct.media:type_name -> omnirank.v1.MediaRef
-	14, // 10: omnirank.v1.RecommendResponse.results:type_name -> omnirank.v1.ScoredProduct
-	27, // 11: omnirank.v1.RecommendResponse.models:type_name -> omnirank.v1.RecommendResponse.ModelsEntry
-	16, // 12: omnirank.v1.RecordRequest.events:type_name -> omnirank.v1.FeedbackEvent
-	20, // 13: omnirank.v1.ListErrorsResponse.errors:type_name -> omnirank.v1.IngestError
-	23, // 14: omnirank.v1.StatusResponse.spaces:type_name -> omnirank.v1.SpaceStatus
-	28, // 15: omnirank.v1.StatusResponse.pending:type_name -> omnirank.v1.StatusResponse.PendingEntry
-	3,  // 16: omnirank.v1.CatalogService.Upsert:input_type -> omnirank.v1.UpsertRequest
-	5,  // 17: omnirank.v1.CatalogService.Get:input_type -> omnirank.v1.GetRequest
-	7,  // 18: omnirank.v1.CatalogService.Delete:input_type -> omnirank.v1.DeleteRequest
-	3,  // 19: omnirank.v1.CatalogService.BulkUpsert:input_type -> omnirank.v1.UpsertRequest
-	12, // 20: omnirank.v1.RankerService.Recommend:input_type -> omnirank.v1.RecommendRequest
-	17, // 21: omnirank.v1.FeedbackService.Record:input_type -> omnirank.v1.RecordRequest
-	19, // 22: omnirank.v1.AdminService.ListErrors:input_type -> omnirank.v1.ListErrorsRequest
-	22, // 23: omnirank.v1.AdminService.Status:input_type -> omnirank.v1.StatusRequest
-	4,  // 24: omnirank.v1.CatalogService.Upsert:output_type -> omnirank.v1.UpsertResponse
-	6,  // 25: omnirank.v1.CatalogService.Get:output_type -> omnirank.v1.GetResponse
-	8,  // 26: omnirank.v1.CatalogService.Delete:output_type -> omnirank.v1.DeleteResponse
-	9,  // 27: omnirank.v1.CatalogService.BulkUpsert:output_type -> omnirank.v1.BulkUpsertResponse
-	15, // 28: omnirank.v1.RankerService.Recommend:output_type -> omnirank.v1.RecommendResponse
-	18, // 29: omnirank.v1.FeedbackService.Record:output_type -> omnirank.v1.RecordResponse
-	21, // 30: omnirank.v1.AdminService.ListErrors:output_type -> omnirank.v1.ListErrorsResponse
-	24, // 31: omnirank.v1.AdminService.Status:output_type -> omnirank.v1.StatusResponse
-	24, // [24:32] is the sub-list for method output_type
-	16, // [16:24] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	32, // 0: omnirank.v1.Product.attributes:type_name -> omnirank.v1.Product.AttributesEntry
+	2,  // 1: omnirank.v1.Product.media:type_name -> omnirank.v1.MediaRef
+	1,  // 2: omnirank.v1.UpsertRequest.product:type_name -> omnirank.v1.Product
+	3,  // 3: omnirank.v1.UpsertRequest.media:type_name -> omnirank.v1.MediaBlob
+	1,  // 4: omnirank.v1.GetResponse.product:type_name -> omnirank.v1.Product
+	11, // 5: omnirank.v1.Filter.price:type_name -> omnirank.v1.PriceRange
+	33, // 6: omnirank.v1.Filter.attributes:type_name -> omnirank.v1.Filter.AttributesEntry
+	12, // 7: omnirank.v1.RecommendRequest.filter:type_name -> omnirank.v1.Filter
+	0,  // 8: omnirank.v1.RecommendRequest.strategy:type_name -> omnirank.v1.Strategy
+	14, // 9: omnirank.v1.ScoredProduct.contributions:type_name -> omnirank.v1.Contribution
+	2,  // 10: omnirank.v1.ScoredProduct.media:type_name -> omnirank.v1.MediaRef
+	15, // 11: omnirank.v1.RecommendResponse.results:type_name -> omnirank.v1.ScoredProduct
+	34, // 12: omnirank.v1.RecommendResponse.models:type_name -> omnirank.v1.RecommendResponse.ModelsEntry
+	17, // 13: omnirank.v1.RecordRequest.events:type_name -> omnirank.v1.FeedbackEvent
+	21, // 14: omnirank.v1.ListErrorsResponse.errors:type_name -> omnirank.v1.IngestError
+	24, // 15: omnirank.v1.StatusResponse.spaces:type_name -> omnirank.v1.SpaceStatus
+	35, // 16: omnirank.v1.StatusResponse.pending:type_name -> omnirank.v1.StatusResponse.PendingEntry
+	26, // 17: omnirank.v1.ListModelsResponse.models:type_name -> omnirank.v1.ModelInfo
+	29, // 18: omnirank.v1.RegisterModelRequest.files:type_name -> omnirank.v1.ModelFile
+	26, // 19: omnirank.v1.RegisterModelResponse.model:type_name -> omnirank.v1.ModelInfo
+	4,  // 20: omnirank.v1.CatalogService.Upsert:input_type -> omnirank.v1.UpsertRequest
+	6,  // 21: omnirank.v1.CatalogService.Get:input_type -> omnirank.v1.GetRequest
+	8,  // 22: omnirank.v1.CatalogService.Delete:input_type -> omnirank.v1.DeleteRequest
+	4,  // 23: omnirank.v1.CatalogService.BulkUpsert:input_type -> omnirank.v1.UpsertRequest
+	13, // 24: omnirank.v1.RankerService.Recommend:input_type -> omnirank.v1.RecommendRequest
+	18, // 25: omnirank.v1.FeedbackService.Record:input_type -> omnirank.v1.RecordRequest
+	20, // 26: omnirank.v1.AdminService.ListErrors:input_type -> omnirank.v1.ListErrorsRequest
+	23, // 27: omnirank.v1.AdminService.Status:input_type -> omnirank.v1.StatusRequest
+	27, // 28: omnirank.v1.AdminService.ListModels:input_type -> omnirank.v1.ListModelsRequest
+	30, // 29: omnirank.v1.AdminService.RegisterModel:input_type -> omnirank.v1.RegisterModelRequest
+	5,  // 30: omnirank.v1.CatalogService.Upsert:output_type -> omnirank.v1.UpsertResponse
+	7,  // 31: omnirank.v1.CatalogService.Get:output_type -> omnirank.v1.GetResponse
+	9,  // 32: omnirank.v1.CatalogService.Delete:output_type -> omnirank.v1.DeleteResponse
+	10, // 33: omnirank.v1.CatalogService.BulkUpsert:output_type -> omnirank.v1.BulkUpsertResponse
+	16, // 34: omnirank.v1.RankerService.Recommend:output_type -> omnirank.v1.RecommendResponse
+	19, // 35: omnirank.v1.FeedbackService.Record:output_type -> omnirank.v1.RecordResponse
+	22, // 36: omnirank.v1.AdminService.ListErrors:output_type -> omnirank.v1.ListErrorsResponse
+	25, // 37: omnirank.v1.AdminService.Status:output_type -> omnirank.v1.StatusResponse
+	28, // 38: omnirank.v1.AdminService.ListModels:output_type -> omnirank.v1.ListModelsResponse
+	31, // 39: omnirank.v1.AdminService.RegisterModel:output_type -> omnirank.v1.RegisterModelResponse
+	30, // [30:40] is the sub-list for method output_type
+	20, // [20:30] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_omnirank_v1_omnirank_proto_init() }
@@ -1859,13 +2261,14 @@ func file_omnirank_v1_omnirank_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_omnirank_v1_omnirank_proto_rawDesc), len(file_omnirank_v1_omnirank_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   29,
+			NumEnums:      1,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   4,
 		},
 		GoTypes:           file_omnirank_v1_omnirank_proto_goTypes,
 		DependencyIndexes: file_omnirank_v1_omnirank_proto_depIdxs,
+		EnumInfos:         file_omnirank_v1_omnirank_proto_enumTypes,
 		MessageInfos:      file_omnirank_v1_omnirank_proto_msgTypes,
 	}.Build()
 	File_omnirank_v1_omnirank_proto = out.File

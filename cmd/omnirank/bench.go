@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/omnirank/omnirank/extractors/bench"
+	"github.com/omnirank/omnirank/ranker/index"
+)
+
+func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return fmt.Errorf("usage: omnirank bench extract|index [flags]")
+	}
+	fs := flag.NewFlagSet("bench "+args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "print one JSON array")
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	switch args[0] {
+	case "extract":
+		o := bench.BenchOptions{Logger: logger}
+		fs.IntVar(&o.BatchSize, "batch", 32, "batch size for both paths")
+		fs.IntVar(&o.Items, "items", 512, "inputs per measurement")
+		fs.StringVar(&o.Device, "device", "cpu", "auto, cpu or cuda")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		res, err := bench.BenchExtract(ctx, o)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return json.NewEncoder(stdout).Encode(res)
+		}
+		fmt.Fprintf(stdout, "%-8s %-22s %6s %16s %16s %7s\n", "modality", "model", "batch", "pipeline items/s", "bare items/s", "ratio")
+		for _, r := range res {
+			fmt.Fprintf(stdout, "%-8s %-22s %6d %16.1f %16.1f %7.3f\n", r.Modality, r.Model, r.BatchSize, r.PipelineItemsPerS, r.BareItemsPerS, r.Ratio)
+		}
+		return nil
+	case "index":
+		c := index.BenchConfig{Logger: logger}
+		fs.IntVar(&c.N, "n", 100000, "vectors")
+		fs.IntVar(&c.Dim, "dim", 384, "dimension")
+		fs.IntVar(&c.Queries, "queries", 1000, "queries")
+		fs.BoolVar(&c.Baselines, "baselines", true, "also run hnswlib and faiss (Debian python3-hnswlib, python3-faiss) on the same vectors")
+		fs.BoolVar(&c.Flat, "flat", false, "add exact brute force")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		res, err := index.RunBench(ctx, c)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return json.NewEncoder(stdout).Encode(res)
+		}
+		fmt.Fprintf(stdout, "%-16s %-12s %8s %5s %8s %10s %9s %10s\n", "index", "dataset", "n", "dim", "recall", "qps/core", "build s", "bytes/vec")
+		for _, r := range res {
+			fmt.Fprintf(stdout, "%-16s %-12s %8d %5d %8.3f %10.0f %9.1f %10.0f\n", r.Index, r.Dataset, r.N, r.Dim, r.RecallAt10, r.QPSOneCore, r.BuildS, r.BytesPerVector)
+		}
+		return nil
+	default:
+		return fmt.Errorf("unknown benchmark %q (extract, index)", args[0])
+	}
+}

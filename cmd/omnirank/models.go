@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	pb "github.com/omnirank/omnirank/proto/omnirank/v1"
+)
+
+func cmdModels(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("models", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", defaultAddr, "omnirank gRPC address")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: omnirank models [--addr A] list | show NAME@VERSION | register DIR | build-starter DIR")
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return fmt.Errorf("models: no subcommand")
+	}
+	sub, rest := fs.Arg(0), fs.Args()[1:]
+	if sub == "build-starter" {
+		if len(rest) != 1 {
+			return fmt.Errorf("usage: omnirank models build-starter DIR")
+		}
+		return buildStarter(rest[0], stdout)
+	}
+	conn, err := dial(*addr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ac := pb.NewAdminServiceClient(conn)
+	switch sub {
+	case "list", "show":
+		resp, err := ac.ListModels(ctx, &pb.ListModelsRequest{})
+		if err != nil {
+			return fmt.Errorf("list models: %w", err)
+		}
+		for _, m := range resp.GetModels() {
+			if sub == "show" {
+				if len(rest) == 1 && m.GetId() == rest[0] {
+					fmt.Fprintln(stdout, m.GetManifestJson())
+					return nil
+				}
+				continue
+			}
+			fmt.Fprintf(stdout, "%-28s %-6s dim %-5d %s\n", m.GetId(), m.GetModality(), m.GetDim(), m.GetLicence())
+		}
+		if sub == "show" {
+			return fmt.Errorf("model %v not found", rest)
+		}
+		return nil
+	case "register":
+		if len(rest) != 1 {
+			return fmt.Errorf("usage: omnirank models register DIR")
+		}
+		entries, err := os.ReadDir(rest[0])
+		if err != nil {
+			return err
+		}
+		req := &pb.RegisterModelRequest{}
+		for _, e := range entries {
+			if e.IsDir() {
+				continue
+			}
+			data, err := os.ReadFile(filepath.Join(rest[0], e.Name()))
+			if err != nil {
+				return err
+			}
+			req.Files = append(req.Files, &pb.ModelFile{Name: e.Name(), Data: data})
+		}
+		resp, err := ac.RegisterModel(ctx, req)
+		if err != nil {
+			return fmt.Errorf("register %s: %w", rest[0], err)
+		}
+		fmt.Fprintf(stdout, "registered %s (%s, dim %d)\n", resp.GetModel().GetId(), resp.GetModel().GetModality(), resp.GetModel().GetDim())
+		return nil
+	default:
+		fs.Usage()
+		return fmt.Errorf("models: unknown subcommand %q", sub)
+	}
+}

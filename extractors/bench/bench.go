@@ -1,0 +1,374 @@
+// Package bench owns the extraction throughput benchmark: for each modality
+// it compares the whole production path (object bytes → decode →
+// preprocess → dynamic batch → ONNX Runtime → pooled, normalised vector)
+// with the bare ONNX Runtime session fed ready-made tensors of the same
+// batch size, and reports items per second for both and their ratio. The
+// CLI's `bench` command and the Go benchmarks call it.
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/omnirank/omnirank/extractors"
+	"github.com/omnirank/omnirank/extractors/manifest"
+	"github.com/omnirank/omnirank/extractors/ort"
+	"github.com/omnirank/omnirank/extractors/preprocess"
+	"github.com/omnirank/omnirank/extractors/starter"
+)
+
+// ErrInvalidOptions marks BenchOptions that make no sense.
+var ErrInvalidOptions = errors.New("invalid bench options")
+
+// BenchOptions configures BenchExtract. Zero values take the defaults.
+type BenchOptions struct {
+	// Modalities to measure (default text, image, audio).
+	Modalities []extractors.Modality
+	// BatchSize is the inference batch for both paths (default 32).
+	BatchSize int
+	// Items is how many inputs each measurement encodes (default 512).
+	Items int
+	// Clients is how many goroutines call Encode at once (default GOMAXPROCS).
+	Clients int
+	// Store holds the models; nil builds the starter models in a temp folder.
+	Store extractors.ModelStore
+	// Models maps a modality to "name@version" (default: its starter model).
+	Models map[extractors.Modality]string
+	// Device, IntraOpThreads, LibraryPath configure ONNX Runtime.
+	Device         string
+	IntraOpThreads int
+	LibraryPath    string
+	Logger         *slog.Logger
+}
+
+// BenchResult is one modality's measurement.
+type BenchResult struct {
+	Modality          string  `json:"modality"`
+	Model             string  `json:"model"`
+	BatchSize         int     `json:"batch_size"`
+	Items             int     `json:"items"`
+	PipelineItemsPerS float64 `json:"pipeline_items_per_s"`
+	BareItemsPerS     float64 `json:"bare_items_per_s"`
+	Ratio             float64 `json:"ratio"`
+}
+
+func (o *BenchOptions) defaults() error {
+	if len(o.Modalities) == 0 {
+		o.Modalities = extractors.Modalities
+	}
+	if o.BatchSize == 0 {
+		o.BatchSize = 32
+	}
+	if o.Items == 0 {
+		o.Items = 512
+	}
+	if o.Clients == 0 {
+		o.Clients = runtime.GOMAXPROCS(0)
+	}
+	if o.Device == "" {
+		o.Device = "auto"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.BatchSize < 1 || o.Items < 1 || o.Clients < 1 || o.IntraOpThreads < 0 {
+		return fmt.Errorf("%w: batch %d, items %d, clients %d, intra-op threads %d", ErrInvalidOptions, o.BatchSize, o.Items, o.Clients, o.IntraOpThreads)
+	}
+	return nil
+}
+
+// BenchExtract measures every requested modality.
+func BenchExtract(ctx context.Context, opts BenchOptions) ([]BenchResult, error) {
+	if err := opts.defaults(); err != nil {
+		return nil, err
+	}
+	store := opts.Store
+	if store == nil {
+		dir, err := os.MkdirTemp("", "omnirank-bench-*")
+		if err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		ds, err := extractors.NewDirStore(dir)
+		if err != nil {
+			return nil, err
+		}
+		store = ds
+	}
+	f, err := NewFixture(ctx, store, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []BenchResult
+	for _, m := range opts.Modalities {
+		r, err := f.Measure(ctx, m)
+		if err != nil {
+			return nil, err
+		}
+		opts.Logger.Info("bench", "modality", r.Modality, "model", r.Model, "batch", r.BatchSize,
+			"pipeline_items_per_s", r.PipelineItemsPerS, "bare_items_per_s", r.BareItemsPerS, "ratio", r.Ratio)
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// Fixture holds, per modality, an encoder, a bare session over the same
+// model bytes, the raw inputs and their ready tensors.
+type Fixture struct {
+	opts  BenchOptions
+	reg   *extractors.Registry
+	rt    *ort.Runtime
+	store extractors.ModelStore
+	mods  map[extractors.Modality]*modalityFixture
+}
+
+type modalityFixture struct {
+	enc    extractors.Encoder
+	sess   *ort.Session
+	raw    [][]byte
+	inputs []ort.Tensor // one ready batch of BatchSize rows
+}
+
+// NewFixture loads the models (uploading the starters if absent) and
+// prepares inputs for each modality in opts.
+func NewFixture(ctx context.Context, store extractors.ModelStore, opts BenchOptions) (*Fixture, error) {
+	if err := opts.defaults(); err != nil {
+		return nil, err
+	}
+	ropts := []extractors.Option{
+		extractors.WithDevice(opts.Device), extractors.WithMaxBatch(opts.BatchSize),
+		extractors.WithIntraOpThreads(opts.IntraOpThreads), extractors.WithLogger(opts.Logger),
+	}
+	if opts.LibraryPath != "" {
+		ropts = append(ropts, extractors.WithLibraryPath(opts.LibraryPath))
+	}
+	reg, err := extractors.NewRegistry(store, ropts...)
+	if err != nil {
+		return nil, err
+	}
+	f := &Fixture{opts: opts, reg: reg, store: store, mods: map[extractors.Modality]*modalityFixture{}}
+	if _, err := reg.EnsureStarter(ctx); err != nil {
+		return nil, errors.Join(err, f.Close())
+	}
+	var rtOpts []ort.Option
+	if opts.LibraryPath != "" {
+		rtOpts = append(rtOpts, ort.WithLibraryPath(opts.LibraryPath))
+	}
+	if f.rt, err = ort.Acquire(rtOpts...); err != nil {
+		return nil, errors.Join(err, f.Close())
+	}
+	for _, m := range opts.Modalities {
+		mf, err := f.prepare(ctx, m)
+		if err != nil {
+			return nil, errors.Join(fmt.Errorf("bench %s: %w", m, err), f.Close())
+		}
+		f.mods[m] = mf
+	}
+	return f, nil
+}
+
+func (f *Fixture) prepare(ctx context.Context, m extractors.Modality) (*modalityFixture, error) {
+	id := f.opts.Models[m]
+	if id == "" {
+		id = extractors.StarterID(m)
+	}
+	enc, err := f.reg.Encoder(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	mf := &modalityFixture{enc: enc}
+	name, version, _ := extractors.SplitModelID(id)
+	man, err := f.reg.LoadManifest(ctx, name, version)
+	if err != nil {
+		return mf, errors.Join(err, enc.Close())
+	}
+	model, err := f.store.GetObject(ctx, man.Prefix()+manifest.ModelFile, extractors.DefaultMaxModelBytes)
+	if err != nil {
+		return nil, errors.Join(err, enc.Close())
+	}
+	dev, _ := ort.ParseDevice(f.opts.Device)
+	mf.sess, err = f.rt.NewSession(model, man.InputNames(), []string{man.Outputs[0].Name},
+		ort.WithDevice(dev), ort.WithIntraOpThreads(f.opts.IntraOpThreads), ort.WithName(id+" (bare)"))
+	if err != nil {
+		return nil, errors.Join(err, enc.Close())
+	}
+	mf.raw, err = Inputs(m, f.opts.Items)
+	if err != nil {
+		return nil, errors.Join(err, mf.close())
+	}
+	mf.inputs, err = readyBatch(man, mf.raw, f.opts.BatchSize)
+	if err != nil {
+		return nil, errors.Join(err, mf.close())
+	}
+	return mf, nil
+}
+
+func (mf *modalityFixture) close() error {
+	var errs []error
+	if mf.enc != nil {
+		errs = append(errs, mf.enc.Close())
+	}
+	if mf.sess != nil {
+		errs = append(errs, mf.sess.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Close releases every encoder, session and the runtime.
+func (f *Fixture) Close() error {
+	var errs []error
+	for _, mf := range f.mods {
+		errs = append(errs, mf.close())
+	}
+	f.mods = nil
+	errs = append(errs, f.reg.Close())
+	if f.rt != nil {
+		errs = append(errs, f.rt.Release())
+	}
+	return errors.Join(errs...)
+}
+
+// Measure runs both paths for modality m.
+func (f *Fixture) Measure(ctx context.Context, m extractors.Modality) (BenchResult, error) {
+	mf, ok := f.mods[m]
+	if !ok {
+		return BenchResult{}, fmt.Errorf("%w: modality %s not prepared", ErrInvalidOptions, m)
+	}
+	// Warm both paths once.
+	if err := f.Pipeline(ctx, m, f.opts.BatchSize); err != nil {
+		return BenchResult{}, err
+	}
+	if err := f.Bare(ctx, m, 1); err != nil {
+		return BenchResult{}, err
+	}
+	start := time.Now()
+	if err := f.Pipeline(ctx, m, f.opts.Items); err != nil {
+		return BenchResult{}, err
+	}
+	pipe := float64(f.opts.Items) / time.Since(start).Seconds()
+	batches := (f.opts.Items + f.opts.BatchSize - 1) / f.opts.BatchSize
+	start = time.Now()
+	if err := f.Bare(ctx, m, batches); err != nil {
+		return BenchResult{}, err
+	}
+	bare := float64(batches*f.opts.BatchSize) / time.Since(start).Seconds()
+	return BenchResult{
+		Modality: string(m), Model: mf.enc.Model(), BatchSize: f.opts.BatchSize, Items: f.opts.Items,
+		PipelineItemsPerS: pipe, BareItemsPerS: bare, Ratio: pipe / bare,
+	}, nil
+}
+
+// Pipeline encodes n raw inputs through the encoder from Clients
+// goroutines, each calling Encode with BatchSize inputs at a time.
+func (f *Fixture) Pipeline(ctx context.Context, m extractors.Modality, n int) error {
+	mf := f.mods[m]
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make([]error, f.opts.Clients)
+	for c := 0; c < f.opts.Clients; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				lo := int(next.Add(int64(f.opts.BatchSize))) - f.opts.BatchSize
+				if lo >= n {
+					return
+				}
+				hi := min(lo+f.opts.BatchSize, n)
+				in := make([][]byte, 0, hi-lo)
+				for i := lo; i < hi; i++ {
+					in = append(in, mf.raw[i%len(mf.raw)])
+				}
+				if _, err := mf.enc.Encode(ctx, in); err != nil {
+					errs[c] = err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// Bare runs the ready batch through the bare session n times.
+func (f *Fixture) Bare(ctx context.Context, m extractors.Modality, n int) error {
+	mf := f.mods[m]
+	for i := 0; i < n; i++ {
+		if _, err := mf.sess.Run(ctx, mf.inputs...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readyBatch preprocesses the first batch rows of raw into input tensors,
+// exactly as the encoder would, outside any timing.
+func readyBatch(man manifest.Manifest, raw [][]byte, batch int) ([]ort.Tensor, error) {
+	rows := make([][]byte, batch)
+	for i := range rows {
+		rows[i] = raw[i%len(raw)]
+	}
+	b := int64(batch)
+	switch man.Modality {
+	case "text":
+		t := man.Preprocess.Text
+		if t.Tokenizer != manifest.TokenizerStarterHash {
+			return nil, fmt.Errorf("%w: bare text path supports starter-hash models only", ErrInvalidOptions)
+		}
+		tok, err := starter.NewHashTokenizer(t.Buckets, t.MaxLength)
+		if err != nil {
+			return nil, err
+		}
+		ids, ws := make([][]int64, batch), make([][]float32, batch)
+		var l int
+		for i, r := range rows {
+			if ids[i], ws[i], err = tok.Features(string(r)); err != nil {
+				return nil, err
+			}
+			l = max(l, len(ids[i]))
+		}
+		fi, fw := make([]int64, batch*l), make([]float32, batch*l)
+		for i := range rows {
+			copy(fi[i*l:], ids[i])
+			copy(fw[i*l:], ws[i])
+		}
+		return []ort.Tensor{ort.Int64Tensor(fi, b, int64(l)), ort.Float32Tensor(fw, b, int64(l))}, nil
+	case "image":
+		p := man.Preprocess.Image
+		spec := preprocess.ImageSpec{Size: p.Size, Resize: p.Resize, Mean: p.Mean, Std: p.Std, Scale: p.Scale, MaxPixels: p.MaxPixels}
+		var px []float32
+		for _, r := range rows {
+			v, err := preprocess.ImageTensor(r, spec, nil)
+			if err != nil {
+				return nil, err
+			}
+			px = append(px, v...)
+		}
+		s := int64(p.Size)
+		return []ort.Tensor{ort.Float32Tensor(px, b, 3, s, s)}, nil
+	case "audio":
+		p := man.Preprocess.Audio
+		var wave []float32
+		for _, r := range rows {
+			s, err := preprocess.DecodeAudio(r, preprocess.AudioSpec{SampleRate: p.SampleRate, MaxSeconds: p.MaxSeconds})
+			if err != nil {
+				return nil, err
+			}
+			ws, err := extractors.Windows(s, p.WindowSamples(), p.HopSamples(), 1)
+			if err != nil {
+				return nil, err
+			}
+			wave = append(wave, ws[0]...)
+		}
+		return []ort.Tensor{ort.Float32Tensor(wave, b, int64(p.WindowSamples()))}, nil
+	}
+	return nil, fmt.Errorf("%w: modality %q", ErrInvalidOptions, man.Modality)
+}

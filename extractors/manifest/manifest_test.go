@@ -1,0 +1,120 @@
+package manifest_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/omnirank/omnirank/extractors/manifest"
+)
+
+func text() manifest.Manifest {
+	return manifest.Manifest{
+		Name: "bert-mini", Version: "2", Modality: "text", Licence: "Apache-2.0",
+		Inputs: []manifest.Input{
+			{Name: "input_ids", Role: manifest.RoleInputIDs},
+			{Name: "attention_mask", Role: manifest.RoleAttentionMask},
+		},
+		Outputs:    []manifest.Output{{Name: "last_hidden_state", Pooling: manifest.PoolMean}},
+		Dim:        256,
+		Preprocess: manifest.Preprocessing{Text: &manifest.TextPre{Tokenizer: manifest.TokenizerWordPiece, Vocab: "vocab.txt", MaxLength: 128, Lowercase: true, Stride: 32}},
+	}
+}
+
+func image() manifest.Manifest {
+	return manifest.Manifest{
+		Name: "clip-vit", Version: "1", Modality: "image", Licence: "MIT",
+		Inputs:  []manifest.Input{{Name: "pixel_values", Role: manifest.RolePixels, Layout: "NCHW"}},
+		Outputs: []manifest.Output{{Name: "image_embeds", Pooling: manifest.PoolNone}},
+		Dim:     512,
+		Preprocess: manifest.Preprocessing{Image: &manifest.ImagePre{Size: 224, Resize: manifest.ResizeCenterCrop,
+			Mean: [3]float32{0.48, 0.46, 0.41}, Std: [3]float32{0.27, 0.26, 0.28}, Scale: 1.0 / 255}},
+	}
+}
+
+func audio() manifest.Manifest {
+	return manifest.Manifest{
+		Name: "audio-enc", Version: "1", Modality: "audio", Licence: "MIT",
+		Inputs:     []manifest.Input{{Name: "waveform", Role: manifest.RoleWaveform}},
+		Outputs:    []manifest.Output{{Name: "embedding", Pooling: manifest.PoolNone}},
+		Dim:        128,
+		Preprocess: manifest.Preprocessing{Audio: &manifest.AudioPre{SampleRate: 16000, WindowSeconds: 1, HopSeconds: 0.5, Input: "waveform"}},
+	}
+}
+
+func TestValidManifestsRoundTrip(t *testing.T) {
+	for _, m := range []manifest.Manifest{text(), image(), audio()} {
+		b, err := m.Marshal()
+		if err != nil {
+			t.Fatalf("%s: %v", m.ID(), err)
+		}
+		back, err := manifest.Parse(b)
+		if err != nil {
+			t.Fatalf("%s: %v", m.ID(), err)
+		}
+		if back.ID() != m.ID() || back.Dim != m.Dim || back.Prefix() != "models/"+m.Name+"/"+m.Version+"/" {
+			t.Fatalf("round trip of %s gave %+v", m.ID(), back)
+		}
+	}
+	if a := audio().Preprocess.Audio; a.WindowSamples() != 16000 || a.HopSamples() != 8000 {
+		t.Fatalf("window %d hop %d", a.WindowSamples(), a.HopSamples())
+	}
+}
+
+func TestInvalidManifests(t *testing.T) {
+	cases := []struct {
+		name   string
+		mutate func(*manifest.Manifest)
+		base   func() manifest.Manifest
+		says   string
+	}{
+		{"bad name", func(m *manifest.Manifest) { m.Name = "Bad Name" }, text, "name"},
+		{"path in version", func(m *manifest.Manifest) { m.Version = "../x" }, text, "version"},
+		{"modality", func(m *manifest.Manifest) { m.Modality = "video" }, text, "modality"},
+		{"licence", func(m *manifest.Manifest) { m.Licence = "" }, text, "licence"},
+		{"dim", func(m *manifest.Manifest) { m.Dim = 0 }, text, "dim"},
+		{"no inputs", func(m *manifest.Manifest) { m.Inputs = nil }, text, "input"},
+		{"dup input", func(m *manifest.Manifest) { m.Inputs[1].Name = "input_ids" }, text, "repeated"},
+		{"image role in text", func(m *manifest.Manifest) { m.Inputs[1].Role = manifest.RolePixels }, text, "role"},
+		{"no mask", func(m *manifest.Manifest) { m.Inputs = m.Inputs[:1] }, text, "attention_mask"},
+		{"pooling", func(m *manifest.Manifest) { m.Outputs[0].Pooling = "max" }, text, "pooling"},
+		{"no output", func(m *manifest.Manifest) { m.Outputs = nil }, text, "outputs"},
+		{"two sections", func(m *manifest.Manifest) { m.Preprocess.Audio = audio().Preprocess.Audio }, text, "exactly one"},
+		{"wrong section", func(m *manifest.Manifest) { m.Preprocess = image().Preprocess }, text, "preprocessing.text"},
+		{"tokenizer", func(m *manifest.Manifest) { m.Preprocess.Text.Tokenizer = "bpe" }, text, "tokenizer"},
+		{"vocab file", func(m *manifest.Manifest) { m.Preprocess.Text.Vocab = "../../etc/passwd" }, text, "vocab"},
+		{"max length", func(m *manifest.Manifest) { m.Preprocess.Text.MaxLength = 1 }, text, "max_length"},
+		{"stride", func(m *manifest.Manifest) { m.Preprocess.Text.Stride = 127 }, text, "stride"},
+		{"image size", func(m *manifest.Manifest) { m.Preprocess.Image.Size = 4 }, image, "size"},
+		{"resize", func(m *manifest.Manifest) { m.Preprocess.Image.Resize = "fit" }, image, "resize"},
+		{"std", func(m *manifest.Manifest) { m.Preprocess.Image.Std[1] = 0 }, image, "std"},
+		{"scale", func(m *manifest.Manifest) { m.Preprocess.Image.Scale = 0 }, image, "scale"},
+		{"image pooling", func(m *manifest.Manifest) { m.Outputs[0].Pooling = manifest.PoolMean }, image, "pooling"},
+		{"sample rate", func(m *manifest.Manifest) { m.Preprocess.Audio.SampleRate = 100 }, audio, "sample_rate"},
+		{"window", func(m *manifest.Manifest) { m.Preprocess.Audio.WindowSeconds = 0 }, audio, "window_seconds"},
+		{"hop", func(m *manifest.Manifest) { m.Preprocess.Audio.HopSeconds = 2 }, audio, "hop_seconds"},
+		{"audio form", func(m *manifest.Manifest) { m.Preprocess.Audio.Input = "logmel" }, audio, "waveform"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m := c.base()
+			c.mutate(&m)
+			err := m.Validate()
+			if !errors.Is(err, manifest.ErrInvalid) || !strings.Contains(err.Error(), c.says) {
+				t.Fatalf("err = %v, want ErrInvalid mentioning %q", err, c.says)
+			}
+		})
+	}
+}
+
+func TestParseRejectsBadJSON(t *testing.T) {
+	for _, c := range []struct{ name, json string }{
+		{"not json", "{"},
+		{"unknown field", `{"name":"x","version":"1","modality":"text","colour":"red"}`},
+		{"empty", `{}`},
+	} {
+		if _, err := manifest.Parse([]byte(c.json)); !errors.Is(err, manifest.ErrInvalid) {
+			t.Errorf("%s: err = %v", c.name, err)
+		}
+	}
+}

@@ -1,0 +1,89 @@
+package preprocess
+
+import (
+	"image"
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"testing"
+)
+
+// benchPhoto is a 1000×1000 picture with smooth gradients, edges and noise,
+// closer to a product photo than flat colour or pure noise.
+func benchPhoto() *image.NRGBA {
+	r := rand.New(rand.NewPCG(17, 18))
+	img := image.NewNRGBA(image.Rect(0, 0, 1000, 1000))
+	for y := 0; y < 1000; y++ {
+		for x := 0; x < 1000; x++ {
+			i := img.PixOffset(x, y)
+			fx, fy := float64(x)/1000, float64(y)/1000
+			v := 0.5 + 0.4*math.Sin(6*fx+3*fy)
+			if (x/125+y/125)%2 == 0 {
+				v = 1 - v
+			}
+			n := r.Float64() * 20
+			img.Pix[i] = uint8(200*v + n)
+			img.Pix[i+1] = uint8(180*fy + n)
+			img.Pix[i+2] = uint8(180*fx + n)
+			img.Pix[i+3] = 255
+		}
+	}
+	return img
+}
+
+func BenchmarkImageTensor(b *testing.B) {
+	jpg := encodeJPEG(b, benchPhoto(), 90)
+	for _, filter := range []string{"linear", "lanczos"} {
+		b.Run("jpeg1000-to-224-"+filter, func(b *testing.B) {
+			spec := clipSpec
+			spec.Size, spec.Filter = 224, filter
+			dst := make([]float32, 3*224*224)
+			b.SetBytes(int64(len(jpg)))
+			b.ReportAllocs()
+			for b.Loop() {
+				var err error
+				if dst, err = ImageTensor(jpg, spec, dst); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkDecodeAudio(b *testing.B) {
+	// 5 s of 44.1 kHz 16-bit stereo → 16 kHz mono.
+	wavData, _ := makeWAV(b, wavSpec{wavPCM, 16, 44100, false}, tone(5*44100, 2, 44100, 440, 0.5))
+	b.Run("wav-5s-44k1-stereo-to-16k", func(b *testing.B) {
+		b.SetBytes(int64(len(wavData)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := DecodeAudio(wavData, AudioSpec{SampleRate: 16000}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func BenchmarkResample(b *testing.B) {
+	for _, rates := range [][2]int{{44100, 16000}, {48000, 16000}, {8000, 16000}} {
+		r, err := NewResampler(rates[0], rates[1])
+		if err != nil {
+			b.Fatal(err)
+		}
+		in := sine32(5*rates[0], rates[0], 440, 0.5)
+		b.Run("5s-"+strconv.Itoa(rates[0])+"-to-"+strconv.Itoa(rates[1]), func(b *testing.B) {
+			for b.Loop() {
+				_ = r.Resample(in)
+			}
+		})
+	}
+	for _, rates := range [][2]int{{44100, 16000}, {44101, 16000}} {
+		b.Run("build-filter-"+strconv.Itoa(rates[0])+"-to-"+strconv.Itoa(rates[1]), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := NewResampler(rates[0], rates[1]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

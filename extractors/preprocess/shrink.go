@@ -1,0 +1,118 @@
+package preprocess
+
+import (
+	"image"
+	"image/color"
+)
+
+// preShrink reduces a large decoded JPEG (YCbCr or grey) by an integer
+// factor with a box filter, straight from its planes, so that the final
+// resize starts from at least twice the output size. This is the "reducing
+// gap" trick of common image libraries: the box average is an adequate
+// anti-alias prefilter at such factors, and it avoids converting and
+// filtering every full-resolution pixel in float. Other image types, and
+// images less than four times the output size, are returned unchanged.
+//
+// The w mod k and h mod k leftover columns and rows are dropped, split
+// evenly between both edges, so the geometry stays uniform; that trims less
+// than half an output pixel from each side.
+func preShrink(img image.Image, size int) image.Image {
+	b := img.Bounds()
+	k := min(b.Dx(), b.Dy()) / (2 * size)
+	if k < 2 {
+		return img
+	}
+	rx, ry := b.Dx()%k, b.Dy()%k
+	inner := image.Rect(b.Min.X+rx/2, b.Min.Y+ry/2, b.Max.X-(rx-rx/2), b.Max.Y-(ry-ry/2))
+	switch m := img.(type) {
+	case *image.YCbCr:
+		return shrinkYCbCr(m.SubImage(inner).(*image.YCbCr), k)
+	case *image.Gray:
+		return shrinkGray(m.SubImage(inner).(*image.Gray), k)
+	}
+	return img
+}
+
+// shrinkGray box-averages k×k blocks; m's sides are multiples of k.
+func shrinkGray(m *image.Gray, k int) image.Image {
+	b := m.Bounds()
+	w, h := b.Dx()/k, b.Dy()/k
+	out := image.NewGray(image.Rect(0, 0, w, h))
+	sum := make([]uint32, w)
+	half := uint32(k*k) / 2
+	for by := 0; by < h; by++ {
+		clear(sum)
+		for y := b.Min.Y + by*k; y < b.Min.Y+(by+1)*k; y++ {
+			row := m.Pix[m.PixOffset(b.Min.X, y):][:w*k]
+			for bx := range sum {
+				var s uint32
+				for _, v := range row[bx*k : (bx+1)*k] {
+					s += uint32(v)
+				}
+				sum[bx] += s
+			}
+		}
+		dst := out.Pix[by*out.Stride:][:w]
+		for i := range dst {
+			dst[i] = uint8((sum[i] + half) / uint32(k*k))
+		}
+	}
+	return out
+}
+
+// shrinkYCbCr box-averages k×k blocks of luma and the chroma each luma
+// pixel reads, then converts to RGB; m's sides are multiples of k.
+func shrinkYCbCr(m *image.YCbCr, k int) image.Image {
+	var hs, vs int // log2 of the horizontal and vertical chroma subsampling
+	switch m.SubsampleRatio {
+	case image.YCbCrSubsampleRatio444:
+	case image.YCbCrSubsampleRatio422:
+		hs = 1
+	case image.YCbCrSubsampleRatio420:
+		hs, vs = 1, 1
+	case image.YCbCrSubsampleRatio440:
+		vs = 1
+	case image.YCbCrSubsampleRatio411:
+		hs = 2
+	case image.YCbCrSubsampleRatio410:
+		hs, vs = 2, 1
+	default:
+		return m
+	}
+	b := m.Bounds()
+	w, h := b.Dx()/k, b.Dy()/k
+	out := image.NewNRGBA(image.Rect(0, 0, w, h))
+	ys, cbs, crs := make([]uint32, w), make([]uint32, w), make([]uint32, w)
+	n := uint32(k * k)
+	for by := 0; by < h; by++ {
+		clear(ys)
+		clear(cbs)
+		clear(crs)
+		for y := b.Min.Y + by*k; y < b.Min.Y+(by+1)*k; y++ {
+			row := m.Y[m.YOffset(b.Min.X, y):][:w*k]
+			// image.YCbCr.COffset with the row part hoisted.
+			cOff := (y>>vs-m.Rect.Min.Y>>vs)*m.CStride - m.Rect.Min.X>>hs
+			x := b.Min.X
+			for bx := 0; bx < w; bx++ {
+				var sy, sb, sr uint32
+				for _, v := range row[bx*k : (bx+1)*k] {
+					ci := cOff + x>>hs
+					sy += uint32(v)
+					sb += uint32(m.Cb[ci])
+					sr += uint32(m.Cr[ci])
+					x++
+				}
+				ys[bx] += sy
+				cbs[bx] += sb
+				crs[bx] += sr
+			}
+		}
+		dst := out.Pix[by*out.Stride:][:4*w]
+		for i := 0; i < w; i++ {
+			r, g, bl := color.YCbCrToRGB(uint8((ys[i]+n/2)/n), uint8((cbs[i]+n/2)/n), uint8((crs[i]+n/2)/n))
+			d := dst[4*i : 4*i+4 : 4*i+4]
+			d[0], d[1], d[2], d[3] = r, g, bl, 255
+		}
+	}
+	return out
+}

@@ -1,0 +1,46 @@
+// Package ranker owns retrieval and ranking: it follows the catalogue (the
+// products KV bucket), the joint embeddings of every embedding space (the
+// emb.<space>.<product> subjects) and user feedback (feedback.<kind>) into
+// memory, and serves the gRPC RankerService and FeedbackService.
+//
+// # Data it follows
+//
+//   - Catalogue view: a KV watch of the products bucket (initial values,
+//     then updates and deletes) kept as id → Item for filters and responses.
+//   - One embedding follower per space: an ordered consumer over
+//     emb.<space>.> delivering the last message per subject, upserting into
+//     an in-memory ANN index (package ranker/index). Tombstones delete; an
+//     embedding whose revision is older than the one already applied for
+//     the product is ignored. A space is ready once it has applied every
+//     message that existed when its follower started.
+//   - Feedback: an ordered consumer replaying feedback.> from the start of
+//     the stream. Each replica replays the whole stream, so every replica
+//     holds complete per-user histories, popularity and co-occurrence; a
+//     shared durable consumer would split events between replicas and leave
+//     each with a partial view. The Record RPC only publishes events; memory
+//     changes when the follower reads them back, so every replica (and the
+//     one that took the call) learns from the same ordered log.
+//
+// Space definitions and the "active" alias are watched in the spaces
+// bucket: a new space starts a follower, a moved alias changes the default
+// space of the next request.
+//
+// # Ranking
+//
+// A request's inputs become one query vector: text, image and audio are
+// encoded by the models of the space's blocks and joined with
+// spaces.Space.Join; positive products add the mean of their vectors,
+// negatives subtract a weighted mean, and a user id adds the user's profile
+// (a time-decayed, kind-weighted mean of the vectors of the products they
+// interacted with). Candidates come from the index with the request's filter;
+// each candidate gets features (cosine split per modality block,
+// co-occurrence with the user's recent items and the positives, popularity,
+// freshness), a Scorer turns them into a score, MMR optionally diversifies
+// the list, and an opaque page token carries the offset.
+//
+// Cross-modal rule (not yet wired): where a space marks two blocks as
+// sharing a model family (a CLIP text tower and image tower), a text query
+// should fill the image block too. spaces.Block has no such field yet; when
+// it gains one, contentParts in recommend.go is the single place to copy the
+// encoded text into the sibling block.
+package ranker

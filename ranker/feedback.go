@@ -1,0 +1,447 @@
+package ranker
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	omnirankv1 "github.com/omnirank/omnirank/proto/omnirank/v1"
+	"github.com/omnirank/omnirank/topology"
+)
+
+// MaxEventsPerRecord is the most feedback events one Record call takes.
+const MaxEventsPerRecord = 1000
+
+// maxIDBytes bounds user and product ids in feedback.
+const maxIDBytes = 256
+
+// event is one interaction in a user's history.
+type event struct {
+	product string
+	kind    string
+	at      time.Time
+}
+
+// userState is one user's bounded history and purchases.
+type userState struct {
+	events    []event // oldest first, at most historySize
+	purchased map[string]struct{}
+	purchases []string // FIFO of purchased, bounds the map
+}
+
+// maxPurchases bounds the purchased items remembered per user.
+const maxPurchases = 1000
+
+// feedbackStore holds what the ranker learns from feedback: per-user
+// histories, time-decayed item popularity and item-item co-occurrence.
+//
+// Popularity is kept on a fixed time base t0: an event at time t adds
+// w·2^((t−t0)/h), so the popularity of any item at time now is its stored
+// value times 2^(−(now−t0)/h), and ratios between items never need
+// rewriting as time passes.
+type feedbackStore struct {
+	cfg *config
+
+	mu       sync.RWMutex
+	users    map[string]*userState
+	pop      map[string]float64
+	popMax   float64
+	t0       time.Time
+	cooc     map[string]map[string]float32
+	events   int64
+	version  uint64
+	popCache []string // ids by popularity, for version popCacheV
+	popCV    uint64
+}
+
+func newFeedbackStore(cfg *config) *feedbackStore {
+	return &feedbackStore{cfg: cfg, users: map[string]*userState{}, pop: map[string]float64{}, cooc: map[string]map[string]float32{}}
+}
+
+// add applies one feedback event.
+func (f *feedbackStore) add(fb topology.Feedback) {
+	w, ok := kindWeights[fb.Kind]
+	if !ok || fb.UserID == "" || fb.ProductID == "" {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.events++
+	f.version++
+	if f.t0.IsZero() {
+		f.t0 = fb.Time
+	}
+	x := fb.Time.Sub(f.t0).Hours() / f.cfg.popHalfLife.Hours()
+	if x > 256 {
+		f.rebase(fb.Time)
+		x = 0
+	}
+	p := f.pop[fb.ProductID] + w*math.Exp2(x)
+	f.pop[fb.ProductID] = p
+	f.popMax = max(f.popMax, p)
+
+	u := f.users[fb.UserID]
+	if u == nil {
+		u = &userState{purchased: map[string]struct{}{}}
+		f.users[fb.UserID] = u
+	}
+	// Co-occurrence with the distinct items this user touched within the
+	// session window of this event.
+	seen := map[string]bool{fb.ProductID: true}
+	for i := len(u.events) - 1; i >= 0; i-- {
+		e := u.events[i]
+		d := fb.Time.Sub(e.at)
+		if d < 0 {
+			d = -d
+		}
+		if d > f.cfg.sessionWindow || seen[e.product] {
+			continue
+		}
+		seen[e.product] = true
+		f.bumpCooc(fb.ProductID, e.product)
+		f.bumpCooc(e.product, fb.ProductID)
+	}
+	u.events = append(u.events, event{product: fb.ProductID, kind: fb.Kind, at: fb.Time})
+	if over := len(u.events) - f.cfg.historySize; over > 0 {
+		u.events = slices.Delete(u.events, 0, over)
+	}
+	if fb.Kind == "purchase" {
+		if _, dup := u.purchased[fb.ProductID]; !dup {
+			u.purchased[fb.ProductID] = struct{}{}
+			u.purchases = append(u.purchases, fb.ProductID)
+			if len(u.purchases) > maxPurchases {
+				delete(u.purchased, u.purchases[0])
+				u.purchases = u.purchases[1:]
+			}
+		}
+	}
+}
+
+// rebase moves the popularity time base to t, keeping values finite over
+// any span of time.
+func (f *feedbackStore) rebase(t time.Time) {
+	scale := math.Exp2(-t.Sub(f.t0).Hours() / f.cfg.popHalfLife.Hours())
+	for id, p := range f.pop {
+		f.pop[id] = p * scale
+	}
+	f.popMax *= scale
+	f.t0 = t
+}
+
+// bumpCooc adds one to cooc[a][b], keeping at most coocTopN entries per
+// item by evicting the weakest.
+func (f *feedbackStore) bumpCooc(a, b string) {
+	m := f.cooc[a]
+	if m == nil {
+		m = map[string]float32{}
+		f.cooc[a] = m
+	}
+	if _, ok := m[b]; !ok && len(m) >= f.cfg.coocTopN {
+		minK, minV := "", float32(math.MaxFloat32)
+		for k, v := range m {
+			if v < minV || (v == minV && k > minK) {
+				minK, minV = k, v
+			}
+		}
+		delete(m, minK)
+	}
+	m[b]++
+}
+
+// popularity returns the item's popularity feature in [0, 1]: the log of
+// its decayed interaction count over the log of the largest one.
+func (f *feedbackStore) popularity(id string, now time.Time) float32 {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.popularityLocked(id, now)
+}
+
+func (f *feedbackStore) popularityLocked(id string, now time.Time) float32 {
+	p := f.pop[id]
+	if p == 0 || f.popMax == 0 {
+		return 0
+	}
+	scale := math.Exp2(-now.Sub(f.t0).Hours() / f.cfg.popHalfLife.Hours())
+	den := math.Log1p(f.popMax * scale)
+	if den == 0 || math.IsNaN(den) || math.IsInf(den, 0) {
+		return float32(p / f.popMax)
+	}
+	return float32(math.Log1p(p*scale) / den)
+}
+
+// itemFeatures returns the co-occurrence and popularity features of an
+// item under one read lock.
+func (f *feedbackStore) itemFeatures(id string, seeds []string, now time.Time) (cooc, pop float32) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.cooccurrenceLocked(id, seeds), f.popularityLocked(id, now)
+}
+
+// cooccurrence returns the feature for candidate id given seed items:
+// s/(1+s) where s sums the co-occurrence counts of id with each seed. It
+// depends on nothing but the pair counts, so a candidate's score does not
+// change with the candidate pool.
+func (f *feedbackStore) cooccurrence(id string, seeds []string) float32 {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.cooccurrenceLocked(id, seeds)
+}
+
+func (f *feedbackStore) cooccurrenceLocked(id string, seeds []string) float32 {
+	var s float32
+	for _, seed := range seeds {
+		s += f.cooc[seed][id]
+	}
+	return s / (1 + s)
+}
+
+// userView is what a request needs from a user's history.
+type userView struct {
+	events    []event
+	purchased map[string]struct{}
+}
+
+// user returns a copy of the user's history, or false for an unknown user.
+func (f *feedbackStore) user(id string) (userView, bool) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	u, ok := f.users[id]
+	if !ok {
+		return userView{}, false
+	}
+	v := userView{events: slices.Clone(u.events), purchased: make(map[string]struct{}, len(u.purchased))}
+	for p := range u.purchased {
+		v.purchased[p] = struct{}{}
+	}
+	return v, true
+}
+
+// recent returns up to n distinct products from the history, newest first.
+func (v userView) recent(n int) []string {
+	var out []string
+	seen := map[string]bool{}
+	for i := len(v.events) - 1; i >= 0 && len(out) < n; i-- {
+		if p := v.events[i].product; !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// popular returns every item with feedback, most popular first.
+func (f *feedbackStore) popular() []string {
+	f.mu.RLock()
+	if f.popCV == f.version && f.popCache != nil {
+		out := f.popCache
+		f.mu.RUnlock()
+		return out
+	}
+	ids := make([]string, 0, len(f.pop))
+	for id := range f.pop {
+		ids = append(ids, id)
+	}
+	pop := f.pop
+	v := f.version
+	slices.SortFunc(ids, func(a, b string) int {
+		if c := cmp.Compare(pop[b], pop[a]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	})
+	f.mu.RUnlock()
+	f.mu.Lock()
+	if f.version == v {
+		f.popCache, f.popCV = ids, v
+	}
+	f.mu.Unlock()
+	return ids
+}
+
+func (f *feedbackStore) stats() (events int64, users, items int) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.events, len(f.users), len(f.pop)
+}
+
+// feedbackFollower replays the feedback stream into a feedbackStore.
+type feedbackFollower struct {
+	store     *feedbackStore
+	log       *slog.Logger
+	startSeq  uint64
+	rejected  atomic.Int64
+	ready     atomic.Bool
+	readyCh   chan struct{}
+	readyOnce sync.Once
+}
+
+func (ff *feedbackFollower) markReady() {
+	ff.readyOnce.Do(func() {
+		ff.ready.Store(true)
+		close(ff.readyCh)
+	})
+}
+
+func (ff *feedbackFollower) handle(msg jetstream.Msg) {
+	var fb topology.Feedback
+	if err := json.Unmarshal(msg.Data(), &fb); err != nil {
+		ff.rejected.Add(1)
+		ff.log.Warn("rejecting feedback event", "subject", msg.Subject(), "err", err)
+	} else if _, ok := kindWeights[fb.Kind]; !ok || fb.UserID == "" || fb.ProductID == "" || fb.Time.IsZero() {
+		ff.rejected.Add(1)
+		ff.log.Warn("rejecting feedback event", "subject", msg.Subject(), "kind", fb.Kind)
+	} else {
+		ff.store.add(fb)
+	}
+	if meta, err := msg.Metadata(); err == nil && (meta.Sequence.Stream >= ff.startSeq || meta.NumPending == 0) {
+		ff.markReady()
+	}
+}
+
+// follow replays feedback.> from the start of the stream with an ordered
+// consumer until ctx ends.
+func (ff *feedbackFollower) follow(ctx context.Context, js jetstream.JetStream) (func(), error) {
+	stream, err := js.Stream(ctx, topology.StreamFeedback)
+	if err != nil {
+		return nil, fmt.Errorf("open stream %s: %w", topology.StreamFeedback, err)
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("stream %s info: %w", topology.StreamFeedback, err)
+	}
+	if info.State.Msgs == 0 {
+		ff.markReady()
+	}
+	ff.startSeq = info.State.LastSeq
+	cons, err := js.OrderedConsumer(ctx, topology.StreamFeedback, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{"feedback.>"},
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("feedback consumer: %w", err)
+	}
+	return consume(ctx, cons, ff.handle, ff.log)
+}
+
+// Feedback implements omnirankv1.FeedbackServiceServer: it validates events
+// and publishes them to feedback.<kind> on JetStream. It keeps no state;
+// rankers learn from the events by following the stream.
+type Feedback struct {
+	omnirankv1.UnimplementedFeedbackServiceServer
+	js  jetstream.JetStream
+	cfg config
+}
+
+// NewFeedback returns the feedback service over js. Of the options it uses
+// WithLogger and WithClock.
+func NewFeedback(js jetstream.JetStream, opts ...Option) (*Feedback, error) {
+	if js == nil {
+		return nil, optErr("nil JetStream")
+	}
+	cfg, err := buildConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Feedback{js: js, cfg: cfg}, nil
+}
+
+// validID checks a user or product id.
+func validID(what, id string) error {
+	switch {
+	case id == "":
+		return fmt.Errorf("%s is empty", what)
+	case len(id) > maxIDBytes:
+		return fmt.Errorf("%s is longer than %d bytes", what, maxIDBytes)
+	case !utf8.ValidString(id):
+		return fmt.Errorf("%s is not valid UTF-8", what)
+	}
+	for _, r := range id {
+		if unicode.IsControl(r) {
+			return fmt.Errorf("%s holds a control character", what)
+		}
+	}
+	return nil
+}
+
+// Record implements omnirankv1.FeedbackServiceServer.
+func (f *Feedback) Record(ctx context.Context, req *omnirankv1.RecordRequest) (*omnirankv1.RecordResponse, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, status.FromContextError(err).Err()
+	}
+	n := len(req.GetEvents())
+	switch {
+	case n == 0:
+		return nil, status.Error(codes.InvalidArgument, "no events")
+	case n > MaxEventsPerRecord:
+		return nil, status.Errorf(codes.InvalidArgument, "%d events: at most %d per call", n, MaxEventsPerRecord)
+	}
+	now := f.cfg.now()
+	msgs := make([]*nats.Msg, 0, n)
+	for i, ev := range req.GetEvents() {
+		if err := validID("user_id", ev.GetUserId()); err != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "event %d: %v", i, err)
+		}
+		if err := validID("product_id", ev.GetProductId()); err != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "event %d: %v", i, err)
+		}
+		if _, ok := kindWeights[ev.GetKind()]; !ok {
+			return nil, status.Errorf(codes.InvalidArgument, "event %d: unknown kind %q (want one of %v)", i, ev.GetKind(), FeedbackKinds())
+		}
+		if !utf8.ValidString(ev.GetRequestId()) || len(ev.GetRequestId()) > maxIDBytes {
+			return nil, status.Errorf(codes.InvalidArgument, "event %d: request_id is not valid UTF-8 of at most %d bytes", i, maxIDBytes)
+		}
+		if ev.GetTimestampMs() < 0 {
+			return nil, status.Errorf(codes.InvalidArgument, "event %d: negative timestamp_ms", i)
+		}
+		at := now
+		if ev.GetTimestampMs() > 0 {
+			at = time.UnixMilli(ev.GetTimestampMs()).UTC()
+		}
+		data, err := json.Marshal(topology.Feedback{UserID: ev.GetUserId(), ProductID: ev.GetProductId(), Kind: ev.GetKind(), Time: at, RequestID: ev.GetRequestId()})
+		if err != nil {
+			return nil, status.Errorf(codes.Internal, "encode event %d: %v", i, err)
+		}
+		m := nats.NewMsg(topology.FeedbackSubject(ev.GetKind()))
+		m.Data = data
+		m.Header.Set(jetstream.MsgIDHeader, feedbackMsgID(ev.GetUserId(), ev.GetProductId(), ev.GetKind(), at))
+		msgs = append(msgs, m)
+	}
+	for i, m := range msgs {
+		if _, err := f.js.PublishMsg(ctx, m); err != nil {
+			if ctxErr := ctx.Err(); ctxErr != nil {
+				return nil, status.FromContextError(ctxErr).Err()
+			}
+			f.cfg.logger.Error("publish feedback", "subject", m.Subject, "err", err)
+			return nil, status.Errorf(codes.Unavailable, "publish event %d (%d published before it): %v", i, i, err)
+		}
+	}
+	return &omnirankv1.RecordResponse{Accepted: int64(len(msgs))}, nil
+}
+
+// feedbackMsgID is the JetStream de-duplication id of an event: the same
+// user, product, kind and millisecond is the same event.
+func feedbackMsgID(user, product, kind string, at time.Time) string {
+	h := sha256.New()
+	for _, s := range []string{user, product, kind, strconv.FormatInt(at.UnixMilli(), 10)} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}

@@ -1,0 +1,284 @@
+package ranker
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"time"
+
+	"github.com/omnirank/omnirank/ranker/index"
+)
+
+// Sentinel errors. Errors returned by this package wrap them.
+var (
+	// ErrInvalidOption marks a constructor option out of range.
+	ErrInvalidOption = errors.New("ranker: invalid option")
+	// ErrClosed is returned by Start after Close, or by a second Start.
+	ErrClosed = errors.New("ranker: closed or already started")
+	// ErrUnknownSpace marks a space the ranker does not follow.
+	ErrUnknownSpace = errors.New("ranker: unknown space")
+)
+
+// IndexFactory makes an empty index for a space of the given dimension.
+type IndexFactory func(dim int) (index.Index, error)
+
+// QueryWeights mix the inputs of a request into one query vector.
+type QueryWeights struct {
+	// Content weighs the joint vector of the text/image/audio inputs.
+	Content float32
+	// Positive weighs the mean vector of the positive example products.
+	Positive float32
+	// Negative weighs the mean vector of the negative example products; it
+	// is subtracted.
+	Negative float32
+	// User weighs the user's profile vector.
+	User float32
+}
+
+// DefaultQueryWeights: content and positives count fully, negatives and
+// the user's profile half.
+func DefaultQueryWeights() QueryWeights {
+	return QueryWeights{Content: 1, Positive: 1, Negative: 0.5, User: 0.5}
+}
+
+// KindWeights are the weights of feedback kinds in a user's profile.
+var kindWeights = map[string]float64{"view": 1, "click": 2, "cart": 4, "purchase": 8}
+
+// FeedbackKinds lists the feedback kinds Record accepts.
+func FeedbackKinds() []string { return []string{"view", "click", "cart", "purchase"} }
+
+type config struct {
+	logger          *slog.Logger
+	newIndex        IndexFactory
+	follow          map[string]bool // nil: every stored space
+	scorer          Scorer
+	weights         QueryWeights
+	profileHalfLife time.Duration
+	popHalfLife     time.Duration
+	freshHalfLife   time.Duration
+	sessionWindow   time.Duration
+	historySize     int
+	coocTopN        int
+	maxMediaBytes   int
+	maxPool         int
+	coldLambda      float32
+	now             func() time.Time
+}
+
+func defaultConfig() config {
+	return config{
+		logger: slog.Default(),
+		newIndex: func(dim int) (index.Index, error) {
+			h, err := index.NewHNSW(dim)
+			if err != nil {
+				return nil, err
+			}
+			return h, nil
+		},
+		scorer:          DefaultLinearScorer(),
+		weights:         DefaultQueryWeights(),
+		profileHalfLife: 14 * 24 * time.Hour,
+		popHalfLife:     7 * 24 * time.Hour,
+		freshHalfLife:   30 * 24 * time.Hour,
+		sessionWindow:   30 * time.Minute,
+		historySize:     200,
+		coocTopN:        100,
+		maxMediaBytes:   16 << 20,
+		maxPool:         10000,
+		coldLambda:      0.7,
+		now:             time.Now,
+	}
+}
+
+// Option configures a Ranker (and the Feedback service, which reads only
+// the options that concern it).
+type Option func(*config) error
+
+func optErr(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalidOption, fmt.Sprintf(format, args...))
+}
+
+// WithLogger sets the logger.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) error {
+		if l == nil {
+			return optErr("nil logger")
+		}
+		c.logger = l
+		return nil
+	}
+}
+
+// WithIndexFactory sets how a space's index is made (default: HNSW with
+// its default parameters).
+func WithIndexFactory(f IndexFactory) Option {
+	return func(c *config) error {
+		if f == nil {
+			return optErr("nil index factory")
+		}
+		c.newIndex = f
+		return nil
+	}
+}
+
+// WithSpaces restricts the ranker to the named spaces (default: every space
+// in the spaces bucket, including ones created later).
+func WithSpaces(names ...string) Option {
+	return func(c *config) error {
+		if len(names) == 0 {
+			return optErr("WithSpaces needs at least one name")
+		}
+		c.follow = map[string]bool{}
+		for _, n := range names {
+			if n == "" {
+				return optErr("empty space name")
+			}
+			c.follow[n] = true
+		}
+		return nil
+	}
+}
+
+// WithScorer replaces the hand-weighted linear scorer (a learned model,
+// say).
+func WithScorer(s Scorer) Option {
+	return func(c *config) error {
+		if s == nil {
+			return optErr("nil scorer")
+		}
+		c.scorer = s
+		return nil
+	}
+}
+
+// WithQueryWeights sets how request inputs mix into the query vector.
+func WithQueryWeights(w QueryWeights) Option {
+	return func(c *config) error {
+		for _, x := range []float32{w.Content, w.Positive, w.Negative, w.User} {
+			if x < 0 || math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+				return optErr("query weights must be finite and >= 0, got %+v", w)
+			}
+		}
+		c.weights = w
+		return nil
+	}
+}
+
+func durationOption(name string, d time.Duration, set func(*config)) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return optErr("%s must be > 0, got %v", name, d)
+		}
+		set(c)
+		return nil
+	}
+}
+
+// WithProfileHalfLife sets the half-life of an interaction's weight in a
+// user's profile (default 14 days).
+func WithProfileHalfLife(d time.Duration) Option {
+	return durationOption("profile half-life", d, func(c *config) { c.profileHalfLife = d })
+}
+
+// WithPopularityHalfLife sets the half-life of an interaction in item
+// popularity (default 7 days).
+func WithPopularityHalfLife(d time.Duration) Option {
+	return durationOption("popularity half-life", d, func(c *config) { c.popHalfLife = d })
+}
+
+// WithFreshnessHalfLife sets the age at which a product's freshness
+// feature halves (default 30 days).
+func WithFreshnessHalfLife(d time.Duration) Option {
+	return durationOption("freshness half-life", d, func(c *config) { c.freshHalfLife = d })
+}
+
+// WithSessionWindow sets how close in time two interactions of one user
+// must be to count as co-occurring (default 30 minutes).
+func WithSessionWindow(d time.Duration) Option {
+	return durationOption("session window", d, func(c *config) { c.sessionWindow = d })
+}
+
+// WithHistorySize bounds the events kept per user (default 200).
+func WithHistorySize(n int) Option {
+	return func(c *config) error {
+		if n <= 0 {
+			return optErr("history size must be > 0, got %d", n)
+		}
+		c.historySize = n
+		return nil
+	}
+}
+
+// WithCooccurrenceTopN bounds the co-occurring items kept per item
+// (default 100).
+func WithCooccurrenceTopN(n int) Option {
+	return func(c *config) error {
+		if n <= 0 {
+			return optErr("co-occurrence top-N must be > 0, got %d", n)
+		}
+		c.coocTopN = n
+		return nil
+	}
+}
+
+// WithMaxMediaBytes sets the largest query image or audio accepted
+// (default 16 MiB).
+func WithMaxMediaBytes(n int) Option {
+	return func(c *config) error {
+		if n <= 0 {
+			return optErr("max media bytes must be > 0, got %d", n)
+		}
+		c.maxMediaBytes = n
+		return nil
+	}
+}
+
+// WithMaxCandidates caps the candidates one request ranks (default
+// 10,000); pages beyond it are empty.
+func WithMaxCandidates(n int) Option {
+	return func(c *config) error {
+		if n < 100 {
+			return optErr("max candidates must be >= 100, got %d", n)
+		}
+		c.maxPool = n
+		return nil
+	}
+}
+
+// WithColdStartLambda sets the MMR λ used when a request has no query
+// vector (popular or newest items) and sets no mmr_lambda of its own
+// (default 0.7; 1 disables diversity there).
+func WithColdStartLambda(l float32) Option {
+	return func(c *config) error {
+		if !(l > 0 && l <= 1) {
+			return optErr("cold-start lambda must be in (0, 1], got %v", l)
+		}
+		c.coldLambda = l
+		return nil
+	}
+}
+
+// WithClock sets the clock used for decays and freshness (tests).
+func WithClock(now func() time.Time) Option {
+	return func(c *config) error {
+		if now == nil {
+			return optErr("nil clock")
+		}
+		c.now = now
+		return nil
+	}
+}
+
+func buildConfig(opts []Option) (config, error) {
+	c := defaultConfig()
+	for _, o := range opts {
+		if o == nil {
+			return c, optErr("nil option")
+		}
+		if err := o(&c); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}

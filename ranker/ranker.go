@@ -1,0 +1,378 @@
+package ranker
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/grpc"
+
+	"github.com/omnirank/omnirank/extractors"
+	omnirankv1 "github.com/omnirank/omnirank/proto/omnirank/v1"
+	"github.com/omnirank/omnirank/spaces"
+	"github.com/omnirank/omnirank/topology"
+)
+
+// Encoders gives the ranker the query encoder of a model (name@version).
+// *extractors.Registry satisfies it. The ranker closes each encoder it gets
+// once the request has used it, which releases a Registry handle's
+// reference; implementations that hand out shared encoders make Close a
+// no-op on them.
+type Encoders interface {
+	Encoder(ctx context.Context, model string) (extractors.Encoder, error)
+}
+
+// Ranker follows the catalogue, embeddings and feedback into memory and
+// serves RankerService (and, through Register, FeedbackService).
+type Ranker struct {
+	omnirankv1.UnimplementedRankerServiceServer
+
+	js       jetstream.JetStream
+	enc      Encoders
+	cfg      config
+	feedback *Feedback
+
+	catalog *catalog
+	fb      *feedbackStore
+	fbf     *feedbackFollower
+
+	mu     sync.RWMutex
+	spaces map[string]*spaceState
+	active atomic.Pointer[string]
+
+	started atomic.Bool
+	cancel  context.CancelFunc
+	ctx     context.Context
+	wg      sync.WaitGroup
+	closeMu sync.Mutex
+	closed  bool
+}
+
+// New returns a ranker over js. enc encodes text, image and audio queries;
+// it may be nil, and then such queries fail with FailedPrecondition.
+func New(js jetstream.JetStream, enc Encoders, opts ...Option) (*Ranker, error) {
+	if js == nil {
+		return nil, optErr("nil JetStream")
+	}
+	cfg, err := buildConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	fs := newFeedbackStore(&cfg)
+	r := &Ranker{
+		js:       js,
+		enc:      enc,
+		cfg:      cfg,
+		feedback: &Feedback{js: js, cfg: cfg},
+		catalog:  newCatalog(cfg.logger.With("component", "catalogue")),
+		fb:       fs,
+		fbf:      &feedbackFollower{store: fs, log: cfg.logger.With("component", "feedback"), readyCh: make(chan struct{})},
+		spaces:   map[string]*spaceState{},
+	}
+	return r, nil
+}
+
+// Start starts following the catalogue, the spaces bucket, every followed
+// space's embeddings and the feedback stream. It returns once every
+// follower is subscribed; Ready and WaitReady tell when they caught up.
+// The followers run until ctx ends or Close.
+func (r *Ranker) Start(ctx context.Context) error {
+	r.closeMu.Lock()
+	defer r.closeMu.Unlock()
+	if r.closed || !r.started.CompareAndSwap(false, true) {
+		return ErrClosed
+	}
+	r.ctx, r.cancel = context.WithCancel(ctx)
+	fail := func(err error) error {
+		r.cancel()
+		r.wg.Wait()
+		return err
+	}
+	if err := r.run(func(ctx context.Context) (func(), error) { return r.catalog.follow(ctx, r.js) }); err != nil {
+		return fail(err)
+	}
+	if err := r.run(func(ctx context.Context) (func(), error) { return r.fbf.follow(ctx, r.js) }); err != nil {
+		return fail(err)
+	}
+	if err := r.run(r.followSpaces); err != nil {
+		return fail(err)
+	}
+	return nil
+}
+
+// run starts a follower under the ranker's context and tracks it.
+func (r *Ranker) run(start func(ctx context.Context) (func(), error)) error {
+	wait, err := start(r.ctx)
+	if err != nil {
+		return err
+	}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		wait()
+	}()
+	return nil
+}
+
+// followSpaces watches the spaces bucket: each stored space gets a
+// follower, the active alias is tracked. Space followers are started from
+// the watch goroutine.
+func (r *Ranker) followSpaces(ctx context.Context) (func(), error) {
+	kv, err := r.js.KeyValue(ctx, topology.BucketSpaces)
+	if err != nil {
+		return nil, fmt.Errorf("open spaces bucket: %w", err)
+	}
+	w, err := kv.WatchAll(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("watch spaces bucket: %w", err)
+	}
+	// Apply the initial values before returning, so that Start returns
+	// with every existing space subscribed.
+	apply := func(e jetstream.KeyValueEntry) {
+		key := e.Key()
+		deleted := e.Operation() != jetstream.KeyValuePut
+		switch {
+		case key == spaces.ActiveAlias:
+			if deleted {
+				r.active.Store(nil)
+			} else {
+				name := string(e.Value())
+				r.active.Store(&name)
+			}
+		case strings.HasPrefix(key, "space.") && !deleted:
+			var s spaces.Space
+			if err := json.Unmarshal(e.Value(), &s); err != nil {
+				r.cfg.logger.Warn("skipping space definition", "key", key, "err", err)
+				return
+			}
+			if err := s.Validate(); err != nil {
+				r.cfg.logger.Warn("skipping space definition", "key", key, "err", err)
+				return
+			}
+			if r.cfg.follow != nil && !r.cfg.follow[s.Name] {
+				return
+			}
+			if err := r.addSpace(ctx, s); err != nil {
+				r.cfg.logger.Error("cannot follow space", "space", s.Name, "err", err)
+			}
+		}
+	}
+initial:
+	for {
+		select {
+		case <-ctx.Done():
+			_ = w.Stop()
+			return nil, ctx.Err()
+		case e, ok := <-w.Updates():
+			if !ok {
+				return nil, fmt.Errorf("watch spaces bucket: closed")
+			}
+			if e == nil {
+				break initial
+			}
+			apply(e)
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() { _ = w.Stop() }()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case e, ok := <-w.Updates():
+				if !ok {
+					return
+				}
+				if e != nil {
+					apply(e)
+				}
+			}
+		}
+	}()
+	return func() { <-done }, nil
+}
+
+// addSpace starts following a space once.
+func (r *Ranker) addSpace(ctx context.Context, def spaces.Space) error {
+	r.mu.Lock()
+	if _, ok := r.spaces[def.Name]; ok {
+		r.mu.Unlock()
+		return nil
+	}
+	idx, err := r.cfg.newIndex(def.Dim())
+	if err != nil {
+		r.mu.Unlock()
+		return fmt.Errorf("new index for space %s: %w", def.Name, err)
+	}
+	s := newSpaceState(def, idx, r.cfg.logger)
+	r.spaces[def.Name] = s
+	r.mu.Unlock()
+	wait, err := s.follow(ctx, r.js)
+	if err != nil {
+		r.mu.Lock()
+		delete(r.spaces, def.Name)
+		r.mu.Unlock()
+		return err
+	}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		wait()
+	}()
+	r.cfg.logger.Info("following space", "space", def.Name, "dim", def.Dim())
+	return nil
+}
+
+// space returns a followed space; "" means the active alias.
+func (r *Ranker) space(name string) (*spaceState, error) {
+	if name == "" {
+		a := r.active.Load()
+		if a == nil {
+			return nil, fmt.Errorf("%w: no space named and the active alias is unset", ErrUnknownSpace)
+		}
+		name = *a
+	}
+	r.mu.RLock()
+	s, ok := r.spaces[name]
+	r.mu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownSpace, name)
+	}
+	return s, nil
+}
+
+// Ready reports whether the ranker can answer for a space ("" = active)
+// from complete data: the catalogue is loaded and the space's embeddings
+// and the feedback stream have been applied up to where they stood when
+// their followers started.
+func (r *Ranker) Ready(space string) bool {
+	s, err := r.space(space)
+	if err != nil {
+		return false
+	}
+	return r.catalog.ready.Load() && r.fbf.ready.Load() && s.ready.Load()
+}
+
+// WaitReady blocks until Ready(space) or ctx ends.
+func (r *Ranker) WaitReady(ctx context.Context, space string) error {
+	for _, ch := range []<-chan struct{}{r.catalog.readyCh, r.fbf.readyCh} {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("wait for ranker: %w", ctx.Err())
+		}
+	}
+	for {
+		s, err := r.space(space)
+		if err == nil {
+			select {
+			case <-s.readyCh:
+				return nil
+			case <-ctx.Done():
+				return fmt.Errorf("wait for space %q: %w", space, ctx.Err())
+			}
+		}
+		// The space (or the alias) may not have been seen yet.
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for space %q: %w", space, ctx.Err())
+		case <-afterShort():
+		}
+	}
+}
+
+// SpaceStats describes one followed space.
+type SpaceStats struct {
+	Name    string
+	Dim     int
+	Vectors int
+	// Applied embeddings, tombstones, stale (older revision) embeddings
+	// ignored, and embeddings rejected as malformed.
+	Applied, Deleted, Ignored, Rejected int64
+	Ready                               bool
+	Active                              bool
+}
+
+// Stats is a snapshot of what the ranker holds.
+type Stats struct {
+	Products        int
+	CatalogReady    bool
+	CatalogRejected int64
+	Active          string
+	Spaces          []SpaceStats
+	FeedbackEvents  int64
+	FeedbackUsers   int
+	FeedbackItems   int
+	FeedbackReady   bool
+	FeedbackRejects int64
+}
+
+// Stats returns counts for status pages.
+func (r *Ranker) Stats() Stats {
+	st := Stats{
+		Products:        r.catalog.len(),
+		CatalogReady:    r.catalog.ready.Load(),
+		CatalogRejected: r.catalog.rejected.Load(),
+		FeedbackReady:   r.fbf.ready.Load(),
+		FeedbackRejects: r.fbf.rejected.Load(),
+	}
+	if a := r.active.Load(); a != nil {
+		st.Active = *a
+	}
+	st.FeedbackEvents, st.FeedbackUsers, st.FeedbackItems = r.fb.stats()
+	r.mu.RLock()
+	for name, s := range r.spaces {
+		st.Spaces = append(st.Spaces, SpaceStats{
+			Name: name, Dim: s.def.Dim(), Vectors: s.idx.Len(),
+			Applied: s.applied.Load(), Deleted: s.deleted.Load(), Ignored: s.ignored.Load(), Rejected: s.rejected.Load(),
+			Ready: s.ready.Load(), Active: name == st.Active,
+		})
+	}
+	r.mu.RUnlock()
+	slices.SortFunc(st.Spaces, func(a, b SpaceStats) int { return strings.Compare(a.Name, b.Name) })
+	return st
+}
+
+// Close stops every follower and waits for them. It is idempotent.
+func (r *Ranker) Close() error {
+	r.closeMu.Lock()
+	defer r.closeMu.Unlock()
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	if r.cancel != nil {
+		r.cancel()
+	}
+	r.wg.Wait()
+	return nil
+}
+
+// Feedback returns the feedback service sharing the ranker's options.
+func (r *Ranker) Feedback() *Feedback { return r.feedback }
+
+// Register registers RankerService and FeedbackService on s. Create s with
+// ServerOptions so that requests carrying media up to the size limit fit.
+func (r *Ranker) Register(s *grpc.Server) {
+	omnirankv1.RegisterRankerServiceServer(s, r)
+	omnirankv1.RegisterFeedbackServiceServer(s, r.feedback)
+}
+
+// ServerOptions returns the gRPC server options the ranker needs: a
+// receive limit large enough for a query image and a query audio clip of
+// the maximum size, so that oversize media get the ranker's own
+// ResourceExhausted with a clear message.
+func ServerOptions(opts ...Option) ([]grpc.ServerOption, error) {
+	cfg, err := buildConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	return []grpc.ServerOption{grpc.MaxRecvMsgSize(3*cfg.maxMediaBytes + 1<<20)}, nil
+}

@@ -1,0 +1,196 @@
+package ranker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/omnirank/omnirank/ranker/index"
+	"github.com/omnirank/omnirank/spaces"
+	"github.com/omnirank/omnirank/topology"
+)
+
+// revState is the last embedding applied for a product in a space.
+type revState struct {
+	revision uint64
+	deleted  bool
+}
+
+// spaceState is one followed space: its definition, its index and the
+// revision of every product applied to it.
+type spaceState struct {
+	def spaces.Space
+	idx index.Index
+	log *slog.Logger
+
+	mu   sync.RWMutex
+	revs map[string]revState
+
+	applied, deleted, ignored, rejected atomic.Int64
+
+	// startSeq is the stream sequence of the space's last message when the
+	// follower started; the space is caught up once it applied it.
+	startSeq  uint64
+	ready     atomic.Bool
+	readyCh   chan struct{}
+	readyOnce sync.Once
+}
+
+func newSpaceState(def spaces.Space, idx index.Index, log *slog.Logger) *spaceState {
+	return &spaceState{def: def, idx: idx, log: log.With("space", def.Name), revs: map[string]revState{}, readyCh: make(chan struct{})}
+}
+
+func (s *spaceState) markReady() {
+	s.readyOnce.Do(func() {
+		s.ready.Store(true)
+		close(s.readyCh)
+		s.log.Info("space caught up", "vectors", s.idx.Len())
+	})
+}
+
+// has reports whether the product has a live vector in the space.
+func (s *spaceState) has(id string) bool {
+	s.mu.RLock()
+	r, ok := s.revs[id]
+	s.mu.RUnlock()
+	return ok && !r.deleted
+}
+
+// vector returns the product's vector in the space.
+func (s *spaceState) vector(id string) ([]float32, bool) {
+	if !s.has(id) {
+		return nil, false
+	}
+	return s.idx.Get(id)
+}
+
+// errStale marks an embedding older than the one already applied.
+var errStale = errors.New("older than the applied revision")
+
+// apply applies one embedding message for product id and reports whether
+// it was a tombstone.
+func (s *spaceState) apply(id string, data []byte) (tombstone bool, err error) {
+	var e topology.Embedding
+	if err := json.Unmarshal(data, &e); err != nil {
+		return false, fmt.Errorf("decode embedding %s/%s: %w", s.def.Name, id, err)
+	}
+	if e.ProductID != "" && e.ProductID != id {
+		return false, fmt.Errorf("embedding %s/%s: product id %q differs from its subject", s.def.Name, id, e.ProductID)
+	}
+	if e.Space != "" && e.Space != s.def.Name {
+		return false, fmt.Errorf("embedding %s/%s: names space %q", s.def.Name, id, e.Space)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if prev, ok := s.revs[id]; ok && e.Revision < prev.revision {
+		return false, fmt.Errorf("embedding %s/%s revision %d (applied %d): %w", s.def.Name, id, e.Revision, prev.revision, errStale)
+	}
+	if e.Deleted {
+		s.idx.Delete(id)
+		s.revs[id] = revState{revision: e.Revision, deleted: true}
+		return true, nil
+	}
+	if len(e.Vector) != s.def.Dim() {
+		return false, fmt.Errorf("embedding %s/%s: %d dims, space has %d", s.def.Name, id, len(e.Vector), s.def.Dim())
+	}
+	v := slices.Clone([]float32(e.Vector))
+	var n float64
+	for _, x := range v {
+		n += float64(x) * float64(x)
+	}
+	if n == 0 || math.IsNaN(n) || math.IsInf(n, 0) {
+		return false, fmt.Errorf("embedding %s/%s: vector is zero or not finite", s.def.Name, id)
+	}
+	spaces.Normalize(v)
+	if err := s.idx.Upsert(id, v); err != nil {
+		return false, fmt.Errorf("index embedding %s/%s: %w", s.def.Name, id, err)
+	}
+	s.revs[id] = revState{revision: e.Revision}
+	return false, nil
+}
+
+// handle applies one message from the ordered consumer.
+func (s *spaceState) handle(msg jetstream.Msg) {
+	_, id, ok := topology.ProductFromEmbSubject(msg.Subject())
+	var (
+		tomb bool
+		err  error
+	)
+	if !ok {
+		err = fmt.Errorf("embedding subject %q: not emb.<space>.<product>", msg.Subject())
+	} else {
+		tomb, err = s.apply(id, msg.Data())
+	}
+	switch {
+	case err == nil && tomb:
+		s.deleted.Add(1)
+	case err == nil:
+		s.applied.Add(1)
+	case errors.Is(err, errStale):
+		s.ignored.Add(1)
+		s.log.Debug("ignoring stale embedding", "err", err)
+	default:
+		s.rejected.Add(1)
+		s.log.Warn("rejecting embedding", "err", err)
+	}
+	if meta, merr := msg.Metadata(); merr == nil {
+		if meta.Sequence.Stream >= s.startSeq || meta.NumPending == 0 {
+			s.markReady()
+		}
+	}
+}
+
+// follow starts the space's ordered consumer; it runs until ctx ends and
+// the returned function blocks until it stopped.
+func (s *spaceState) follow(ctx context.Context, js jetstream.JetStream) (wait func(), err error) {
+	filter := topology.EmbFilter(s.def.Name)
+	stream, err := js.Stream(ctx, topology.StreamEmb)
+	if err != nil {
+		return nil, fmt.Errorf("open stream %s: %w", topology.StreamEmb, err)
+	}
+	last, err := stream.GetLastMsgForSubject(ctx, filter)
+	switch {
+	case errors.Is(err, jetstream.ErrMsgNotFound):
+		s.markReady()
+	case err != nil:
+		return nil, fmt.Errorf("last embedding of space %s: %w", s.def.Name, err)
+	default:
+		s.startSeq = last.Sequence
+	}
+	cons, err := js.OrderedConsumer(ctx, topology.StreamEmb, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{filter},
+		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("embedding consumer of space %s: %w", s.def.Name, err)
+	}
+	return consume(ctx, cons, s.handle, s.log)
+}
+
+// consume runs handler over an ordered consumer until ctx ends.
+func consume(ctx context.Context, cons jetstream.Consumer, handler func(jetstream.Msg), log *slog.Logger) (func(), error) {
+	cc, err := cons.Consume(handler, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+		if ctx.Err() == nil {
+			log.Warn("consumer error", "err", err)
+		}
+	}))
+	if err != nil {
+		return nil, fmt.Errorf("consume: %w", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		<-ctx.Done()
+		cc.Stop()
+		<-cc.Closed()
+	}()
+	return func() { <-done }, nil
+}
