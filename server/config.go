@@ -54,6 +54,9 @@ type Config struct {
 	ReconcileEvery time.Duration
 	// BatchSize is the extractors' largest batch.
 	BatchSize int
+	// AckWait is how long a consumer may hold a message before JetStream
+	// redelivers it (to another worker, or to this one after a crash).
+	AckWait time.Duration
 
 	Logger *slog.Logger
 }
@@ -63,7 +66,7 @@ func DefaultConfig() Config {
 	return Config{
 		Roles: []string{RoleAll}, DataDir: "./data", GRPCAddr: "127.0.0.1:50051", HTTPAddr: "127.0.0.1:8080",
 		S3Bucket: "omnirank", S3Region: "us-east-1", Device: "auto", FusionWait: 3 * time.Second,
-		ReconcileEvery: 10 * time.Minute, BatchSize: 16,
+		ReconcileEvery: 10 * time.Minute, BatchSize: 16, AckWait: 30 * time.Second,
 	}
 }
 

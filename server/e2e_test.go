@@ -58,6 +58,7 @@ func testConfig(dir string) Config {
 	cfg.FusionWait = time.Second
 	cfg.ReconcileEvery = 0
 	cfg.Device = "cpu"
+	cfg.AckWait = 5 * time.Second // quick redelivery after the kill -9 test's crash
 	return cfg
 }
 

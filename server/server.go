@@ -104,7 +104,11 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if s.js, err = jetstream.New(s.nc); err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	if err := topology.Ensure(ctx, s.js, topology.DefaultOptions(), []string{"text", "image", "audio"}); err != nil {
+	topo := topology.DefaultOptions()
+	if cfg.AckWait > 0 {
+		topo.AckWait = cfg.AckWait
+	}
+	if err := topology.Ensure(ctx, s.js, topo, []string{"text", "image", "audio"}); err != nil {
 		return nil, err
 	}
 

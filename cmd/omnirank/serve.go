@@ -29,6 +29,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&cfg.Device, "device", cfg.Device, "inference device: auto, cpu or cuda")
 	fs.StringVar(&cfg.ORTLibrary, "onnxruntime-lib", envOr("ONNXRUNTIME_LIB", ""), "path of libonnxruntime.so (default: the cache filled by 'make setup')")
 	fs.IntVar(&cfg.IntraOpThreads, "intra-op-threads", 0, "ONNX Runtime intra-op threads per session (0: its default)")
+	fs.DurationVar(&cfg.AckWait, "ack-wait", cfg.AckWait, "how long a worker may hold a message before it is redelivered")
 	fs.IntVar(&cfg.BatchSize, "batch-size", cfg.BatchSize, "largest extraction batch")
 	fs.DurationVar(&cfg.FusionWait, "fusion-wait", cfg.FusionWait, "how long fusion waits for a product's missing modalities")
 	fs.DurationVar(&cfg.ReconcileEvery, "reconcile-every", cfg.ReconcileEvery, "how often to re-list the bucket for missed events (0: only at start)")
