@@ -114,7 +114,7 @@ func (s *Service) Status(ctx context.Context, _ *pb.StatusRequest) (*pb.StatusRe
 		resp.Products = countKeys(ctx, kv)
 	}
 	resp.Failed = countKeys(ctx, s.errs)
-	for key := range topology.Consumers(topology.DefaultOptions(), []string{"text", "image", "audio"}) {
+	for key := range topology.Consumers(topology.DefaultOptions(), topology.Modalities) {
 		stream, name, _ := strings.Cut(key, "/")
 		c, err := s.js.Consumer(ctx, stream, name)
 		if err != nil {

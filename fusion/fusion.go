@@ -23,6 +23,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/omnirank/omnirank/metrics"
 	"github.com/omnirank/omnirank/spaces"
 	"github.com/omnirank/omnirank/topology"
 )
@@ -35,6 +36,7 @@ type Fuser struct {
 	features jetstream.Stream
 	emb      jetstream.Stream
 	wait     time.Duration
+	metrics  *metrics.Pipeline
 	log      *slog.Logger
 	now      func() time.Time
 
@@ -53,6 +55,14 @@ func WithWait(d time.Duration) Option {
 			return fmt.Errorf("fusion: negative wait %s", d)
 		}
 		f.wait = d
+		return nil
+	}
+}
+
+// WithMetrics records the role's work on m.
+func WithMetrics(m *metrics.Pipeline) Option {
+	return func(f *Fuser) error {
+		f.metrics = m
 		return nil
 	}
 }
@@ -116,6 +126,7 @@ func (f *Fuser) Run(ctx context.Context) error {
 }
 
 func (f *Fuser) handle(ctx context.Context, msg jetstream.Msg) {
+	defer f.metrics.Observe("fusion", time.Now())
 	var ft topology.Features
 	if err := json.Unmarshal(msg.Data(), &ft); err != nil {
 		f.log.Error("fusion: malformed features message, dropped to DLQ", "subject", msg.Subject(), "err", err)
@@ -136,6 +147,7 @@ func (f *Fuser) handle(ctx context.Context, msg jetstream.Msg) {
 			return
 		}
 		f.log.Warn("fusion: will retry", "product", ft.ProductID, "space", ft.Space, "err", err)
+		f.metrics.Failed("fusion", "transient")
 		_ = msg.NakWithDelay(2 * time.Second)
 	case retry > 0:
 		_ = msg.NakWithDelay(retry)
@@ -242,6 +254,10 @@ func (f *Fuser) Fuse(ctx context.Context, spaceName, id string) (time.Duration, 
 	// safe: only one publish over a given predecessor succeeds.
 	if _, err := f.js.Publish(ctx, subject, data, jetstream.WithExpectLastSequencePerSubject(lastSeq)); err != nil {
 		return 0, fmt.Errorf("publish embedding of %s: %w", id, err)
+	}
+	f.metrics.Done("fusion", "published", 1)
+	if missing == 0 {
+		f.metrics.Fresh(uploaded)
 	}
 	f.log.Debug("fused", "product", id, "space", sp.Name, "revision", rec.Revision, "modalities", len(parts), "missing", missing)
 	return 0, f.markIndexed(ctx, id, rec.Revision, missing == 0)

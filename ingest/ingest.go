@@ -21,6 +21,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/omnirank/omnirank/metrics"
 	"github.com/omnirank/omnirank/spaces"
 	"github.com/omnirank/omnirank/storage"
 	"github.com/omnirank/omnirank/topology"
@@ -42,6 +43,7 @@ type Ingestor struct {
 	products jetstream.KeyValue
 	errs     jetstream.KeyValue
 	spaces   *spaces.Store
+	metrics  *metrics.Pipeline
 	log      *slog.Logger
 	now      func() time.Time
 }
@@ -56,6 +58,14 @@ func WithLogger(l *slog.Logger) Option {
 			return errors.New("ingest: nil logger")
 		}
 		in.log = l
+		return nil
+	}
+}
+
+// WithMetrics records the role's work on m.
+func WithMetrics(m *metrics.Pipeline) Option {
+	return func(in *Ingestor) error {
+		in.metrics = m
 		return nil
 	}
 }
@@ -110,6 +120,7 @@ func (in *Ingestor) Run(ctx context.Context) error {
 }
 
 func (in *Ingestor) handle(ctx context.Context, msg jetstream.Msg) {
+	defer in.metrics.Observe("ingest", time.Now())
 	meta, err := msg.Metadata()
 	if err != nil {
 		in.log.Error("ingest: message metadata", "err", err)
@@ -150,13 +161,16 @@ func (in *Ingestor) handle(ctx context.Context, msg jetstream.Msg) {
 				_ = msg.Term()
 				return
 			}
+			in.metrics.Failed("ingest", "transient")
 			_ = msg.NakWithDelay(delay)
 			return
 		}
 	}
 	if err := msg.DoubleAck(ctx); err != nil {
 		in.log.Warn("ingest: ack", "err", err)
+		return
 	}
+	in.metrics.Done("ingest", "done", 1)
 }
 
 // SyncProduct brings the product's record and jobs in line with what the
@@ -321,6 +335,7 @@ func (in *Ingestor) deleteProduct(ctx context.Context, id string, rev uint64) er
 // indexed before stays searchable; the reason is listed for operators.
 func (in *Ingestor) fail(ctx context.Context, id, key, reason string, rev uint64, uploadedAt time.Time) error {
 	in.log.Warn("product rejected", "product", id, "object", key, "reason", reason)
+	in.metrics.Failed("ingest", "rejected")
 	entry, old, err := in.record(ctx, id)
 	if err != nil {
 		return err
@@ -379,6 +394,7 @@ func (in *Ingestor) clearError(ctx context.Context, id string) error {
 
 func (in *Ingestor) deadLetter(ctx context.Context, ie topology.IngestError, msg jetstream.Msg) {
 	ie.Time = in.now()
+	in.metrics.Failed(ie.Stage, "dead_letter")
 	dl := topology.DeadLetter{IngestError: ie, Subject: msg.Subject(), Original: msg.Data()}
 	data, _ := json.Marshal(dl)
 	if _, err := in.js.Publish(ctx, topology.DLQSubject(ie.Stage), data); err != nil {

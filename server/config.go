@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/omnirank/omnirank/topology"
 )
 
 // Role names. RoleAll runs every role in one process.
@@ -99,7 +101,7 @@ func (c Config) has(role string) bool {
 // extractModalities are the modalities this process extracts.
 func (c Config) extractModalities() []string {
 	if c.has(RoleExtract) {
-		return []string{"text", "image", "audio"}
+		return topology.Modalities
 	}
 	var out []string
 	for _, r := range c.Roles {

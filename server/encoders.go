@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/omnirank/omnirank/extractors"
 	"github.com/omnirank/omnirank/spaces"
 )
@@ -24,8 +26,8 @@ type Encoders struct {
 
 // NewEncoders opens the registry over the bucket and uploads the starter
 // models if they are not there yet.
-func NewEncoders(ctx context.Context, store extractors.ModelStore, cfg Config, log *slog.Logger) (*Encoders, error) {
-	opts := []extractors.Option{extractors.WithDevice(cfg.Device), extractors.WithLogger(log)}
+func NewEncoders(ctx context.Context, store extractors.ModelStore, cfg Config, promReg prometheus.Registerer, log *slog.Logger) (*Encoders, error) {
+	opts := []extractors.Option{extractors.WithDevice(cfg.Device), extractors.WithLogger(log), extractors.WithMetrics(promReg)}
 	if cfg.ORTLibrary != "" {
 		opts = append(opts, extractors.WithLibraryPath(cfg.ORTLibrary))
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/omnirank/omnirank/extractors/worker"
 	"github.com/omnirank/omnirank/fusion"
 	"github.com/omnirank/omnirank/ingest"
+	"github.com/omnirank/omnirank/metrics"
 	"github.com/omnirank/omnirank/natsembed"
 	pb "github.com/omnirank/omnirank/proto/omnirank/v1"
 	"github.com/omnirank/omnirank/ranker"
@@ -54,6 +55,8 @@ type Server struct {
 	grpc  *grpc.Server
 	http  *http.Server
 	hlth  *health.Server
+	reg   *prometheus.Registry
+	pipe  *metrics.Pipeline
 
 	grpcAddr, httpAddr string
 
@@ -80,7 +83,9 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 			return nil, fmt.Errorf("onnxruntime library: %w", err)
 		}
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger}
+	s := &Server{cfg: cfg, log: cfg.Logger, reg: prometheus.NewRegistry()}
+	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.pipe = metrics.NewPipeline(s.reg)
 	defer func() {
 		if err != nil {
 			s.closeInfra()
@@ -108,9 +113,10 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if cfg.AckWait > 0 {
 		topo.AckWait = cfg.AckWait
 	}
-	if err := topology.Ensure(ctx, s.js, topo, []string{"text", "image", "audio"}); err != nil {
+	if err := topology.Ensure(ctx, s.js, topo, topology.Modalities); err != nil {
 		return nil, err
 	}
+	s.reg.MustRegister(metrics.NewLagCollector(s.js))
 
 	s3cfg := storage.S3Config{Endpoint: cfg.S3Endpoint, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey,
 		Bucket: cfg.S3Bucket, Region: cfg.S3Region, UseTLS: cfg.S3UseTLS}
@@ -130,7 +136,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 
-	if s.encs, err = NewEncoders(ctx, s.store, cfg, s.log); err != nil {
+	if s.encs, err = NewEncoders(ctx, s.store, cfg, s.reg, s.log); err != nil {
 		return nil, err
 	}
 	if err := ensureDefaultSpace(ctx, s.js, s.encs); err != nil {
@@ -148,7 +154,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 func (s *Server) startRoles(ctx context.Context) error {
 	cfg := s.cfg
 	if cfg.has(RoleIngest) {
-		in, err := ingest.New(ctx, s.js, s.store, ingest.WithLogger(s.log))
+		in, err := ingest.New(ctx, s.js, s.store, ingest.WithLogger(s.log), ingest.WithMetrics(s.pipe))
 		if err != nil {
 			return err
 		}
@@ -167,14 +173,14 @@ func (s *Server) startRoles(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		w, err := worker.New(ctx, s.js, s.store, s.encs, mod, worker.WithLogger(s.log), worker.WithBatchSize(cfg.BatchSize))
+		w, err := worker.New(ctx, s.js, s.store, s.encs, mod, worker.WithLogger(s.log), worker.WithBatchSize(cfg.BatchSize), worker.WithMetrics(s.pipe))
 		if err != nil {
 			return err
 		}
 		s.goRole("extract:"+m, w.Run, ctx)
 	}
 	if cfg.has(RoleFusion) {
-		f, err := fusion.New(ctx, s.js, fusion.WithWait(cfg.FusionWait), fusion.WithLogger(s.log))
+		f, err := fusion.New(ctx, s.js, fusion.WithWait(cfg.FusionWait), fusion.WithLogger(s.log), fusion.WithMetrics(s.pipe))
 		if err != nil {
 			return err
 		}
@@ -191,15 +197,14 @@ func (s *Server) startRoles(ctx context.Context) error {
 		s.rank = r
 	}
 	if cfg.has(RoleRanker) || cfg.has(RoleAPI) {
-		return s.startAPI(ctx)
+		if err := s.startAPI(ctx); err != nil {
+			return err
+		}
 	}
-	return nil
+	return s.startHTTP()
 }
 
 func (s *Server) startAPI(ctx context.Context) error {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-
 	s.grpc = grpc.NewServer(grpc.MaxRecvMsgSize(MaxRequestBytes))
 	cat, err := catalog.New(ctx, s.js, s.store, s.log)
 	if err != nil {
@@ -241,10 +246,14 @@ func (s *Server) startAPI(ctx context.Context) error {
 	}()
 	s.hlth.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.log.Info("gRPC API listening", "addr", s.grpcAddr)
+	return nil
+}
 
+// startHTTP serves /metrics and /healthz, whatever the roles.
+func (s *Server) startHTTP() error {
 	if s.cfg.HTTPAddr != "" {
 		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 		hl, err := net.Listen("tcp", s.cfg.HTTPAddr)
 		if err != nil {

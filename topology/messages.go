@@ -91,12 +91,12 @@ type Block struct {
 // Embedding is a product's joint vector in a space. A Deleted embedding is
 // a tombstone: the product left the catalogue.
 type Embedding struct {
-	ProductID string    `json:"product_id"`
-	Space     string    `json:"space"`
-	Revision  uint64    `json:"revision"`
-	Deleted   bool      `json:"deleted,omitempty"`
-	Vector    Vector    `json:"vector,omitempty"`
-	Blocks    []Block   `json:"blocks,omitempty"`
+	ProductID string  `json:"product_id"`
+	Space     string  `json:"space"`
+	Revision  uint64  `json:"revision"`
+	Deleted   bool    `json:"deleted,omitempty"`
+	Vector    Vector  `json:"vector,omitempty"`
+	Blocks    []Block `json:"blocks,omitempty"`
 	// Inputs is a digest of the content hashes fused; equal inputs give
 	// equal vectors, so fusion skips republishing them.
 	Inputs     string    `json:"inputs,omitempty"`
@@ -144,7 +144,7 @@ type IngestError struct {
 // DeadLetter is a message a stage gave up on.
 type DeadLetter struct {
 	IngestError
-	Subject  string          `json:"subject"`
+	Subject  string `json:"subject"`
 	Original []byte `json:"original,omitempty"`
 }
 

@@ -85,6 +85,9 @@ func ProductFromEmbSubject(subject string) (space, product string, ok bool) {
 	return parts[1], parts[2], true
 }
 
+// Modalities are the modalities the pipeline carries, in a stable order.
+var Modalities = []string{"text", "image", "audio"}
+
 // Consumer names.
 const (
 	ConsumerIngest = "ingest"
@@ -94,7 +97,9 @@ const (
 )
 
 // ExtractConsumer is the durable consumer of one modality and lane.
-func ExtractConsumer(modality string, lane Lane) string { return "extract-" + modality + "-" + string(lane) }
+func ExtractConsumer(modality string, lane Lane) string {
+	return "extract-" + modality + "-" + string(lane)
+}
 
 // MaxDeliver is how often a message is delivered before it is dead-lettered.
 const MaxDeliver = 5
@@ -155,8 +160,8 @@ func Consumers(o Options, modalities []string) map[string]jetstream.ConsumerConf
 		}
 	}
 	cs := map[string]jetstream.ConsumerConfig{
-		StreamS3Events + "/" + ConsumerIngest: base(ConsumerIngest, S3EventsSubject),
-		StreamFeatures + "/" + ConsumerFusion: base(ConsumerFusion, "features.>"),
+		StreamS3Events + "/" + ConsumerIngest:   base(ConsumerIngest, S3EventsSubject),
+		StreamFeatures + "/" + ConsumerFusion:   base(ConsumerFusion, "features.>"),
 		StreamFeedback + "/" + ConsumerFeedback: base(ConsumerFeedback, "feedback.>"),
 	}
 	for _, m := range modalities {

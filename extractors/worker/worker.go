@@ -13,12 +13,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/omnirank/omnirank/extractors"
+	"github.com/omnirank/omnirank/metrics"
 	"github.com/omnirank/omnirank/storage"
 	"github.com/omnirank/omnirank/topology"
 )
@@ -38,6 +40,7 @@ type Worker struct {
 	fetchers  int
 	maxBytes  int64
 	errs      jetstream.KeyValue
+	metrics   *metrics.Pipeline
 	log       *slog.Logger
 }
 
@@ -76,6 +79,16 @@ func WithLogger(l *slog.Logger) Option {
 		return nil
 	}
 }
+
+// WithMetrics records the worker's work on m.
+func WithMetrics(m *metrics.Pipeline) Option {
+	return func(w *Worker) error {
+		w.metrics = m
+		return nil
+	}
+}
+
+func (w *Worker) stage() string { return "extract-" + string(w.modality) }
 
 // New makes a worker for one modality.
 func New(ctx context.Context, js jetstream.JetStream, store storage.ObjectStore, enc Encoders, m extractors.Modality, opts ...Option) (*Worker, error) {
@@ -157,6 +170,7 @@ type item struct {
 
 // process handles one batch: decode jobs, prefetch media, encode, publish.
 func (w *Worker) process(ctx context.Context, msgs []jetstream.Msg) {
+	defer w.metrics.Observe(w.stage(), time.Now())
 	items := make([]*item, 0, len(msgs))
 	for _, m := range msgs {
 		it := &item{msg: m}
@@ -254,7 +268,9 @@ func (w *Worker) encode(ctx context.Context, enc extractors.Encoder, group []*it
 		}
 		if err := it.msg.DoubleAck(ctx); err != nil {
 			w.log.Warn("extract: ack", "product", ft.ProductID, "err", err)
+			continue
 		}
+		w.metrics.Done(w.stage(), "done", 1)
 	}
 }
 
@@ -270,6 +286,7 @@ func (w *Worker) failed(ctx context.Context, it *item, err error) {
 		w.deadLetter(ctx, it, err.Error())
 		return
 	}
+	w.metrics.Failed(w.stage(), "transient")
 	delay := time.Second << min(attempts-1, 5)
 	w.log.Warn("extract: will retry", "product", it.job.ProductID, "modality", w.modality, "attempt", attempts, "retry_in", delay, "err", err)
 	_ = it.msg.NakWithDelay(delay)
@@ -282,6 +299,11 @@ func (w *Worker) deadLetter(ctx context.Context, it *item, reason string) {
 	}
 	ie := topology.IngestError{ProductID: it.job.ProductID, ObjectKey: it.job.Key, Stage: "extract-" + string(w.modality),
 		Reason: reason, Attempts: attempts, Time: time.Now()}
+	reasonClass := "dead_letter"
+	if strings.Contains(reason, extractors.ErrBadInput.Error()) {
+		reasonClass = "bad_input"
+	}
+	w.metrics.Failed(w.stage(), reasonClass)
 	w.log.Warn("extract: dead-lettered", "product", ie.ProductID, "object", ie.ObjectKey, "reason", reason)
 	data, _ := json.Marshal(topology.DeadLetter{IngestError: ie, Subject: it.msg.Subject(), Original: it.msg.Data()})
 	if _, err := w.js.Publish(ctx, topology.DLQSubject(ie.Stage), data); err != nil {
