@@ -34,6 +34,8 @@ type Service struct {
 	spaces *spaces.Store
 	stats  SpaceStats
 	models Models
+
+	reconciler Reconciler
 }
 
 // New returns the service.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/grpc"
@@ -158,7 +159,8 @@ func (r *Ranker) followSpaces(ctx context.Context) (func(), error) {
 				return
 			}
 			if err := r.addSpace(ctx, s); err != nil {
-				r.cfg.logger.Error("cannot follow space", "space", s.Name, "err", err)
+				r.cfg.logger.Error("cannot follow space; retrying", "space", s.Name, "err", err)
+				r.retrySpace(ctx, s)
 			}
 		}
 	}
@@ -228,6 +230,35 @@ func (r *Ranker) addSpace(ctx context.Context, def spaces.Space) error {
 	}()
 	r.cfg.logger.Info("following space", "space", def.Name, "dim", def.Dim())
 	return nil
+}
+
+// retrySpace keeps trying to follow a space whose follower failed to
+// start (a stream briefly unavailable, say) with capped exponential
+// back-off, until it starts or ctx ends.
+func (r *Ranker) retrySpace(ctx context.Context, def spaces.Space) {
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		delay := time.Second
+		for {
+			t := time.NewTimer(delay)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			err := r.addSpace(ctx, def)
+			if err == nil {
+				return
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			r.cfg.logger.Warn("cannot follow space; retrying", "space", def.Name, "err", err, "in", delay)
+			delay = min(2*delay, 30*time.Second)
+		}
+	}()
 }
 
 // space returns a followed space; "" means the active alias.

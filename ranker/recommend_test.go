@@ -649,6 +649,12 @@ func TestSpacesAndAlias(t *testing.T) {
 	if status.Code(err) != codes.NotFound {
 		t.Fatalf("positive absent from the active space: %v", err)
 	}
+	// A ranker restricted to s1 never follows s2.
+	only := e.serve(nil, ranker.WithSpaces("s1"))
+	only.waitReady(t, "s1")
+	if st := only.r.Stats(); len(st.Spaces) != 1 || st.Spaces[0].Name != "s1" || st.Active != "s2" || only.r.Ready("") {
+		t.Fatalf("restricted ranker stats %+v", st)
+	}
 	// Text queries without encoders are refused clearly.
 	_, err = s.rank.Recommend(ctx, &omnirankv1.RecommendRequest{QueryText: "hello"})
 	if status.Code(err) != codes.FailedPrecondition {

@@ -227,7 +227,11 @@ func (s *Server) startAPI(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	pb.RegisterAdminServiceServer(s.grpc, adm.WithModels(s.encs.Registry))
+	in, err := ingest.New(ctx, s.js, s.store, ingest.WithLogger(s.log), ingest.WithMetrics(s.pipe))
+	if err != nil {
+		return err
+	}
+	pb.RegisterAdminServiceServer(s.grpc, adm.WithModels(s.encs.Registry).WithReconciler(in))
 	s.hlth = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.hlth)
 	reflection.Register(s.grpc)

@@ -19,6 +19,8 @@ Usage:
   omnirank ingest  [--addr=...] PATH            folder of products or a .jsonl file
   omnirank query   [--addr=...] [--text T] [--image F] [--audio F] [--like ID]... [--user U] [-k N] [--json]
   omnirank status  [--addr=...]                 pipeline health and rejected products
+  omnirank dlq     list | replay (--all | SEQ...) dead letters, with reasons
+  omnirank reconcile                             re-list the bucket and repair missed events
   omnirank models  list|show|register|build-starter
   omnirank bench   extract|index [--json]
   omnirank version
@@ -50,6 +52,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdQuery(ctx, rest, stdout, stderr)
 	case "status":
 		return cmdStatus(ctx, rest, stdout, stderr)
+	case "dlq":
+		return cmdDLQ(ctx, rest, stdout, stderr)
+	case "reconcile":
+		return cmdReconcile(ctx, rest, stdout, stderr)
 	case "models":
 		return cmdModels(ctx, rest, stdout, stderr)
 	case "bench":

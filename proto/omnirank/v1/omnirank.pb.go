@@ -1972,6 +1972,391 @@ func (x *RegisterModelResponse) GetModel() *ModelInfo {
 	return nil
 }
 
+// DeadLetter is a message a stage gave up on, kept in the DLQ stream.
+type DeadLetter struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Seq   uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	// Subject the original message was published on (jobs.image.live…).
+	Subject       string `protobuf:"bytes,2,opt,name=subject,proto3" json:"subject,omitempty"`
+	ProductId     string `protobuf:"bytes,3,opt,name=product_id,json=productId,proto3" json:"product_id,omitempty"`
+	ObjectKey     string `protobuf:"bytes,4,opt,name=object_key,json=objectKey,proto3" json:"object_key,omitempty"`
+	Stage         string `protobuf:"bytes,5,opt,name=stage,proto3" json:"stage,omitempty"`
+	Reason        string `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	Attempts      int32  `protobuf:"varint,7,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	TimeMs        int64  `protobuf:"varint,8,opt,name=time_ms,json=timeMs,proto3" json:"time_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeadLetter) Reset() {
+	*x = DeadLetter{}
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeadLetter) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeadLetter) ProtoMessage() {}
+
+func (x *DeadLetter) ProtoReflect() protoreflect.Message {
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeadLetter.ProtoReflect.Descriptor instead.
+func (*DeadLetter) Descriptor() ([]byte, []int) {
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *DeadLetter) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *DeadLetter) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *DeadLetter) GetProductId() string {
+	if x != nil {
+		return x.ProductId
+	}
+	return ""
+}
+
+func (x *DeadLetter) GetObjectKey() string {
+	if x != nil {
+		return x.ObjectKey
+	}
+	return ""
+}
+
+func (x *DeadLetter) GetStage() string {
+	if x != nil {
+		return x.Stage
+	}
+	return ""
+}
+
+func (x *DeadLetter) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *DeadLetter) GetAttempts() int32 {
+	if x != nil {
+		return x.Attempts
+	}
+	return 0
+}
+
+func (x *DeadLetter) GetTimeMs() int64 {
+	if x != nil {
+		return x.TimeMs
+	}
+	return 0
+}
+
+type ListDeadLettersRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Limit int32                  `protobuf:"varint,1,opt,name=limit,proto3" json:"limit,omitempty"`
+	// Only this stage (ingest, extract-image…); empty for all.
+	Stage         string `protobuf:"bytes,2,opt,name=stage,proto3" json:"stage,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDeadLettersRequest) Reset() {
+	*x = ListDeadLettersRequest{}
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDeadLettersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDeadLettersRequest) ProtoMessage() {}
+
+func (x *ListDeadLettersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDeadLettersRequest.ProtoReflect.Descriptor instead.
+func (*ListDeadLettersRequest) Descriptor() ([]byte, []int) {
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *ListDeadLettersRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *ListDeadLettersRequest) GetStage() string {
+	if x != nil {
+		return x.Stage
+	}
+	return ""
+}
+
+type ListDeadLettersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	DeadLetters   []*DeadLetter          `protobuf:"bytes,1,rep,name=dead_letters,json=deadLetters,proto3" json:"dead_letters,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDeadLettersResponse) Reset() {
+	*x = ListDeadLettersResponse{}
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDeadLettersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDeadLettersResponse) ProtoMessage() {}
+
+func (x *ListDeadLettersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDeadLettersResponse.ProtoReflect.Descriptor instead.
+func (*ListDeadLettersResponse) Descriptor() ([]byte, []int) {
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *ListDeadLettersResponse) GetDeadLetters() []*DeadLetter {
+	if x != nil {
+		return x.DeadLetters
+	}
+	return nil
+}
+
+type ReplayDeadLettersRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// DLQ sequence numbers to replay; with all, every dead letter (of stage,
+	// when given).
+	Seqs          []uint64 `protobuf:"varint,1,rep,packed,name=seqs,proto3" json:"seqs,omitempty"`
+	All           bool     `protobuf:"varint,2,opt,name=all,proto3" json:"all,omitempty"`
+	Stage         string   `protobuf:"bytes,3,opt,name=stage,proto3" json:"stage,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplayDeadLettersRequest) Reset() {
+	*x = ReplayDeadLettersRequest{}
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplayDeadLettersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplayDeadLettersRequest) ProtoMessage() {}
+
+func (x *ReplayDeadLettersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplayDeadLettersRequest.ProtoReflect.Descriptor instead.
+func (*ReplayDeadLettersRequest) Descriptor() ([]byte, []int) {
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *ReplayDeadLettersRequest) GetSeqs() []uint64 {
+	if x != nil {
+		return x.Seqs
+	}
+	return nil
+}
+
+func (x *ReplayDeadLettersRequest) GetAll() bool {
+	if x != nil {
+		return x.All
+	}
+	return false
+}
+
+func (x *ReplayDeadLettersRequest) GetStage() string {
+	if x != nil {
+		return x.Stage
+	}
+	return ""
+}
+
+type ReplayDeadLettersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Replayed      int64                  `protobuf:"varint,1,opt,name=replayed,proto3" json:"replayed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplayDeadLettersResponse) Reset() {
+	*x = ReplayDeadLettersResponse{}
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplayDeadLettersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplayDeadLettersResponse) ProtoMessage() {}
+
+func (x *ReplayDeadLettersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplayDeadLettersResponse.ProtoReflect.Descriptor instead.
+func (*ReplayDeadLettersResponse) Descriptor() ([]byte, []int) {
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *ReplayDeadLettersResponse) GetReplayed() int64 {
+	if x != nil {
+		return x.Replayed
+	}
+	return 0
+}
+
+type ReconcileRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReconcileRequest) Reset() {
+	*x = ReconcileRequest{}
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReconcileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReconcileRequest) ProtoMessage() {}
+
+func (x *ReconcileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReconcileRequest.ProtoReflect.Descriptor instead.
+func (*ReconcileRequest) Descriptor() ([]byte, []int) {
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{36}
+}
+
+type ReconcileResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Products      int64                  `protobuf:"varint,1,opt,name=products,proto3" json:"products,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReconcileResponse) Reset() {
+	*x = ReconcileResponse{}
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReconcileResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReconcileResponse) ProtoMessage() {}
+
+func (x *ReconcileResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReconcileResponse.ProtoReflect.Descriptor instead.
+func (*ReconcileResponse) Descriptor() ([]byte, []int) {
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *ReconcileResponse) GetProducts() int64 {
+	if x != nil {
+		return x.Products
+	}
+	return 0
+}
+
 var File_omnirank_v1_omnirank_proto protoreflect.FileDescriptor
 
 const file_omnirank_v1_omnirank_proto_rawDesc = "" +
@@ -2129,7 +2514,33 @@ const file_omnirank_v1_omnirank_proto_rawDesc = "" +
 	"\x14RegisterModelRequest\x12,\n" +
 	"\x05files\x18\x01 \x03(\v2\x16.omnirank.v1.ModelFileR\x05files\"E\n" +
 	"\x15RegisterModelResponse\x12,\n" +
-	"\x05model\x18\x01 \x01(\v2\x16.omnirank.v1.ModelInfoR\x05model*@\n" +
+	"\x05model\x18\x01 \x01(\v2\x16.omnirank.v1.ModelInfoR\x05model\"\xd9\x01\n" +
+	"\n" +
+	"DeadLetter\x12\x10\n" +
+	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x18\n" +
+	"\asubject\x18\x02 \x01(\tR\asubject\x12\x1d\n" +
+	"\n" +
+	"product_id\x18\x03 \x01(\tR\tproductId\x12\x1d\n" +
+	"\n" +
+	"object_key\x18\x04 \x01(\tR\tobjectKey\x12\x14\n" +
+	"\x05stage\x18\x05 \x01(\tR\x05stage\x12\x16\n" +
+	"\x06reason\x18\x06 \x01(\tR\x06reason\x12\x1a\n" +
+	"\battempts\x18\a \x01(\x05R\battempts\x12\x17\n" +
+	"\atime_ms\x18\b \x01(\x03R\x06timeMs\"D\n" +
+	"\x16ListDeadLettersRequest\x12\x14\n" +
+	"\x05limit\x18\x01 \x01(\x05R\x05limit\x12\x14\n" +
+	"\x05stage\x18\x02 \x01(\tR\x05stage\"U\n" +
+	"\x17ListDeadLettersResponse\x12:\n" +
+	"\fdead_letters\x18\x01 \x03(\v2\x17.omnirank.v1.DeadLetterR\vdeadLetters\"V\n" +
+	"\x18ReplayDeadLettersRequest\x12\x12\n" +
+	"\x04seqs\x18\x01 \x03(\x04R\x04seqs\x12\x10\n" +
+	"\x03all\x18\x02 \x01(\bR\x03all\x12\x14\n" +
+	"\x05stage\x18\x03 \x01(\tR\x05stage\"7\n" +
+	"\x19ReplayDeadLettersResponse\x12\x1a\n" +
+	"\breplayed\x18\x01 \x01(\x03R\breplayed\"\x12\n" +
+	"\x10ReconcileRequest\"/\n" +
+	"\x11ReconcileResponse\x12\x1a\n" +
+	"\bproducts\x18\x01 \x01(\x03R\bproducts*@\n" +
 	"\bStrategy\x12\x1b\n" +
 	"\x17STRATEGY_AVERAGE_VECTOR\x10\x00\x12\x17\n" +
 	"\x13STRATEGY_BEST_SCORE\x10\x012\x9d\x02\n" +
@@ -2142,14 +2553,17 @@ const file_omnirank_v1_omnirank_proto_rawDesc = "" +
 	"\rRankerService\x12J\n" +
 	"\tRecommend\x12\x1d.omnirank.v1.RecommendRequest\x1a\x1e.omnirank.v1.RecommendResponse2T\n" +
 	"\x0fFeedbackService\x12A\n" +
-	"\x06Record\x12\x1a.omnirank.v1.RecordRequest\x1a\x1b.omnirank.v1.RecordResponse2\xc7\x02\n" +
+	"\x06Record\x12\x1a.omnirank.v1.RecordRequest\x1a\x1b.omnirank.v1.RecordResponse2\xd5\x04\n" +
 	"\fAdminService\x12M\n" +
 	"\n" +
 	"ListErrors\x12\x1e.omnirank.v1.ListErrorsRequest\x1a\x1f.omnirank.v1.ListErrorsResponse\x12A\n" +
 	"\x06Status\x12\x1a.omnirank.v1.StatusRequest\x1a\x1b.omnirank.v1.StatusResponse\x12M\n" +
 	"\n" +
 	"ListModels\x12\x1e.omnirank.v1.ListModelsRequest\x1a\x1f.omnirank.v1.ListModelsResponse\x12V\n" +
-	"\rRegisterModel\x12!.omnirank.v1.RegisterModelRequest\x1a\".omnirank.v1.RegisterModelResponseB;Z9github.com/omnirank/omnirank/proto/omnirank/v1;omnirankv1b\x06proto3"
+	"\rRegisterModel\x12!.omnirank.v1.RegisterModelRequest\x1a\".omnirank.v1.RegisterModelResponse\x12\\\n" +
+	"\x0fListDeadLetters\x12#.omnirank.v1.ListDeadLettersRequest\x1a$.omnirank.v1.ListDeadLettersResponse\x12b\n" +
+	"\x11ReplayDeadLetters\x12%.omnirank.v1.ReplayDeadLettersRequest\x1a&.omnirank.v1.ReplayDeadLettersResponse\x12J\n" +
+	"\tReconcile\x12\x1d.omnirank.v1.ReconcileRequest\x1a\x1e.omnirank.v1.ReconcileResponseB;Z9github.com/omnirank/omnirank/proto/omnirank/v1;omnirankv1b\x06proto3"
 
 var (
 	file_omnirank_v1_omnirank_proto_rawDescOnce sync.Once
@@ -2164,91 +2578,105 @@ func file_omnirank_v1_omnirank_proto_rawDescGZIP() []byte {
 }
 
 var file_omnirank_v1_omnirank_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_omnirank_v1_omnirank_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_omnirank_v1_omnirank_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_omnirank_v1_omnirank_proto_goTypes = []any{
-	(Strategy)(0),                 // 0: omnirank.v1.Strategy
-	(*Product)(nil),               // 1: omnirank.v1.Product
-	(*MediaRef)(nil),              // 2: omnirank.v1.MediaRef
-	(*MediaBlob)(nil),             // 3: omnirank.v1.MediaBlob
-	(*UpsertRequest)(nil),         // 4: omnirank.v1.UpsertRequest
-	(*UpsertResponse)(nil),        // 5: omnirank.v1.UpsertResponse
-	(*GetRequest)(nil),            // 6: omnirank.v1.GetRequest
-	(*GetResponse)(nil),           // 7: omnirank.v1.GetResponse
-	(*DeleteRequest)(nil),         // 8: omnirank.v1.DeleteRequest
-	(*DeleteResponse)(nil),        // 9: omnirank.v1.DeleteResponse
-	(*BulkUpsertResponse)(nil),    // 10: omnirank.v1.BulkUpsertResponse
-	(*PriceRange)(nil),            // 11: omnirank.v1.PriceRange
-	(*Filter)(nil),                // 12: omnirank.v1.Filter
-	(*RecommendRequest)(nil),      // 13: omnirank.v1.RecommendRequest
-	(*Contribution)(nil),          // 14: omnirank.v1.Contribution
-	(*ScoredProduct)(nil),         // 15: omnirank.v1.ScoredProduct
-	(*RecommendResponse)(nil),     // 16: omnirank.v1.RecommendResponse
-	(*FeedbackEvent)(nil),         // 17: omnirank.v1.FeedbackEvent
-	(*RecordRequest)(nil),         // 18: omnirank.v1.RecordRequest
-	(*RecordResponse)(nil),        // 19: omnirank.v1.RecordResponse
-	(*ListErrorsRequest)(nil),     // 20: omnirank.v1.ListErrorsRequest
-	(*IngestError)(nil),           // 21: omnirank.v1.IngestError
-	(*ListErrorsResponse)(nil),    // 22: omnirank.v1.ListErrorsResponse
-	(*StatusRequest)(nil),         // 23: omnirank.v1.StatusRequest
-	(*SpaceStatus)(nil),           // 24: omnirank.v1.SpaceStatus
-	(*StatusResponse)(nil),        // 25: omnirank.v1.StatusResponse
-	(*ModelInfo)(nil),             // 26: omnirank.v1.ModelInfo
-	(*ListModelsRequest)(nil),     // 27: omnirank.v1.ListModelsRequest
-	(*ListModelsResponse)(nil),    // 28: omnirank.v1.ListModelsResponse
-	(*ModelFile)(nil),             // 29: omnirank.v1.ModelFile
-	(*RegisterModelRequest)(nil),  // 30: omnirank.v1.RegisterModelRequest
-	(*RegisterModelResponse)(nil), // 31: omnirank.v1.RegisterModelResponse
-	nil,                           // 32: omnirank.v1.Product.AttributesEntry
-	nil,                           // 33: omnirank.v1.Filter.AttributesEntry
-	nil,                           // 34: omnirank.v1.RecommendResponse.ModelsEntry
-	nil,                           // 35: omnirank.v1.StatusResponse.PendingEntry
+	(Strategy)(0),                     // 0: omnirank.v1.Strategy
+	(*Product)(nil),                   // 1: omnirank.v1.Product
+	(*MediaRef)(nil),                  // 2: omnirank.v1.MediaRef
+	(*MediaBlob)(nil),                 // 3: omnirank.v1.MediaBlob
+	(*UpsertRequest)(nil),             // 4: omnirank.v1.UpsertRequest
+	(*UpsertResponse)(nil),            // 5: omnirank.v1.UpsertResponse
+	(*GetRequest)(nil),                // 6: omnirank.v1.GetRequest
+	(*GetResponse)(nil),               // 7: omnirank.v1.GetResponse
+	(*DeleteRequest)(nil),             // 8: omnirank.v1.DeleteRequest
+	(*DeleteResponse)(nil),            // 9: omnirank.v1.DeleteResponse
+	(*BulkUpsertResponse)(nil),        // 10: omnirank.v1.BulkUpsertResponse
+	(*PriceRange)(nil),                // 11: omnirank.v1.PriceRange
+	(*Filter)(nil),                    // 12: omnirank.v1.Filter
+	(*RecommendRequest)(nil),          // 13: omnirank.v1.RecommendRequest
+	(*Contribution)(nil),              // 14: omnirank.v1.Contribution
+	(*ScoredProduct)(nil),             // 15: omnirank.v1.ScoredProduct
+	(*RecommendResponse)(nil),         // 16: omnirank.v1.RecommendResponse
+	(*FeedbackEvent)(nil),             // 17: omnirank.v1.FeedbackEvent
+	(*RecordRequest)(nil),             // 18: omnirank.v1.RecordRequest
+	(*RecordResponse)(nil),            // 19: omnirank.v1.RecordResponse
+	(*ListErrorsRequest)(nil),         // 20: omnirank.v1.ListErrorsRequest
+	(*IngestError)(nil),               // 21: omnirank.v1.IngestError
+	(*ListErrorsResponse)(nil),        // 22: omnirank.v1.ListErrorsResponse
+	(*StatusRequest)(nil),             // 23: omnirank.v1.StatusRequest
+	(*SpaceStatus)(nil),               // 24: omnirank.v1.SpaceStatus
+	(*StatusResponse)(nil),            // 25: omnirank.v1.StatusResponse
+	(*ModelInfo)(nil),                 // 26: omnirank.v1.ModelInfo
+	(*ListModelsRequest)(nil),         // 27: omnirank.v1.ListModelsRequest
+	(*ListModelsResponse)(nil),        // 28: omnirank.v1.ListModelsResponse
+	(*ModelFile)(nil),                 // 29: omnirank.v1.ModelFile
+	(*RegisterModelRequest)(nil),      // 30: omnirank.v1.RegisterModelRequest
+	(*RegisterModelResponse)(nil),     // 31: omnirank.v1.RegisterModelResponse
+	(*DeadLetter)(nil),                // 32: omnirank.v1.DeadLetter
+	(*ListDeadLettersRequest)(nil),    // 33: omnirank.v1.ListDeadLettersRequest
+	(*ListDeadLettersResponse)(nil),   // 34: omnirank.v1.ListDeadLettersResponse
+	(*ReplayDeadLettersRequest)(nil),  // 35: omnirank.v1.ReplayDeadLettersRequest
+	(*ReplayDeadLettersResponse)(nil), // 36: omnirank.v1.ReplayDeadLettersResponse
+	(*ReconcileRequest)(nil),          // 37: omnirank.v1.ReconcileRequest
+	(*ReconcileResponse)(nil),         // 38: omnirank.v1.ReconcileResponse
+	nil,                               // 39: omnirank.v1.Product.AttributesEntry
+	nil,                               // 40: omnirank.v1.Filter.AttributesEntry
+	nil,                               // 41: omnirank.v1.RecommendResponse.ModelsEntry
+	nil,                               // 42: omnirank.v1.StatusResponse.PendingEntry
 }
 var file_omnirank_v1_omnirank_proto_depIdxs = []int32{
-	32, // 0: omnirank.v1.Product.attributes:type_name -> omnirank.v1.Product.AttributesEntry
+	39, // 0: omnirank.v1.Product.attributes:type_name -> omnirank.v1.Product.AttributesEntry
 	2,  // 1: omnirank.v1.Product.media:type_name -> omnirank.v1.MediaRef
 	1,  // 2: omnirank.v1.UpsertRequest.product:type_name -> omnirank.v1.Product
 	3,  // 3: omnirank.v1.UpsertRequest.media:type_name -> omnirank.v1.MediaBlob
 	1,  // 4: omnirank.v1.GetResponse.product:type_name -> omnirank.v1.Product
 	11, // 5: omnirank.v1.Filter.price:type_name -> omnirank.v1.PriceRange
-	33, // 6: omnirank.v1.Filter.attributes:type_name -> omnirank.v1.Filter.AttributesEntry
+	40, // 6: omnirank.v1.Filter.attributes:type_name -> omnirank.v1.Filter.AttributesEntry
 	12, // 7: omnirank.v1.RecommendRequest.filter:type_name -> omnirank.v1.Filter
 	0,  // 8: omnirank.v1.RecommendRequest.strategy:type_name -> omnirank.v1.Strategy
 	14, // 9: omnirank.v1.ScoredProduct.contributions:type_name -> omnirank.v1.Contribution
 	2,  // 10: omnirank.v1.ScoredProduct.media:type_name -> omnirank.v1.MediaRef
 	15, // 11: omnirank.v1.RecommendResponse.results:type_name -> omnirank.v1.ScoredProduct
-	34, // 12: omnirank.v1.RecommendResponse.models:type_name -> omnirank.v1.RecommendResponse.ModelsEntry
+	41, // 12: omnirank.v1.RecommendResponse.models:type_name -> omnirank.v1.RecommendResponse.ModelsEntry
 	17, // 13: omnirank.v1.RecordRequest.events:type_name -> omnirank.v1.FeedbackEvent
 	21, // 14: omnirank.v1.ListErrorsResponse.errors:type_name -> omnirank.v1.IngestError
 	24, // 15: omnirank.v1.StatusResponse.spaces:type_name -> omnirank.v1.SpaceStatus
-	35, // 16: omnirank.v1.StatusResponse.pending:type_name -> omnirank.v1.StatusResponse.PendingEntry
+	42, // 16: omnirank.v1.StatusResponse.pending:type_name -> omnirank.v1.StatusResponse.PendingEntry
 	26, // 17: omnirank.v1.ListModelsResponse.models:type_name -> omnirank.v1.ModelInfo
 	29, // 18: omnirank.v1.RegisterModelRequest.files:type_name -> omnirank.v1.ModelFile
 	26, // 19: omnirank.v1.RegisterModelResponse.model:type_name -> omnirank.v1.ModelInfo
-	4,  // 20: omnirank.v1.CatalogService.Upsert:input_type -> omnirank.v1.UpsertRequest
-	6,  // 21: omnirank.v1.CatalogService.Get:input_type -> omnirank.v1.GetRequest
-	8,  // 22: omnirank.v1.CatalogService.Delete:input_type -> omnirank.v1.DeleteRequest
-	4,  // 23: omnirank.v1.CatalogService.BulkUpsert:input_type -> omnirank.v1.UpsertRequest
-	13, // 24: omnirank.v1.RankerService.Recommend:input_type -> omnirank.v1.RecommendRequest
-	18, // 25: omnirank.v1.FeedbackService.Record:input_type -> omnirank.v1.RecordRequest
-	20, // 26: omnirank.v1.AdminService.ListErrors:input_type -> omnirank.v1.ListErrorsRequest
-	23, // 27: omnirank.v1.AdminService.Status:input_type -> omnirank.v1.StatusRequest
-	27, // 28: omnirank.v1.AdminService.ListModels:input_type -> omnirank.v1.ListModelsRequest
-	30, // 29: omnirank.v1.AdminService.RegisterModel:input_type -> omnirank.v1.RegisterModelRequest
-	5,  // 30: omnirank.v1.CatalogService.Upsert:output_type -> omnirank.v1.UpsertResponse
-	7,  // 31: omnirank.v1.CatalogService.Get:output_type -> omnirank.v1.GetResponse
-	9,  // 32: omnirank.v1.CatalogService.Delete:output_type -> omnirank.v1.DeleteResponse
-	10, // 33: omnirank.v1.CatalogService.BulkUpsert:output_type -> omnirank.v1.BulkUpsertResponse
-	16, // 34: omnirank.v1.RankerService.Recommend:output_type -> omnirank.v1.RecommendResponse
-	19, // 35: omnirank.v1.FeedbackService.Record:output_type -> omnirank.v1.RecordResponse
-	22, // 36: omnirank.v1.AdminService.ListErrors:output_type -> omnirank.v1.ListErrorsResponse
-	25, // 37: omnirank.v1.AdminService.Status:output_type -> omnirank.v1.StatusResponse
-	28, // 38: omnirank.v1.AdminService.ListModels:output_type -> omnirank.v1.ListModelsResponse
-	31, // 39: omnirank.v1.AdminService.RegisterModel:output_type -> omnirank.v1.RegisterModelResponse
-	30, // [30:40] is the sub-list for method output_type
-	20, // [20:30] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	32, // 20: omnirank.v1.ListDeadLettersResponse.dead_letters:type_name -> omnirank.v1.DeadLetter
+	4,  // 21: omnirank.v1.CatalogService.Upsert:input_type -> omnirank.v1.UpsertRequest
+	6,  // 22: omnirank.v1.CatalogService.Get:input_type -> omnirank.v1.GetRequest
+	8,  // 23: omnirank.v1.CatalogService.Delete:input_type -> omnirank.v1.DeleteRequest
+	4,  // 24: omnirank.v1.CatalogService.BulkUpsert:input_type -> omnirank.v1.UpsertRequest
+	13, // 25: omnirank.v1.RankerService.Recommend:input_type -> omnirank.v1.RecommendRequest
+	18, // 26: omnirank.v1.FeedbackService.Record:input_type -> omnirank.v1.RecordRequest
+	20, // 27: omnirank.v1.AdminService.ListErrors:input_type -> omnirank.v1.ListErrorsRequest
+	23, // 28: omnirank.v1.AdminService.Status:input_type -> omnirank.v1.StatusRequest
+	27, // 29: omnirank.v1.AdminService.ListModels:input_type -> omnirank.v1.ListModelsRequest
+	30, // 30: omnirank.v1.AdminService.RegisterModel:input_type -> omnirank.v1.RegisterModelRequest
+	33, // 31: omnirank.v1.AdminService.ListDeadLetters:input_type -> omnirank.v1.ListDeadLettersRequest
+	35, // 32: omnirank.v1.AdminService.ReplayDeadLetters:input_type -> omnirank.v1.ReplayDeadLettersRequest
+	37, // 33: omnirank.v1.AdminService.Reconcile:input_type -> omnirank.v1.ReconcileRequest
+	5,  // 34: omnirank.v1.CatalogService.Upsert:output_type -> omnirank.v1.UpsertResponse
+	7,  // 35: omnirank.v1.CatalogService.Get:output_type -> omnirank.v1.GetResponse
+	9,  // 36: omnirank.v1.CatalogService.Delete:output_type -> omnirank.v1.DeleteResponse
+	10, // 37: omnirank.v1.CatalogService.BulkUpsert:output_type -> omnirank.v1.BulkUpsertResponse
+	16, // 38: omnirank.v1.RankerService.Recommend:output_type -> omnirank.v1.RecommendResponse
+	19, // 39: omnirank.v1.FeedbackService.Record:output_type -> omnirank.v1.RecordResponse
+	22, // 40: omnirank.v1.AdminService.ListErrors:output_type -> omnirank.v1.ListErrorsResponse
+	25, // 41: omnirank.v1.AdminService.Status:output_type -> omnirank.v1.StatusResponse
+	28, // 42: omnirank.v1.AdminService.ListModels:output_type -> omnirank.v1.ListModelsResponse
+	31, // 43: omnirank.v1.AdminService.RegisterModel:output_type -> omnirank.v1.RegisterModelResponse
+	34, // 44: omnirank.v1.AdminService.ListDeadLetters:output_type -> omnirank.v1.ListDeadLettersResponse
+	36, // 45: omnirank.v1.AdminService.ReplayDeadLetters:output_type -> omnirank.v1.ReplayDeadLettersResponse
+	38, // 46: omnirank.v1.AdminService.Reconcile:output_type -> omnirank.v1.ReconcileResponse
+	34, // [34:47] is the sub-list for method output_type
+	21, // [21:34] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_omnirank_v1_omnirank_proto_init() }
@@ -2262,7 +2690,7 @@ func file_omnirank_v1_omnirank_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_omnirank_v1_omnirank_proto_rawDesc), len(file_omnirank_v1_omnirank_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   35,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   4,
 		},
