@@ -17,7 +17,6 @@ package topology
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -204,5 +203,3 @@ func Consumer(ctx context.Context, js jetstream.JetStream, stream, name string) 
 	return c, nil
 }
 
-// ErrNotDeclared is returned for a name the topology does not declare.
-var ErrNotDeclared = errors.New("not declared in topology")

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/omnirank/omnirank/server"
+)
+
+func writeProduct(t *testing.T, dir, id, title string, c color.RGBA) {
+	t.Helper()
+	pd := filepath.Join(dir, id)
+	if err := os.MkdirAll(pd, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	img := image.NewRGBA(image.Rect(0, 0, 48, 48))
+	for y := range 48 {
+		for x := range 48 {
+			if (x/8+y/8)%2 == 0 {
+				img.Set(x, y, c)
+			} else {
+				img.Set(x, y, color.RGBA{c.B, c.R, c.G, 255})
+			}
+		}
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(pd, "image.png"), buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pj := fmt.Sprintf(`{"id":%q,"title":%q,"category":["test"],"price":5,"currency":"EUR","media":[{"key":"image.png","kind":"image","content_type":"image/png"}]}`, id, title)
+	if err := os.WriteFile(filepath.Join(pd, "product.json"), []byte(pj), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The CLI's client commands against a real server over gRPC.
+func TestCLIIngestQueryStatus(t *testing.T) {
+	cfg := server.DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	cfg.GRPCAddr = "127.0.0.1:0"
+	cfg.HTTPAddr = ""
+	cfg.Device = "cpu"
+	cfg.FusionWait = time.Second
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx := context.Background()
+	srv, err := server.Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		_ = srv.Close(cctx)
+	}()
+	addr := srv.GRPCAddr()
+	cat := t.TempDir()
+	writeProduct(t, cat, "teapot", "Porcelain teapot", color.RGBA{200, 30, 30, 255})
+	writeProduct(t, cat, "sneaker", "Canvas sneaker", color.RGBA{30, 30, 200, 255})
+	writeProduct(t, cat, "bad", "", color.RGBA{1, 2, 3, 255}) // no title: rejected by the API
+
+	var out, errOut bytes.Buffer
+	if err := run(ctx, []string{"ingest", "--addr", addr, "--quiet", cat}, &out, &errOut); err != nil {
+		t.Fatalf("ingest: %v\n%s", err, errOut.String())
+	}
+	if !strings.Contains(out.String(), "2 products accepted, 1 rejected") || !strings.Contains(out.String(), "bad:") {
+		t.Fatalf("ingest output:\n%s", out.String())
+	}
+
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		out.Reset()
+		if err := run(ctx, []string{"status", "--addr", addr}, &out, &errOut); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(out.String(), "(active): 2 vectors") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status never showed 2 vectors:\n%s", out.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	out.Reset()
+	if err := run(ctx, []string{"query", "--addr", addr, "--text", "porcelain teapot", "-k", "2", "--json"}, &out, &errOut); err != nil {
+		t.Fatal(err)
+	}
+	var res struct {
+		Space   string `json:"space"`
+		Results []struct {
+			ID            string             `json:"id"`
+			Title         string             `json:"title"`
+			Score         float32            `json:"score"`
+			Contributions map[string]float32 `json:"contributions"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		t.Fatalf("query --json is not one JSON object: %v\n%s", err, out.String())
+	}
+	if len(res.Results) != 2 || res.Results[0].ID != "teapot" || res.Results[0].Title != "Porcelain teapot" {
+		t.Fatalf("query results: %+v", res.Results)
+	}
+	if res.Results[0].Contributions["modality:text"] <= 0 {
+		t.Fatalf("no text contribution: %+v", res.Results[0].Contributions)
+	}
+
+	out.Reset()
+	if err := run(ctx, []string{"query", "--addr", addr, "--image", filepath.Join(cat, "sneaker", "image.png"), "-k", "1"}, &out, &errOut); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "sneaker") {
+		t.Fatalf("image query:\n%s", out.String())
+	}
+
+	out.Reset()
+	if err := run(ctx, []string{"models", "--addr", addr, "list"}, &out, &errOut); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"starter-text@1", "starter-image@1", "starter-audio@1"} {
+		if !strings.Contains(out.String(), m) {
+			t.Errorf("models list lacks %s:\n%s", m, out.String())
+		}
+	}
+	if err := run(ctx, []string{"nonsense"}, &out, &errOut); err == nil {
+		t.Error("unknown command accepted")
+	}
+}
