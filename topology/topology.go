@@ -202,4 +202,3 @@ func Consumer(ctx context.Context, js jetstream.JetStream, stream, name string) 
 	}
 	return c, nil
 }
-
