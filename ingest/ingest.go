@@ -140,7 +140,16 @@ func (in *Ingestor) handle(ctx context.Context, msg jetstream.Msg) {
 			continue
 		}
 		id, _, ok := storage.ProductIDFromKey(ev.Key)
-		if !ok || seen[id] {
+		if !ok {
+			if strings.HasPrefix(ev.Key, storage.ProductsPrefix) {
+				// Under products/ but not products/<valid id>/<file>:
+				// never silently dropped, always listed.
+				in.deadLetter(ctx, topology.IngestError{ObjectKey: ev.Key, Stage: "ingest",
+					Reason: "object key is not products/<id>/<file> with a valid product id (letters, digits, '.', '_', '-'; at most 128)"}, msg)
+			}
+			continue
+		}
+		if seen[id] {
 			continue
 		}
 		seen[id] = true

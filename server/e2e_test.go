@@ -364,6 +364,7 @@ func TestBadProductsAreRecorded(t *testing.T) {
 	put(storage.MediaKey("corrupt-img", "x.png"), []byte("\x89PNG\r\n\x1a\nnot really a png"))
 	put(storage.ProductKey("corrupt-img"), corrupt)
 	put(storage.ProductKey("ok-2"), good("ok-2", "Black coffee beans"))
+	put("products/bad id!/product.json", good("bad id!", "Bad folder"))
 
 	want := map[string]string{"bad-json": "", "bad-utf8": "UTF-8", "no-media": "gone.png", "huge-text": "description", "corrupt-img": ""}
 	waitFor(t, 60*time.Second, "every bad product listed", func() bool {
@@ -385,6 +386,22 @@ func TestBadProductsAreRecorded(t *testing.T) {
 		if _, ok := want[ie.GetProductId()]; !ok {
 			t.Errorf("good product %s listed as an error: %s", ie.GetProductId(), ie.GetReason())
 		}
+	}
+	waitFor(t, 30*time.Second, "invalid folder name dead-lettered", func() bool {
+		dls, err := e.admin.ListDeadLetters(ctx, &pb.ListDeadLettersRequest{Stage: "ingest"})
+		if err != nil {
+			return false
+		}
+		for _, d := range dls.GetDeadLetters() {
+			if d.GetObjectKey() == "products/bad id!/product.json" && d.GetReason() != "" {
+				return true
+			}
+		}
+		return false
+	})
+	dls, err := e.admin.ListDeadLetters(ctx, &pb.ListDeadLettersRequest{Stage: "extract-image"})
+	if err != nil || len(dls.GetDeadLetters()) != 1 || dls.GetDeadLetters()[0].GetProductId() != "corrupt-img" {
+		t.Fatalf("extract-image dead letters: %v %v", dls, err)
 	}
 	for _, q := range []struct{ text, id string }{{"green tea", "ok-1"}, {"coffee beans", "ok-2"}} {
 		waitFor(t, 30*time.Second, q.id+" searchable", func() bool {
