@@ -108,20 +108,7 @@ func (f *Fuser) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for ctx.Err() == nil {
-		batch, err := cons.Fetch(64, jetstream.FetchMaxWait(time.Second))
-		if err != nil {
-			if ctx.Err() != nil {
-				break
-			}
-			f.log.Warn("fusion: fetch", "err", err)
-			sleep(ctx, time.Second)
-			continue
-		}
-		for msg := range batch.Messages() {
-			f.handle(ctx, msg)
-		}
-	}
+	topology.Pull(ctx, cons, 64, time.Second, f.log, "fusion", func(msg jetstream.Msg) { f.handle(ctx, msg) })
 	return nil
 }
 
@@ -307,13 +294,4 @@ func (f *Fuser) space(ctx context.Context, name string) (spaces.Space, error) {
 	f.spaceDefs[name] = sp
 	f.mu.Unlock()
 	return sp, nil
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }

@@ -99,23 +99,7 @@ func (in *Ingestor) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for ctx.Err() == nil {
-		batch, err := cons.Fetch(64, jetstream.FetchMaxWait(time.Second))
-		if err != nil {
-			if ctx.Err() != nil {
-				break
-			}
-			in.log.Warn("ingest: fetch", "err", err)
-			sleep(ctx, time.Second)
-			continue
-		}
-		for msg := range batch.Messages() {
-			in.handle(ctx, msg)
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && ctx.Err() == nil {
-			in.log.Warn("ingest: fetch batch", "err", err)
-		}
-	}
+	topology.Pull(ctx, cons, 64, time.Second, in.log, "ingest", func(msg jetstream.Msg) { in.handle(ctx, msg) })
 	return nil
 }
 
@@ -496,13 +480,4 @@ func equalJSON(a, b any) bool {
 func backoff(attempt int) time.Duration {
 	d := time.Second << min(max(attempt-1, 0), 5)
 	return min(d, 30*time.Second)
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }

@@ -108,6 +108,17 @@ func ParseProduct(data []byte) (*Product, error) {
 			fmt.Sprintf("trailing data after the JSON object at byte %d: %q", off, truncate(string(rest), 16)),
 		}}
 	}
+	// Empty lists decode as empty, non-nil values; make them nil so a
+	// record means the same thing however it spells "nothing".
+	if len(p.Category) == 0 {
+		p.Category = nil
+	}
+	if len(p.Attributes) == 0 {
+		p.Attributes = nil
+	}
+	if len(p.Media) == 0 {
+		p.Media = nil
+	}
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}

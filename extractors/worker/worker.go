@@ -131,7 +131,7 @@ func (w *Worker) Run(ctx context.Context) error {
 				break
 			}
 			w.log.Warn("extract: fetch", "modality", w.modality, "err", err)
-			sleep(ctx, time.Second)
+			topology.Sleep(ctx, time.Second)
 			continue
 		}
 		if len(msgs) > 0 {
@@ -318,13 +318,4 @@ func (w *Worker) deadLetter(ctx context.Context, it *item, reason string) {
 		}
 	}
 	_ = it.msg.Term()
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }

@@ -247,6 +247,14 @@ func launch(ctx context.Context, cfg Config, dir, addr, prevWD string, ms meta.M
 		g.runErr = embedgw.RunVersityGW(runCtx, be, gwCfg)
 	}()
 	if err := g.waitReady(ctx, cfg.ReadyTimeout); err != nil {
+		if !errors.Is(err, errExitedEarly) {
+			// versitygw's shutdown is a no-op until its server has started
+			// serving, and the server then serves forever: wait (bounded)
+			// until it answers, so that the shutdown below closes it.
+			if werr := g.waitReady(context.Background(), cfg.ReadyTimeout); werr != nil && !errors.Is(werr, errExitedEarly) {
+				cfg.Logger.Warn("s3gw: gateway never answered; its listener may outlive this failed start", "endpoint", g.endpoint, "err", werr)
+			}
+		}
 		cancel()
 		<-g.done
 		restoreWD(cfg.Logger, prevWD)

@@ -25,33 +25,17 @@ func main() {
 	if len(mods) == 0 {
 		mods = starter.Modalities
 	}
-	if err := run(os.Args[1], mods); err != nil {
-		slog.Error("build-starter failed", "err", err)
-		os.Exit(1)
-	}
-}
-
-func run(out string, mods []string) error {
 	for _, mod := range mods {
-		model, man, err := starter.Build(mod)
+		_, man, err := starter.Build(mod)
 		if err != nil {
-			return err
+			slog.Error("build-starter failed", "err", err)
+			os.Exit(1)
 		}
-		mb, err := man.Marshal()
-		if err != nil {
-			return err
+		dir := filepath.Join(os.Args[1], filepath.FromSlash(manifest.FolderKey(man.Name, man.Version)))
+		if _, err := starter.WriteFolder(dir, mod); err != nil {
+			slog.Error("build-starter failed", "err", err)
+			os.Exit(1)
 		}
-		dir := filepath.Join(out, filepath.FromSlash(man.Prefix()))
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("create %s: %w", dir, err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, manifest.ModelFile), model, 0o644); err != nil {
-			return fmt.Errorf("write model: %w", err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, manifest.FileName), mb, 0o644); err != nil {
-			return fmt.Errorf("write manifest: %w", err)
-		}
-		slog.Info("starter model written", "model", man.ID(), "dir", dir, "bytes", len(model))
+		slog.Info("starter model written", "model", man.ID(), "dir", dir)
 	}
-	return nil
 }

@@ -1,0 +1,32 @@
+package starter
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/omnirank/omnirank/extractors/manifest"
+)
+
+// WriteFolder builds the starter model of a modality and writes model.onnx
+// and manifest.json into dir, ready for registration.
+func WriteFolder(dir, modality string) (manifest.Manifest, error) {
+	model, man, err := Build(modality)
+	if err != nil {
+		return manifest.Manifest{}, err
+	}
+	mb, err := man.Marshal()
+	if err != nil {
+		return manifest.Manifest{}, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return manifest.Manifest{}, fmt.Errorf("create %s: %w", dir, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, manifest.ModelFile), model, 0o644); err != nil {
+		return manifest.Manifest{}, fmt.Errorf("write model: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, manifest.FileName), mb, 0o644); err != nil {
+		return manifest.Manifest{}, fmt.Errorf("write manifest: %w", err)
+	}
+	return man, nil
+}
