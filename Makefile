@@ -8,7 +8,7 @@ PROTOC_GEN_GO_GRPC := google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.0
 # Debian packages the build, tests and demo use.
 APT_PKGS := npm espeak-ng sox
 
-.PHONY: all setup deps onnxruntime sample build test test-short vet demo proto bench fuzz clean
+.PHONY: all setup deps onnxruntime sample build test test-short vet demo proto bench fuzz golden gpu-check clean
 
 all: build
 
@@ -63,6 +63,22 @@ proto:
 bench: build onnxruntime
 	$(BIN) bench extract
 	$(BIN) bench index
+
+## fuzz: run every fuzz target for FUZZTIME each (default 60s)
+FUZZTIME ?= 60s
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzImageTensor -fuzztime $(FUZZTIME) ./extractors/preprocess/
+	$(GO) test -run '^$$' -fuzz FuzzDecodeAudio -fuzztime $(FUZZTIME) ./extractors/preprocess/
+	$(GO) test -run '^$$' -fuzz FuzzEncode -fuzztime $(FUZZTIME) ./extractors/preprocess/wordpiece/
+	$(GO) test -run '^$$' -fuzz FuzzParseProduct -fuzztime $(FUZZTIME) ./storage/
+
+## golden: regenerate the WordPiece golden ids with transformers.js (needs npm)
+golden:
+	cd scripts/golden-wordpiece && npm install --ignore-scripts --no-audit --no-fund && node gen.mjs
+
+## gpu-check: on a machine with an NVIDIA GPU, compare every model's CUDA outputs with CPU's
+gpu-check: onnxruntime
+	bash scripts/gpu-check.sh
 
 clean:
 	rm -rf bin data .cache
