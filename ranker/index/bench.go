@@ -386,12 +386,13 @@ func runBaselines(ctx context.Context, cfg BenchConfig, d *Dataset, gt [][]int32
 		"--ef-sweep", strings.Join(efs, ","), "--min-query-time", strconv.FormatFloat(cfg.MinQueryTime.Seconds(), 'f', -1, 64),
 		"--dataset", name}
 	cmd := exec.CommandContext(ctx, cfg.Python, args...)
-	var stdout, stderr bytes.Buffer
+	var stdout bytes.Buffer
+	stderr := &lineLogger{log: cfg.Logger}
 	cmd.Stdout = &stdout
-	cmd.Stderr = &stderr
+	cmd.Stderr = stderr
 	cfg.Logger.Info("bench baselines", "python", cfg.Python, "script", script)
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("baselines: %s: %w: %s", cfg.Python, err, strings.TrimSpace(lastLines(stderr.String(), 5)))
+		return nil, fmt.Errorf("baselines: %s: %w: %s", cfg.Python, err, strings.TrimSpace(lastLines(stderr.all.String(), 5)))
 	}
 	var out []BenchResult
 	sc := bufio.NewScanner(&stdout)
@@ -407,6 +408,27 @@ func runBaselines(ctx context.Context, cfg BenchConfig, d *Dataset, gt [][]int32
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// lineLogger logs each line written to it (the baseline script's progress)
+// and keeps everything for error messages.
+type lineLogger struct {
+	log  *slog.Logger
+	all  bytes.Buffer
+	part []byte
+}
+
+func (l *lineLogger) Write(p []byte) (int, error) {
+	l.all.Write(p)
+	l.part = append(l.part, p...)
+	for {
+		i := bytes.IndexByte(l.part, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		l.log.Info("baseline", "msg", string(l.part[:i]))
+		l.part = l.part[i+1:]
+	}
 }
 
 func lastLines(s string, n int) string {

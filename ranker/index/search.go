@@ -274,18 +274,38 @@ func (h *HNSW) graphSearch(ctx context.Context, q []float32, k, ef int, filter f
 		}
 		sortDesc(res)
 	}
-	res = res[:min(k, len(res))]
-	hits := make([]Hit, len(res))
-	for i, c := range res {
-		hits[i] = Hit{ID: h.nodeIDs[c.id], Score: c.sim}
+	return h.toHits(res, k), nil
+}
+
+// toHits maps the best k candidates to hits. An id replaced while the search
+// ran can show up twice (its old node read before the swap, its new node
+// after); only its first, best-scored occurrence is kept.
+func (h *HNSW) toHits(res []cand, k int) []Hit {
+	hits := make([]Hit, 0, min(k, len(res)))
+	for _, c := range res {
+		if len(hits) == k {
+			break
+		}
+		id := h.nodeIDs[c.id]
+		dup := false
+		for _, x := range hits {
+			if x.ID == id {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			hits = append(hits, Hit{ID: id, Score: c.sim})
+		}
 	}
-	return hits, nil
+	return hits
 }
 
 // exactScan scores every live accepted node; growMu held.
 func (h *HNSW) exactScan(ctx context.Context, q []float32, k int, filter func(string) bool) ([]Hit, error) {
 	n := int(h.nodes.Load())
-	t := topK{k: k, h: make(minHeap, 0, k)}
+	// One spare slot absorbs an id replaced during the scan (see toHits).
+	t := topK{k: k + 1, h: make(minHeap, 0, k+1)}
 	for i := 0; i < n; i++ {
 		if i&4095 == 4095 {
 			if err := ctx.Err(); err != nil {
@@ -300,12 +320,7 @@ func (h *HNSW) exactScan(ctx context.Context, q []float32, k int, filter func(st
 		}
 		t.offer(cand{sim: vek32.Dot(q, h.vec(uint32(i))), id: uint32(i)})
 	}
-	res := t.h.sortedDesc()
-	hits := make([]Hit, len(res))
-	for i, c := range res {
-		hits[i] = Hit{ID: h.nodeIDs[c.id], Score: c.sim}
-	}
-	return hits, nil
+	return h.toHits(t.h.sortedDesc(), k), nil
 }
 
 // estimateSelectivity checks the filter on up to selectivitySamples live

@@ -1,0 +1,47 @@
+package index
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestRunBench(t *testing.T) {
+	cfg := BenchConfig{N: 1500, Dim: 16, Queries: 50, EfConstruction: 64, Flat: true,
+		Quantizations: []Quantization{QuantNone, QuantInt8}, MinQueryTime: 20 * time.Millisecond}
+	_, pyErr := os.Stat("/usr/bin/python3")
+	_, scriptErr := findScript()
+	cfg.Baselines = pyErr == nil && scriptErr == nil && !raceEnabled
+	res, err := RunBench(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"omnirank-flat": true, "omnirank-hnsw": true, "omnirank-hnsw-int8": true}
+	if cfg.Baselines {
+		want["hnswlib"], want["faiss-hnsw"] = true, true
+	}
+	for _, r := range res {
+		t.Logf("%+v", r)
+		if !want[r.Index] {
+			t.Fatalf("unexpected row %q", r.Index)
+		}
+		delete(want, r.Index)
+		if strings.HasPrefix(r.Note, "skipped") {
+			continue
+		}
+		if r.N != cfg.N || r.Dim != cfg.Dim || r.QPSOneCore <= 0 || r.BytesPerVector < float64(4*cfg.Dim) {
+			t.Fatalf("implausible row %+v", r)
+		}
+		if r.RecallAt10 < 0.95 {
+			t.Fatalf("%s recall %.4f below the 0.95 target", r.Index, r.RecallAt10)
+		}
+	}
+	if len(want) != 0 {
+		t.Fatalf("missing rows %v", want)
+	}
+	if _, err := RunBench(context.Background(), BenchConfig{N: 5, Dim: 4}); err == nil {
+		t.Fatal("RunBench accepted n=5")
+	}
+}
