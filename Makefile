@@ -60,7 +60,10 @@ proto:
 	  --go_out=paths=source_relative:proto --go-grpc_out=paths=source_relative:proto \
 	  proto/omnirank/v1/omnirank.proto
 
+## bench: the measurements behind every speed claim (index baselines need Debian's python3-hnswlib and python3-faiss)
 bench: build onnxruntime
+	@if [ "$$(id -u)" = 0 ] && ! /usr/bin/python3 -c 'import hnswlib, faiss' 2>/dev/null; then \
+	  apt-get install -y -qq python3-hnswlib python3-faiss >/dev/null; fi
 	$(BIN) bench extract
 	$(BIN) bench index
 
