@@ -40,6 +40,7 @@ import (
 	"github.com/versity/versitygw/backend/meta"
 	"github.com/versity/versitygw/backend/posix"
 	"github.com/versity/versitygw/embedgw"
+	"github.com/versity/versitygw/s3api"
 )
 
 // ErrAlreadyRunning is returned by Start while another Gateway runs in this
@@ -101,6 +102,7 @@ type Gateway struct {
 	cancel   context.CancelFunc
 	done     chan struct{}
 	runErr   error // written before done closes
+	events   *eventPublisher
 
 	closeOnce sync.Once
 	closeErr  error
@@ -238,8 +240,17 @@ func launch(ctx context.Context, cfg Config, dir, addr, prevWD string, ms meta.M
 		Quiet:             true,
 		KeepAlive:         true,
 		HealthPath:        healthPath,
-		NatsURL:           cfg.NatsURL,
-		NatsTopic:         cfg.NatsTopic,
+	}
+	if cfg.NatsURL != "" {
+		// Our middleware, not versitygw's NATS sender (see events.go).
+		pub, err := newEventPublisher(cfg.NatsURL, cfg.NatsTopic, cfg.Region, cfg.Logger)
+		if err != nil {
+			cancel()
+			restoreWD(cfg.Logger, prevWD)
+			return nil, err
+		}
+		g.events = pub
+		gwCfg.S3Options = append(gwCfg.S3Options, s3api.WithMiddleware("/", pub.middleware))
 	}
 	go func() {
 		defer close(g.done)
@@ -257,6 +268,9 @@ func launch(ctx context.Context, cfg Config, dir, addr, prevWD string, ms meta.M
 		}
 		cancel()
 		<-g.done
+		if g.events != nil {
+			g.events.close()
+		}
 		restoreWD(cfg.Logger, prevWD)
 		return nil, err
 	}
@@ -301,6 +315,9 @@ func (g *Gateway) Close() error {
 	g.closeOnce.Do(func() {
 		g.cancel()
 		<-g.done
+		if g.events != nil {
+			g.events.close()
+		}
 		restoreWD(g.log, g.prevWD)
 		running.Unlock()
 		if g.runErr != nil {

@@ -1,0 +1,246 @@
+package s3gw
+
+import (
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/gofiber/fiber/v3"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// eventPublisher publishes S3 event notifications for the gateway's object
+// writes and deletes.
+//
+// It replaces versitygw's own NATS sender, which builds the event from
+// strings that alias fasthttp's request buffer and marshals it on another
+// goroutine after the request returns: the buffer is reused by the next
+// request, a data race that can garble the key (the race detector reports
+// it). This middleware copies what it needs and publishes synchronously,
+// after the handler succeeded and before the client gets its response, as a
+// JetStream publish when a stream captures the subject (so the event is
+// stored before the write is acknowledged) and a plain publish otherwise.
+type eventPublisher struct {
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	subject string
+	region  string
+	log     *slog.Logger
+	seq     atomic.Uint64
+
+	// checked is when streamCaptures last asked JetStream (unix ns);
+	// captured is its answer.
+	checked  atomic.Int64
+	captured atomic.Bool
+}
+
+func newEventPublisher(natsURL, subject, region string, log *slog.Logger) (*eventPublisher, error) {
+	nc, err := nats.Connect(natsURL, nats.Name("omnirank-s3gw-events"), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
+	if err != nil {
+		return nil, fmt.Errorf("s3gw: connect to NATS at %s for events: %w", natsURL, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("s3gw: jetstream: %w", err)
+	}
+	return &eventPublisher{nc: nc, js: js, subject: subject, region: region, log: log}, nil
+}
+
+func (p *eventPublisher) close() {
+	_ = p.nc.Drain()
+	p.nc.Close()
+}
+
+type eventRecord struct {
+	EventVersion string    `json:"eventVersion"`
+	EventSource  string    `json:"eventSource"`
+	AwsRegion    string    `json:"awsRegion"`
+	EventTime    string    `json:"eventTime"`
+	EventName    string    `json:"eventName"`
+	S3           eventS3   `json:"s3"`
+	Source       eventFrom `json:"requestParameters"`
+}
+
+type eventFrom struct {
+	SourceIP string `json:"sourceIPAddress"`
+}
+
+type eventS3 struct {
+	SchemaVersion string      `json:"s3SchemaVersion"`
+	Bucket        eventBucket `json:"bucket"`
+	Object        eventObject `json:"object"`
+}
+
+type eventBucket struct {
+	Name string `json:"name"`
+	ARN  string `json:"arn"`
+}
+
+type eventObject struct {
+	// Key is URL-encoded, as AWS and MinIO send it.
+	Key       string `json:"key"`
+	Size      int64  `json:"size,omitempty"`
+	ETag      string `json:"eTag,omitempty"`
+	Sequencer string `json:"sequencer"`
+}
+
+// middleware runs around every S3 request (mounted before versitygw decodes
+// the URL, so the path is still escaped).
+func (p *eventPublisher) middleware(c fiber.Ctx) error {
+	err := c.Next()
+	status := c.Response().StatusCode()
+	if err != nil || status < 200 || status >= 300 {
+		return err
+	}
+	method := c.Method()
+	if method != http.MethodPut && method != http.MethodPost && method != http.MethodDelete {
+		return nil
+	}
+	bucket, rawKey := splitPath(string(c.Request().URI().PathOriginal()))
+	if bucket == "" {
+		return nil
+	}
+	args := c.Request().URI().QueryArgs()
+	var names, keys []string
+	switch {
+	case method == http.MethodPost && rawKey == "" && args.Has("delete"):
+		for _, k := range deletedKeys(c.Response().Body()) {
+			names, keys = append(names, "ObjectRemoved:Delete"), append(keys, k)
+		}
+	case rawKey == "" || isSubresource(args):
+	case method == http.MethodPut && args.Has("partNumber"):
+	case method == http.MethodPut:
+		name := "ObjectCreated:Put"
+		if len(c.Request().Header.Peek("X-Amz-Copy-Source")) > 0 {
+			name = "ObjectCreated:Copy"
+		}
+		names, keys = append(names, name), append(keys, unescape(rawKey))
+	case method == http.MethodPost && args.Has("uploadId"):
+		names, keys = append(names, "ObjectCreated:CompleteMultipartUpload"), append(keys, unescape(rawKey))
+	case method == http.MethodDelete && !args.Has("uploadId"):
+		names, keys = append(names, "ObjectRemoved:Delete"), append(keys, unescape(rawKey))
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	size := int64(0)
+	if method == http.MethodPut {
+		size = contentLength(c)
+	}
+	etag := strings.Trim(string(c.Response().Header.Peek("ETag")), `"`)
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	msg := struct {
+		Records []eventRecord `json:"Records"`
+	}{}
+	for i, k := range keys {
+		rec := eventRecord{EventVersion: "2.2", EventSource: "omnirank:s3gw", AwsRegion: p.region, EventTime: now,
+			EventName: names[i], Source: eventFrom{SourceIP: c.IP()},
+			S3: eventS3{SchemaVersion: "1.0", Bucket: eventBucket{Name: bucket, ARN: "arn:aws:s3:::" + bucket},
+				Object: eventObject{Key: url.QueryEscape(k), Sequencer: fmt.Sprintf("%016X", p.seq.Add(1))}}}
+		if strings.HasPrefix(names[i], "ObjectCreated:") {
+			rec.S3.Object.Size, rec.S3.Object.ETag = size, etag
+		}
+		msg.Records = append(msg.Records, rec)
+	}
+	data, merr := json.Marshal(msg)
+	if merr != nil {
+		p.log.Error("s3gw: encode event", "err", merr)
+		return nil
+	}
+	p.publish(data, bucket, keys)
+	return nil
+}
+
+// publish stores the event through JetStream when a stream captures the
+// subject (acknowledged before the S3 response), else publishes it plainly.
+// A lost event is repaired by the ingest role's reconcile.
+func (p *eventPublisher) publish(data []byte, bucket string, keys []string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if p.streamCaptures(ctx) {
+		_, err := p.js.Publish(ctx, p.subject, data)
+		if err == nil {
+			return
+		}
+		p.log.Warn("s3gw: JetStream publish of event failed, publishing plainly", "err", err)
+		p.checked.Store(0)
+	}
+	if err := p.nc.Publish(p.subject, data); err != nil {
+		p.log.Warn("s3gw: event not published", "bucket", bucket, "keys", keys, "err", err)
+	}
+}
+
+// streamCaptures reports, re-checking every few seconds, whether a
+// JetStream stream captures the event subject.
+func (p *eventPublisher) streamCaptures(ctx context.Context) bool {
+	const recheck = 5 * time.Second
+	now := time.Now().UnixNano()
+	if last := p.checked.Load(); last != 0 && now-last < int64(recheck) {
+		return p.captured.Load()
+	}
+	_, err := p.js.StreamNameBySubject(ctx, p.subject)
+	p.captured.Store(err == nil)
+	p.checked.Store(now)
+	return err == nil
+}
+
+// splitPath splits a path-style request path into bucket and escaped key.
+func splitPath(path string) (bucket, key string) {
+	path = strings.TrimPrefix(path, "/")
+	bucket, key, _ = strings.Cut(path, "/")
+	return strings.Clone(bucket), strings.Clone(key)
+}
+
+func unescape(raw string) string {
+	if k, err := url.PathUnescape(raw); err == nil {
+		return k
+	}
+	return raw
+}
+
+// isSubresource reports requests on an object's tagging, ACL, retention…
+// which change no content.
+func isSubresource(args interface{ Has(string) bool }) bool {
+	for _, s := range []string{"tagging", "acl", "retention", "legal-hold", "attributes", "restore", "torrent", "uploads"} {
+		if args.Has(s) {
+			return true
+		}
+	}
+	return false
+}
+
+func contentLength(c fiber.Ctx) int64 {
+	if v := c.Request().Header.Peek("X-Amz-Decoded-Content-Length"); len(v) > 0 {
+		if n, err := strconv.ParseInt(string(v), 10, 64); err == nil {
+			return n
+		}
+	}
+	return max(int64(c.Request().Header.ContentLength()), 0)
+}
+
+// deletedKeys reads the keys a DeleteObjects call removed from its response.
+func deletedKeys(body []byte) []string {
+	var res struct {
+		Deleted []struct {
+			Key string `xml:"Key"`
+		} `xml:"Deleted"`
+	}
+	if err := xml.Unmarshal(body, &res); err != nil {
+		return nil
+	}
+	out := make([]string, 0, len(res.Deleted))
+	for _, d := range res.Deleted {
+		out = append(out, d.Key)
+	}
+	return out
+}
