@@ -6,9 +6,13 @@
 // the starter models) and the Encoders built from a manifest: starter-hash
 // and WordPiece (BERT) text with mean/CLS pooling and windows for long
 // text, images (preprocess.ImageTensor → NCHW), and audio (decoded, cut
-// into fixed windows, mean-pooled). Every Encode preprocesses its inputs in
-// parallel and shares the model's dynamic batcher (package batch) and ONNX
-// Runtime session (package ort) with every other caller.
+// into fixed windows, mean-pooled; or, for two-stage models such as
+// openWakeWord, turned into feature frames by a frontend graph first).
+// Every Encode preprocesses its inputs on GOMAXPROCS workers and feeds the
+// model's dynamic batcher (package batch) chunk by chunk, so inference of
+// one chunk overlaps the decoding of the next; the batcher and the ONNX
+// Runtime session (package ort, thread spinning off by default) are shared
+// with every other caller.
 //
 //	reg, err := extractors.NewRegistry(store, extractors.WithDevice("auto"))
 //	enc, err := reg.Default(ctx, extractors.Image) // starter-image@1

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -24,7 +25,7 @@ type unit struct {
 }
 
 // preparer turns one raw input into the units the model encodes.
-type preparer func(data []byte) ([]unit, error)
+type preparer func(ctx context.Context, data []byte) ([]unit, error)
 
 // model is one loaded model version: its session, batcher and
 // preprocessing. Encoders (handles) share it through a reference count.
@@ -32,36 +33,60 @@ type model struct {
 	man      Manifest
 	modality Modality
 	sess     *ort.Session
+	front    *ort.Session // audio frontend of a two-stage model, or nil
 	b        *batch.Batcher[unit, []float32]
 	prepare  preparer
 	workers  int
+	// Batch input buffers, reused across batches (ORT reads them only
+	// during Run).
+	f32 slicePool[float32]
+	i64 slicePool[int64]
 
 	mu   sync.Mutex
 	refs int
 }
 
-func newModel(rt *ort.Runtime, man Manifest, onnxBytes, vocab []byte, cfg config, metrics *batch.Metrics) (*model, error) {
+func newModel(rt *ort.Runtime, man Manifest, onnxBytes []byte, extra map[string][]byte, cfg config, metrics *batch.Metrics) (*model, error) {
 	mod, err := ParseModality(man.Modality)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidModel, err)
 	}
 	m := &model{man: man, modality: mod, workers: cfg.workers, refs: 1}
+	spin := func(opts []ort.SessionOption) []ort.SessionOption {
+		if !cfg.spinning {
+			opts = append(opts, ort.WithoutSpinning())
+		}
+		return opts
+	}
 	switch mod {
 	case Text:
+		var vocab []byte
+		if t := man.Preprocess.Text; t != nil {
+			vocab = extra[t.Vocab]
+		}
 		m.prepare, err = textPreparer(man, vocab)
 	case Image:
 		m.prepare, err = imagePreparer(man)
 	case Audio:
-		m.prepare, err = audioPreparer(man)
+		if f := man.Preprocess.Audio.Frontend; f != nil {
+			// One clip per call on a preprocessing worker: one thread each,
+			// the workers give the parallelism.
+			m.front, err = rt.NewSession(extra[f.Model], []string{f.Input}, []string{f.Output},
+				spin([]ort.SessionOption{ort.WithName(man.ID() + " frontend"), ort.WithDevice(cfg.device), ort.WithIntraOpThreads(1), ort.WithInterOpThreads(1)})...)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %s frontend %s: %v", ErrInvalidModel, man.ID(), f.Model, err)
+			}
+		}
+		m.prepare, err = audioPreparer(man, m.front)
 	}
 	if err != nil {
-		return nil, err
+		return nil, errors.Join(err, m.closeFront())
 	}
 	sess, err := rt.NewSession(onnxBytes, man.InputNames(), []string{man.Outputs[0].Name},
-		ort.WithName(man.ID()), ort.WithDevice(cfg.device),
-		ort.WithIntraOpThreads(cfg.intraOp), ort.WithInterOpThreads(cfg.interOp))
+		spin([]ort.SessionOption{ort.WithName(man.ID()), ort.WithDevice(cfg.device),
+			ort.WithIntraOpThreads(cfg.intraOp), ort.WithInterOpThreads(cfg.interOp)})...)
 	if err != nil {
-		return nil, err
+		return nil, errors.Join(err, m.closeFront())
 	}
 	m.sess = sess
 	bopts := []batch.Option{batch.WithMaxBatch(cfg.maxBatch), batch.WithMaxDelay(cfg.maxDelay), batch.WithConcurrency(cfg.concurrency)}
@@ -70,7 +95,7 @@ func newModel(rt *ort.Runtime, man Manifest, onnxBytes, vocab []byte, cfg config
 	}
 	m.b, err = batch.New(m.run, bopts...)
 	if err != nil {
-		return nil, errors.Join(err, sess.Close())
+		return nil, errors.Join(err, sess.Close(), m.closeFront())
 	}
 	return m, nil
 }
@@ -93,38 +118,87 @@ func (m *model) release() error {
 	if !last {
 		return nil
 	}
-	return errors.Join(m.b.Close(), m.sess.Close())
+	return errors.Join(m.b.Close(), m.sess.Close(), m.closeFront())
 }
 
-// run encodes one batch of units: pads, builds tensors by role, runs the
-// session and pools the output to one vector per unit.
+func (m *model) closeFront() error {
+	if m.front == nil {
+		return nil
+	}
+	return m.front.Close()
+}
+
+// run encodes one batch of units: pads, builds tensors by role from
+// reused buffers, runs the session and pools the output to one vector per
+// unit.
 func (m *model) run(ctx context.Context, units []unit) ([][]float32, error) {
 	b := int64(len(units))
 	inputs := make([]ort.Tensor, len(m.man.Inputs))
-	var maxLen int64
+	var (
+		maxLen int64
+		f32s   [][]float32
+		i64s   [][]int64
+	)
+	defer func() {
+		for _, x := range f32s {
+			m.f32.put(x)
+		}
+		for _, x := range i64s {
+			m.i64.put(x)
+		}
+	}()
+	ints := func(field func(unit) []int64) []int64 {
+		data := m.i64.get(int(b * maxLen))
+		for j, u := range units {
+			row := data[int64(j)*maxLen : int64(j+1)*maxLen]
+			clear(row[copy(row, field(u)):])
+		}
+		i64s = append(i64s, data)
+		return data
+	}
+	floats := func(n int64, pad bool) []float32 {
+		data := m.f32.get(int(b * n))
+		for j, u := range units {
+			row := data[int64(j)*n : int64(j+1)*n]
+			k := copy(row, u.floats)
+			if pad {
+				clear(row[k:])
+			}
+		}
+		f32s = append(f32s, data)
+		return data
+	}
 	for _, u := range units {
 		maxLen = max(maxLen, int64(len(u.ints)))
 	}
 	for i, in := range m.man.Inputs {
 		switch in.Role {
 		case manifest.RoleHashIDs, manifest.RoleInputIDs:
-			inputs[i] = ort.Int64Tensor(padInts(units, maxLen, func(u unit) []int64 { return u.ints }), b, maxLen)
+			inputs[i] = ort.Int64Tensor(ints(func(u unit) []int64 { return u.ints }), b, maxLen)
 		case manifest.RoleTokenTypeIDs:
-			inputs[i] = ort.Int64Tensor(padInts(units, maxLen, func(u unit) []int64 { return u.types }), b, maxLen)
+			inputs[i] = ort.Int64Tensor(ints(func(u unit) []int64 { return u.types }), b, maxLen)
 		case manifest.RoleAttentionMask:
-			inputs[i] = ort.Int64Tensor(padInts(units, maxLen, func(u unit) []int64 { return u.mask }), b, maxLen)
+			inputs[i] = ort.Int64Tensor(ints(func(u unit) []int64 { return u.mask }), b, maxLen)
 		case manifest.RoleHashWeights:
-			data := make([]float32, b*maxLen)
-			for j, u := range units {
-				copy(data[int64(j)*maxLen:], u.floats)
-			}
-			inputs[i] = ort.Float32Tensor(data, b, maxLen)
+			inputs[i] = ort.Float32Tensor(floats(maxLen, true), b, maxLen)
 		case manifest.RolePixels:
 			s := int64(m.man.Preprocess.Image.Size)
-			inputs[i] = ort.Float32Tensor(concatFloats(units), b, 3, s, s)
+			inputs[i] = ort.Float32Tensor(floats(3*s*s, false), b, 3, s, s)
 		case manifest.RoleWaveform:
 			t := int64(len(units[0].floats))
-			inputs[i] = ort.Float32Tensor(concatFloats(units), b, t)
+			inputs[i] = ort.Float32Tensor(floats(t, false), b, t)
+		case manifest.RoleAudioFeatures:
+			f := m.man.Preprocess.Audio.Frontend
+			fr, bins := int64(f.Frames), int64(f.Bins)
+			data := floats(fr*bins, false)
+			switch in.Layout {
+			case "BFM1":
+				inputs[i] = ort.Float32Tensor(data, b, fr, bins, 1)
+			case "B1FM":
+				inputs[i] = ort.Float32Tensor(data, b, 1, fr, bins)
+			default:
+				inputs[i] = ort.Float32Tensor(data, b, fr, bins)
+			}
 		}
 	}
 	outs, err := m.sess.Run(ctx, inputs...)
@@ -134,25 +208,18 @@ func (m *model) run(ctx context.Context, units []unit) ([][]float32, error) {
 	return m.pool(outs[0], units)
 }
 
-func padInts(units []unit, l int64, field func(unit) []int64) []int64 {
-	data := make([]int64, int64(len(units))*l)
-	for j, u := range units {
-		copy(data[int64(j)*l:], field(u))
+// slicePool reuses slices; get returns one of length n with unspecified
+// contents.
+type slicePool[T any] struct{ p sync.Pool }
+
+func (sp *slicePool[T]) get(n int) []T {
+	if x, ok := sp.p.Get().(*[]T); ok && cap(*x) >= n {
+		return (*x)[:n]
 	}
-	return data
+	return make([]T, n)
 }
 
-func concatFloats(units []unit) []float32 {
-	n := 0
-	for _, u := range units {
-		n += len(u.floats)
-	}
-	data := make([]float32, 0, n)
-	for _, u := range units {
-		data = append(data, u.floats...)
-	}
-	return data
-}
+func (sp *slicePool[T]) put(x []T) { sp.p.Put(&x) }
 
 // pool reduces the output to [B][Dim] following the manifest's pooling.
 func (m *model) pool(out ort.Tensor, units []unit) ([][]float32, error) {
@@ -161,7 +228,8 @@ func (m *model) pool(out ort.Tensor, units []unit) ([][]float32, error) {
 	res := make([][]float32, b)
 	switch pooling := m.man.Outputs[0].Pooling; pooling {
 	case manifest.PoolNone:
-		if len(out.Shape) != 2 || out.Shape[0] != int64(b) || out.Shape[1] != int64(dim) {
+		// [B,D], or [B,1,…,D] as convolutional encoders leave it.
+		if len(out.Shape) < 2 || out.Shape[0] != int64(b) || out.Elements() != int64(b*dim) || out.Shape[len(out.Shape)-1] != int64(dim) {
 			return nil, fmt.Errorf("%w: %s output %s has shape %v, manifest says [%d,%d]", ErrInvalidModel, m.man.ID(), m.man.Outputs[0].Name, out.Shape, b, dim)
 		}
 		for i := range res {
@@ -223,8 +291,11 @@ func (h *handle) Close() error {
 	return h.m.release()
 }
 
-// Encode preprocesses inputs in parallel, submits every unit to the model's
-// batcher, then averages each input's units and L2-normalises.
+// Encode preprocesses inputs on GOMAXPROCS workers (WithPreprocessWorkers)
+// and feeds the model's batcher one chunk of MaxBatch inputs at a time, as
+// soon as the chunk is ready: ORT runs chunk k while the workers decode
+// chunk k+1. Each input's units are then averaged and L2-normalised. The
+// first bad input (lowest index) fails the call and stops further work.
 func (h *handle) Encode(ctx context.Context, inputs [][]byte) ([][]float32, error) {
 	if h.closed.Load() {
 		return nil, fmt.Errorf("encoder %s: %w", h.Model(), ErrClosed)
@@ -232,26 +303,77 @@ func (h *handle) Encode(ctx context.Context, inputs [][]byte) ([][]float32, erro
 	if len(inputs) == 0 {
 		return nil, nil
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	m := h.m
-	per := make([][]unit, len(inputs))
-	errs := make([]error, len(inputs))
-	workers := min(m.workers, len(inputs))
+	n := len(inputs)
+	chunk := m.b.MaxBatch()
+	chunks := (n + chunk - 1) / chunk
+	per := make([][]unit, n)
+	errs := make([]error, n)
+	left := make([]atomic.Int32, chunks)
+	for c := range left {
+		left[c].Store(int32(min(chunk, n-c*chunk)))
+	}
+	ready := make(chan int, chunks) // never blocks: one send per chunk
+	ictx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
 	var next atomic.Int64
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
+	var prep sync.WaitGroup
+	for range min(m.workers, n) {
+		prep.Go(func() {
+			// Every index taken is prepared (with the caller's context, so
+			// a later input's failure cannot cancel it): when an input
+			// fails, all lower indices are prepared too and the lowest
+			// failure is the one reported.
+			for ictx.Err() == nil {
 				i := int(next.Add(1) - 1)
-				if i >= len(inputs) || ctx.Err() != nil {
+				if i >= n {
 					return
 				}
-				per[i], errs[i] = m.prepare(inputs[i])
+				per[i], errs[i] = m.prepare(ctx, inputs[i])
+				if errs[i] != nil {
+					cancel()
+				}
+				if left[i/chunk].Add(-1) == 0 {
+					ready <- i / chunk
+				}
 			}
-		}()
+		})
 	}
-	wg.Wait()
+
+	results := make([][][]float32, chunks)
+	var (
+		infer   sync.WaitGroup
+		errOnce sync.Once
+		runErr  error
+	)
+wait:
+	for range chunks {
+		var c int
+		select {
+		case c = <-ready:
+		case <-ictx.Done():
+			break wait
+		}
+		lo, hi := c*chunk, min((c+1)*chunk, n)
+		var flat []unit
+		for _, us := range per[lo:hi] {
+			flat = append(flat, us...)
+		}
+		infer.Go(func() {
+			vecs, err := m.b.Do(ictx, flat)
+			if err != nil {
+				errOnce.Do(func() { runErr = err; cancel() })
+				return
+			}
+			results[c] = vecs
+		})
+	}
+	prep.Wait()
+	infer.Wait()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -262,29 +384,26 @@ func (h *handle) Encode(ctx context.Context, inputs [][]byte) ([][]float32, erro
 			return nil, fmt.Errorf("%s input %d: %w", m.man.ID(), i, err)
 		}
 	}
-	var flat []unit
-	for _, us := range per {
-		flat = append(flat, us...)
-	}
-	vecs, err := m.b.Do(ctx, flat)
-	if err != nil {
-		if errors.Is(err, batch.ErrClosed) {
+	if runErr != nil {
+		if errors.Is(runErr, batch.ErrClosed) {
 			return nil, fmt.Errorf("encoder %s: %w", h.Model(), ErrClosed)
 		}
-		return nil, fmt.Errorf("encode with %s: %w", h.Model(), err)
+		return nil, fmt.Errorf("encode with %s: %w", h.Model(), runErr)
 	}
-	out := make([][]float32, len(inputs))
-	k := 0
-	for i, us := range per {
-		v := make([]float32, m.man.Dim)
-		for range us {
-			for d, x := range vecs[k] {
-				v[d] += x
+	out := make([][]float32, n)
+	for c, vecs := range results {
+		k := 0
+		for i := c * chunk; i < min((c+1)*chunk, n); i++ {
+			v := make([]float32, m.man.Dim)
+			for range per[i] {
+				for d, x := range vecs[k] {
+					v[d] += x
+				}
+				k++
 			}
-			k++
+			normalize(v)
+			out[i] = v
 		}
-		normalize(v)
-		out[i] = v
 	}
 	return out, nil
 }
@@ -316,7 +435,7 @@ func textPreparer(man Manifest, vocab []byte) (preparer, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: %s: %v", ErrInvalidModel, man.ID(), err)
 		}
-		return func(data []byte) ([]unit, error) {
+		return func(_ context.Context, data []byte) ([]unit, error) {
 			ids, w, err := tok.Features(string(data))
 			if err != nil {
 				return nil, fmt.Errorf("%w: %v", ErrBadInput, err)
@@ -332,7 +451,7 @@ func textPreparer(man Manifest, vocab []byte) (preparer, error) {
 func imagePreparer(man Manifest) (preparer, error) {
 	p := man.Preprocess.Image
 	spec := preprocess.ImageSpec{Size: p.Size, Resize: p.Resize, Mean: p.Mean, Std: p.Std, Scale: p.Scale, MaxPixels: p.MaxPixels}
-	return func(data []byte) ([]unit, error) {
+	return func(_ context.Context, data []byte) ([]unit, error) {
 		px, err := preprocess.ImageTensor(data, spec, nil)
 		if err != nil {
 			return nil, fmt.Errorf("decode image: %w", err)
@@ -341,15 +460,28 @@ func imagePreparer(man Manifest) (preparer, error) {
 	}, nil
 }
 
-func audioPreparer(man Manifest) (preparer, error) {
+func audioPreparer(man Manifest, front *ort.Session) (preparer, error) {
 	p := man.Preprocess.Audio
 	spec := preprocess.AudioSpec{SampleRate: p.SampleRate, MaxSeconds: p.MaxSeconds}
-	win, hop := p.WindowSamples(), p.HopSamples()
 	maxWindows := p.MaxWindows
 	if maxWindows == 0 {
 		maxWindows = 64
 	}
-	return func(data []byte) ([]unit, error) {
+	if front != nil {
+		return func(ctx context.Context, data []byte) ([]unit, error) {
+			s, err := preprocess.DecodeAudio(data, spec)
+			if err != nil {
+				return nil, fmt.Errorf("decode audio: %w", err)
+			}
+			frames, err := frontendFrames(ctx, front, p.Frontend, s)
+			if err != nil {
+				return nil, err
+			}
+			return frameWindows(frames, p.Frontend, maxWindows), nil
+		}, nil
+	}
+	win, hop := p.WindowSamples(), p.HopSamples()
+	return func(_ context.Context, data []byte) ([]unit, error) {
 		s, err := preprocess.DecodeAudio(data, spec)
 		if err != nil {
 			return nil, fmt.Errorf("decode audio: %w", err)
@@ -364,6 +496,66 @@ func audioPreparer(man Manifest) (preparer, error) {
 		}
 		return us, nil
 	}, nil
+}
+
+// frontendFrames runs the audio frontend on one clip and returns its
+// frames (F×Bins, row-major, scaled), at least f.Frames of them: a clip too
+// short for one window is repeated until it is long enough.
+func frontendFrames(ctx context.Context, front *ort.Session, f *manifest.AudioFrontend, samples []float32) ([]float32, error) {
+	if len(samples) == 0 || !slices.ContainsFunc(samples, func(x float32) bool { return x != 0 }) {
+		return nil, fmt.Errorf("%w: audio is silent or empty", ErrBadInput)
+	}
+	wave := make([]float32, len(samples))
+	for i, x := range samples {
+		wave[i] = x * f.InputScale
+	}
+	for range 16 {
+		outs, err := front.Run(ctx, ort.Float32Tensor(wave, 1, int64(len(wave))))
+		if err != nil {
+			return nil, fmt.Errorf("audio frontend %s: %w", f.Model, err)
+		}
+		out := outs[0]
+		sh := out.Shape
+		if out.Float32 == nil || len(sh) < 2 || sh[len(sh)-1] != int64(f.Bins) || slices.ContainsFunc(sh[:len(sh)-2], func(d int64) bool { return d != 1 }) {
+			return nil, fmt.Errorf("%w: audio frontend %s output %s has shape %v, want [1,…,F,%d] float32", ErrInvalidModel, f.Model, f.Output, sh, f.Bins)
+		}
+		if sh[len(sh)-2] >= int64(f.Frames) {
+			frames := out.Float32
+			for i, x := range frames {
+				frames[i] = x*f.OutputScale + f.OutputOffset
+			}
+			return frames, nil
+		}
+		wave = append(wave, wave...)
+	}
+	return nil, fmt.Errorf("%w: audio frontend %s gives fewer than %d frames even for %d samples", ErrInvalidModel, f.Model, f.Frames, len(wave))
+}
+
+// frameWindows cuts frames into windows of f.Frames frames every
+// f.FrameHop, the last aligned to the end when a tail of at least half a
+// hop remains, thinned to maxWindows evenly spaced windows.
+func frameWindows(frames []float32, f *manifest.AudioFrontend, maxWindows int) []unit {
+	n := len(frames) / f.Bins
+	var starts []int
+	for s := 0; s+f.Frames <= n; s += f.FrameHop {
+		starts = append(starts, s)
+	}
+	if last := starts[len(starts)-1]; n-(last+f.Frames) >= (f.FrameHop+1)/2 {
+		starts = append(starts, n-f.Frames)
+	}
+	if len(starts) > maxWindows {
+		thin := make([]int, maxWindows)
+		for i := range thin {
+			thin[i] = starts[i*(len(starts)-1)/max(maxWindows-1, 1)]
+		}
+		starts = thin
+	}
+	us := make([]unit, len(starts))
+	for i, s := range starts {
+		lo, hi := s*f.Bins, (s+f.Frames)*f.Bins
+		us[i] = unit{floats: frames[lo:hi:hi]}
+	}
+	return us
 }
 
 // Windows cuts samples into windows of exactly win samples every hop. A

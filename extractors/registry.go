@@ -59,6 +59,7 @@ type config struct {
 	concurrency   int
 	maxModelBytes int64
 	workers       int
+	spinning      bool
 }
 
 // Option configures a Registry.
@@ -184,6 +185,17 @@ func WithPreprocessWorkers(n int) Option {
 			return fmt.Errorf("%w: preprocess workers %d < 1", ErrInvalidOption, n)
 		}
 		c.workers = n
+		return nil
+	}
+}
+
+// WithSpinning lets ONNX Runtime's thread pools busy-wait between
+// operators (ORT's own default). The registry's default is off: while one
+// batch runs, Encode decodes and preprocesses the next on the same cores,
+// and spinning threads would take that CPU for nothing.
+func WithSpinning(on bool) Option {
+	return func(c *config) error {
+		c.spinning = on
 		return nil
 	}
 }
@@ -367,18 +379,23 @@ func (r *Registry) load(ctx context.Context, name, version string) (*model, erro
 	if err != nil {
 		return nil, fmt.Errorf("read %s%s: %w", prefix, manifest.ModelFile, err)
 	}
-	var vocab []byte
-	if t := man.Preprocess.Text; t != nil && t.Tokenizer == manifest.TokenizerWordPiece {
-		vocab, err = r.store.GetObject(ctx, prefix+t.Vocab, maxVocabBytes)
-		if err != nil {
-			return nil, fmt.Errorf("read %s%s: %w", prefix, t.Vocab, err)
+	extra := map[string][]byte{}
+	for _, f := range man.ExtraFiles() {
+		limit := int64(maxVocabBytes)
+		if strings.HasSuffix(f, ".onnx") {
+			limit = r.cfg.maxModelBytes
 		}
+		b, err := r.store.GetObject(ctx, prefix+f, limit)
+		if err != nil {
+			return nil, fmt.Errorf("read %s%s: %w", prefix, f, err)
+		}
+		extra[f] = b
 	}
 	rt, err := r.runtime()
 	if err != nil {
 		return nil, err
 	}
-	m, err := newModel(rt, man, onnxBytes, vocab, r.cfg, r.metrics)
+	m, err := newModel(rt, man, onnxBytes, extra, r.cfg, r.metrics)
 	if err != nil {
 		return nil, err
 	}
@@ -410,7 +427,7 @@ func (r *Registry) Models(ctx context.Context) ([]Manifest, error) {
 }
 
 // Register validates the model folder dir (model.onnx, manifest.json and
-// the tokenizer file its manifest names) and uploads it to
+// the files its manifest names: tokenizer, audio frontend) and uploads it to
 // models/<name>/<version>/, manifest last.
 func (r *Registry) Register(ctx context.Context, dir string) (Manifest, error) {
 	mb, err := os.ReadFile(filepath.Join(dir, manifest.FileName))
@@ -422,10 +439,7 @@ func (r *Registry) Register(ctx context.Context, dir string) (Manifest, error) {
 		return Manifest{}, fmt.Errorf("register %s: %w", dir, err)
 	}
 	files := map[string][]byte{}
-	need := []string{manifest.ModelFile}
-	if t := man.Preprocess.Text; t != nil && t.Tokenizer == manifest.TokenizerWordPiece {
-		need = append(need, t.Vocab)
-	}
+	need := append([]string{manifest.ModelFile}, man.ExtraFiles()...)
 	for _, f := range need {
 		b, err := os.ReadFile(filepath.Join(dir, f))
 		if err != nil {

@@ -2,6 +2,7 @@ package extractors
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"unicode/utf8"
 
@@ -26,7 +27,7 @@ func wordpiecePreparer(man Manifest, vocab []byte, maxWindows int) (preparer, er
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s tokenizer %s: %v", ErrInvalidModel, man.ID(), t.Vocab, err)
 	}
-	return func(data []byte) ([]unit, error) {
+	return func(_ context.Context, data []byte) ([]unit, error) {
 		if !utf8.Valid(data) {
 			return nil, fmt.Errorf("%w: text is not valid UTF-8", ErrBadInput)
 		}

@@ -1,7 +1,9 @@
 // Package batch owns dynamic batching for model inference, in the manner of
 // Triton's dynamic batcher: items submitted by many goroutines are gathered
 // into batches of at most MaxBatch items, waiting at most MaxDelay after the
-// first item of a batch; at most Concurrency batches run at once per
+// first item of a batch; a batch is formed only once a run slot is free, so
+// work queued behind a running batch forms full batches. At most
+// Concurrency batches run at once per
 // Batcher (one Batcher per model). Callers' contexts are honoured while
 // queued and while waiting; Close stops intake, finishes queued work and
 // waits for running batches.
@@ -276,8 +278,13 @@ func (b *Batcher[In, Out]) dispatch() {
 	defer close(b.done)
 	var timer *time.Timer
 	for {
+		// Take a run slot before forming the batch, as Triton does: while
+		// every slot is busy, items pile up in the queue and the next batch
+		// starts full instead of being cut short by MaxDelay.
+		b.slots <- struct{}{}
 		first, ok := <-b.queue
 		if !ok {
+			<-b.slots
 			return
 		}
 		reqs := []request[In, Out]{first}
@@ -322,7 +329,6 @@ func (b *Batcher[In, Out]) dispatch() {
 				}
 			}
 		}
-		b.slots <- struct{}{}
 		b.wg.Add(1)
 		go b.runBatch(reqs)
 		if closed {

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,19 +42,28 @@ type BenchOptions struct {
 	Store extractors.ModelStore
 	// Models maps a modality to "name@version" (default: its starter model).
 	Models map[extractors.Modality]string
-	// Device, IntraOpThreads, LibraryPath configure ONNX Runtime.
+	// Device, IntraOpThreads, Spinning, LibraryPath configure ONNX
+	// Runtime, identically for both paths. Spinning lets ORT's threads
+	// busy-wait between operators (off by default, as in the registry).
 	Device         string
 	IntraOpThreads int
+	Spinning       bool
 	LibraryPath    string
 	Logger         *slog.Logger
+	// Rounds repeats each measurement, alternating the two paths, and
+	// reports the medians (default 1).
+	Rounds int
 }
 
 // BenchResult is one modality's measurement.
 type BenchResult struct {
-	Modality          string  `json:"modality"`
-	Model             string  `json:"model"`
-	BatchSize         int     `json:"batch_size"`
-	Items             int     `json:"items"`
+	Modality  string `json:"modality"`
+	Model     string `json:"model"`
+	BatchSize int    `json:"batch_size"`
+	Items     int    `json:"items"`
+	Rounds    int    `json:"rounds"`
+	// Medians over the rounds; Ratio is the median of the per-round
+	// pipeline/bare ratios (each round measures both paths back to back).
 	PipelineItemsPerS float64 `json:"pipeline_items_per_s"`
 	BareItemsPerS     float64 `json:"bare_items_per_s"`
 	Ratio             float64 `json:"ratio"`
@@ -77,6 +87,12 @@ func (o *BenchOptions) defaults() error {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.Rounds == 0 {
+		o.Rounds = 1
+	}
+	if o.Rounds < 0 {
+		return fmt.Errorf("%w: rounds %d < 0", ErrInvalidOptions, o.Rounds)
 	}
 	if o.BatchSize < 1 || o.Items < 1 || o.Clients < 1 || o.IntraOpThreads < 0 {
 		return fmt.Errorf("%w: batch %d, items %d, clients %d, intra-op threads %d", ErrInvalidOptions, o.BatchSize, o.Items, o.Clients, o.IntraOpThreads)
@@ -146,6 +162,7 @@ func NewFixture(ctx context.Context, store extractors.ModelStore, opts BenchOpti
 	ropts := []extractors.Option{
 		extractors.WithDevice(opts.Device), extractors.WithMaxBatch(opts.BatchSize),
 		extractors.WithIntraOpThreads(opts.IntraOpThreads), extractors.WithLogger(opts.Logger),
+		extractors.WithSpinning(opts.Spinning),
 	}
 	if opts.LibraryPath != "" {
 		ropts = append(ropts, extractors.WithLibraryPath(opts.LibraryPath))
@@ -195,8 +212,11 @@ func (f *Fixture) prepare(ctx context.Context, m extractors.Modality) (*modality
 		return nil, errors.Join(err, enc.Close())
 	}
 	dev, _ := ort.ParseDevice(f.opts.Device)
-	mf.sess, err = f.rt.NewSession(model, man.InputNames(), []string{man.Outputs[0].Name},
-		ort.WithDevice(dev), ort.WithIntraOpThreads(f.opts.IntraOpThreads), ort.WithName(id+" (bare)"))
+	sopts := []ort.SessionOption{ort.WithDevice(dev), ort.WithIntraOpThreads(f.opts.IntraOpThreads), ort.WithName(id + " (bare)")}
+	if !f.opts.Spinning {
+		sopts = append(sopts, ort.WithoutSpinning())
+	}
+	mf.sess, err = f.rt.NewSession(model, man.InputNames(), []string{man.Outputs[0].Name}, sopts...)
 	if err != nil {
 		return nil, errors.Join(err, enc.Close())
 	}
@@ -249,21 +269,35 @@ func (f *Fixture) Measure(ctx context.Context, m extractors.Modality) (BenchResu
 	if err := f.Bare(ctx, m, 1); err != nil {
 		return BenchResult{}, err
 	}
-	start := time.Now()
-	if err := f.Pipeline(ctx, m, f.opts.Items); err != nil {
-		return BenchResult{}, err
-	}
-	pipe := float64(f.opts.Items) / time.Since(start).Seconds()
 	batches := (f.opts.Items + f.opts.BatchSize - 1) / f.opts.BatchSize
-	start = time.Now()
-	if err := f.Bare(ctx, m, batches); err != nil {
-		return BenchResult{}, err
+	pipes, bares, ratios := make([]float64, f.opts.Rounds), make([]float64, f.opts.Rounds), make([]float64, f.opts.Rounds)
+	for i := range f.opts.Rounds {
+		start := time.Now()
+		if err := f.Pipeline(ctx, m, f.opts.Items); err != nil {
+			return BenchResult{}, err
+		}
+		pipes[i] = float64(f.opts.Items) / time.Since(start).Seconds()
+		start = time.Now()
+		if err := f.Bare(ctx, m, batches); err != nil {
+			return BenchResult{}, err
+		}
+		bares[i] = float64(batches*f.opts.BatchSize) / time.Since(start).Seconds()
+		ratios[i] = pipes[i] / bares[i]
 	}
-	bare := float64(batches*f.opts.BatchSize) / time.Since(start).Seconds()
 	return BenchResult{
-		Modality: string(m), Model: mf.enc.Model(), BatchSize: f.opts.BatchSize, Items: f.opts.Items,
-		PipelineItemsPerS: pipe, BareItemsPerS: bare, Ratio: pipe / bare,
+		Modality: string(m), Model: mf.enc.Model(), BatchSize: f.opts.BatchSize, Items: f.opts.Items, Rounds: f.opts.Rounds,
+		PipelineItemsPerS: median(pipes), BareItemsPerS: median(bares), Ratio: median(ratios),
 	}, nil
+}
+
+// median of xs (sorted in place); the mean of the middle two for even len.
+func median(xs []float64) float64 {
+	slices.Sort(xs)
+	n := len(xs)
+	if n%2 == 1 {
+		return xs[n/2]
+	}
+	return (xs[n/2-1] + xs[n/2]) / 2
 }
 
 // Pipeline encodes n raw inputs through the encoder from Clients

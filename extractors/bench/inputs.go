@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"image"
-	"image/color"
 	"image/jpeg"
 	"math"
 	"math/rand/v2"
@@ -16,7 +15,12 @@ import (
 
 // Input sizes of the synthetic benchmark corpus.
 const (
-	ImageSide    = 512   // JPEG pictures, 512×512, quality 85
+	// JPEG pictures are photo-like (gradient backdrop, a lit object with
+	// edges, sensor noise), quality 85, with sides drawn from
+	// ImageMinSide..ImageMaxSide (portrait, landscape and square), like
+	// product photos after a shop's own downscaling.
+	ImageMinSide = 512
+	ImageMaxSide = 1000
 	AudioSeconds = 2.0   // WAV clips, 16-bit mono
 	AudioRate    = 16000 // no resampling needed for the starter model
 	distinct     = 64    // distinct inputs, reused round-robin
@@ -61,19 +65,35 @@ func Inputs(m extractors.Modality, n int) ([][]byte, error) {
 }
 
 func picture(r *rand.Rand) ([]byte, error) {
-	img := image.NewNRGBA(image.Rect(0, 0, ImageSide, ImageSide))
-	c0 := color.NRGBA{uint8(r.IntN(256)), uint8(r.IntN(256)), uint8(r.IntN(256)), 255}
-	c1 := color.NRGBA{uint8(r.IntN(256)), uint8(r.IntN(256)), uint8(r.IntN(256)), 255}
-	cx, cy, rad := r.Float64()*ImageSide, r.Float64()*ImageSide, (0.1+0.3*r.Float64())*ImageSide
-	for y := 0; y < ImageSide; y++ {
-		for x := 0; x < ImageSide; x++ {
-			t := float64(y) / ImageSide
-			c := color.NRGBA{uint8(float64(c0.R)*(1-t) + float64(c1.R)*t), uint8(float64(c0.G)*(1-t) + float64(c1.G)*t), uint8(float64(c0.B)*(1-t) + float64(c1.B)*t), 255}
-			if dx, dy := float64(x)-cx, float64(y)-cy; dx*dx+dy*dy < rad*rad {
-				c = color.NRGBA{255 - c.R, c.B, c.G, 255}
+	w := ImageMinSide + r.IntN(ImageMaxSide-ImageMinSide+1)
+	h := ImageMinSide + r.IntN(ImageMaxSide-ImageMinSide+1)
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	bg0 := [3]float64{150 + 100*r.Float64(), 150 + 100*r.Float64(), 150 + 100*r.Float64()}
+	bg1 := [3]float64{60 + 120*r.Float64(), 60 + 120*r.Float64(), 60 + 120*r.Float64()}
+	obj := [3]float64{255 * r.Float64(), 255 * r.Float64(), 255 * r.Float64()}
+	cx, cy := (0.3+0.4*r.Float64())*float64(w), (0.3+0.4*r.Float64())*float64(h)
+	rx, ry := (0.15+0.2*r.Float64())*float64(w), (0.15+0.2*r.Float64())*float64(h)
+	stripes := 4 + r.Float64()*20 // texture on the object (fabric, grain)
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			t := float64(y) / float64(h)
+			var c [3]float64
+			for k := range c {
+				c[k] = bg0[k]*(1-t) + bg1[k]*t
+			}
+			dx, dy := (float64(x)-cx)/rx, (float64(y)-cy)/ry
+			if d := dx*dx + dy*dy; d < 1 {
+				light := 0.55 + 0.45*(1-d) + 0.1*math.Sin(stripes*(dx+0.5*dy))
+				for k := range c {
+					c[k] = obj[k] * light
+				}
 			}
 			i := y*img.Stride + 4*x
-			img.Pix[i], img.Pix[i+1], img.Pix[i+2], img.Pix[i+3] = c.R, c.G, c.B, c.A
+			for k := range c {
+				v := c[k] + 6*r.NormFloat64()
+				img.Pix[i+k] = uint8(max(0, min(255, v)))
+			}
+			img.Pix[i+3] = 255
 		}
 	}
 	var b bytes.Buffer

@@ -9,8 +9,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"slices"
+	"strings"
 )
 
 // FileName is the manifest's object name inside a model folder.
@@ -31,7 +33,19 @@ const (
 	RoleHashWeights   = "hash_weights"   // starter-hash feature weights float32 [B,L]
 	RolePixels        = "pixels"         // float32 NCHW [B,3,S,S]
 	RoleWaveform      = "waveform"       // float32 [B,T] mono
+	// RoleAudioFeatures: windows of a frontend's feature frames, float32
+	// with layout BFM [B,F,M], BFM1 [B,F,M,1] or B1FM [B,1,F,M].
+	RoleAudioFeatures = "audio_features"
 )
+
+// Audio input forms (AudioPre.Input).
+const (
+	AudioInputWaveform = "waveform" // the model takes waveform windows
+	AudioInputFrontend = "frontend" // the model takes windows of frontend frames
+)
+
+// Layouts of an audio_features input.
+var featureLayouts = []string{"BFM", "BFM1", "B1FM"}
 
 // Pooling of a model output.
 const (
@@ -96,14 +110,44 @@ type ImagePre struct {
 }
 
 // AudioPre: decode to mono at SampleRate, cut into windows of WindowSeconds
-// every HopSeconds, one embedding per window, mean-pooled.
+// every HopSeconds, one embedding per window, mean-pooled. With Input
+// "frontend", the Frontend graph turns each whole clip into feature frames
+// instead, and the windows are Frontend.Frames frames every
+// Frontend.FrameHop (WindowSeconds and HopSeconds stay 0).
 type AudioPre struct {
 	SampleRate    int     `json:"sample_rate"`
-	WindowSeconds float64 `json:"window_seconds"`
-	HopSeconds    float64 `json:"hop_seconds"`
-	Input         string  `json:"input"` // "waveform"
+	WindowSeconds float64 `json:"window_seconds,omitempty"`
+	HopSeconds    float64 `json:"hop_seconds,omitempty"`
+	Input         string  `json:"input"` // "waveform" or "frontend"
 	MaxSeconds    float64 `json:"max_seconds,omitempty"`
 	MaxWindows    int     `json:"max_windows,omitempty"`
+	// Frontend is the preprocessing stage of a two-stage model.
+	Frontend *AudioFrontend `json:"frontend,omitempty"`
+}
+
+// AudioFrontend is a second ONNX graph in the model folder that turns a
+// clip's waveform into feature frames (e.g. a log-mel spectrogram model).
+// It runs once per clip, during preprocessing; its frames are then cut
+// into windows for the main model.
+type AudioFrontend struct {
+	// Model is the frontend's file in the model folder (not model.onnx).
+	Model string `json:"model"`
+	// Input names its waveform input, float32 [1,T].
+	Input string `json:"input"`
+	// Output names its output, float32 [1,…,F,M]: frames × Bins, any
+	// leading dimensions of size 1.
+	Output string `json:"output"`
+	// InputScale multiplies the [-1,1] samples (32768: the int16 scale).
+	InputScale float32 `json:"input_scale"`
+	// OutputScale and OutputOffset map each frame value x to
+	// x*OutputScale + OutputOffset.
+	OutputScale  float32 `json:"output_scale"`
+	OutputOffset float32 `json:"output_offset"`
+	// Bins is M, the values per frame.
+	Bins int `json:"bins"`
+	// Frames per window of the main model, and frames between windows.
+	Frames   int `json:"frames"`
+	FrameHop int `json:"frame_hop"`
 }
 
 // WindowSamples is the window length in samples.
@@ -196,7 +240,7 @@ func bad(m Manifest, format string, args ...any) error {
 var rolesFor = map[string][]string{
 	"text":  {RoleInputIDs, RoleAttentionMask, RoleTokenTypeIDs, RoleHashIDs, RoleHashWeights},
 	"image": {RolePixels},
-	"audio": {RoleWaveform},
+	"audio": {RoleWaveform, RoleAudioFeatures},
 }
 
 // Validate checks every field and the consistency between them.
@@ -344,26 +388,88 @@ func (m Manifest) validateAudio() error {
 	if a == nil {
 		return bad(m, "audio model needs preprocessing.audio")
 	}
-	if m.InputByRole(RoleWaveform) == "" || len(m.Inputs) != 1 {
-		return bad(m, "audio model takes exactly one input with role waveform")
-	}
-	if a.Input != "waveform" {
-		return bad(m, "audio input form %q must be waveform", a.Input)
+	if len(m.Inputs) != 1 {
+		return bad(m, "audio model takes exactly one input (role waveform or audio_features)")
 	}
 	if a.SampleRate < 4000 || a.SampleRate > 192000 {
 		return bad(m, "audio sample_rate %d must be in 4000..192000", a.SampleRate)
 	}
-	if !(a.WindowSeconds >= 0.1 && a.WindowSeconds <= 60) {
-		return bad(m, "audio window_seconds %v must be in 0.1..60", a.WindowSeconds)
-	}
-	if !(a.HopSeconds > 0 && a.HopSeconds <= a.WindowSeconds) {
-		return bad(m, "audio hop_seconds %v must be in (0, window_seconds]", a.HopSeconds)
-	}
 	if a.MaxSeconds < 0 || a.MaxWindows < 0 {
 		return bad(m, "audio max_seconds and max_windows must be >= 0")
+	}
+	switch a.Input {
+	case AudioInputWaveform:
+		if m.Inputs[0].Role != RoleWaveform {
+			return bad(m, "audio input form waveform needs the input role waveform")
+		}
+		if a.Frontend != nil {
+			return bad(m, "audio frontend needs input form %q", AudioInputFrontend)
+		}
+		if !(a.WindowSeconds >= 0.1 && a.WindowSeconds <= 60) {
+			return bad(m, "audio window_seconds %v must be in 0.1..60", a.WindowSeconds)
+		}
+		if !(a.HopSeconds > 0 && a.HopSeconds <= a.WindowSeconds) {
+			return bad(m, "audio hop_seconds %v must be in (0, window_seconds]", a.HopSeconds)
+		}
+	case AudioInputFrontend:
+		if err := m.validateFrontend(); err != nil {
+			return err
+		}
+	default:
+		return bad(m, "audio input form %q must be waveform or frontend", a.Input)
 	}
 	if m.Outputs[0].Pooling != PoolNone {
 		return bad(m, "audio output pooling must be none")
 	}
 	return nil
+}
+
+func (m Manifest) validateFrontend() error {
+	a := m.Preprocess.Audio
+	f := a.Frontend
+	if f == nil {
+		return bad(m, "audio input form frontend needs preprocessing.audio.frontend")
+	}
+	in := m.Inputs[0]
+	if in.Role != RoleAudioFeatures {
+		return bad(m, "audio input form frontend needs the input role audio_features")
+	}
+	if !slices.Contains(featureLayouts, in.Layout) {
+		return bad(m, "audio_features layout %q must be one of %v", in.Layout, featureLayouts)
+	}
+	if a.WindowSeconds != 0 || a.HopSeconds != 0 {
+		return bad(m, "audio frontend windows are counted in frames: leave window_seconds and hop_seconds out")
+	}
+	if !nameRE.MatchString(f.Model) || f.Model == ModelFile || f.Model == FileName || !strings.HasSuffix(f.Model, ".onnx") {
+		return bad(m, "audio frontend model %q must be a plain .onnx file name other than %s", f.Model, ModelFile)
+	}
+	if f.Input == "" || f.Output == "" {
+		return bad(m, "audio frontend needs input and output names")
+	}
+	for _, v := range []float32{f.InputScale, f.OutputScale, f.OutputOffset} {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return bad(m, "audio frontend scales and offset must be finite")
+		}
+	}
+	if f.InputScale == 0 || f.OutputScale == 0 {
+		return bad(m, "audio frontend input_scale and output_scale must be non-zero")
+	}
+	if f.Bins < 1 || f.Bins > 4096 || f.Frames < 1 || f.Frames > 65536 || f.FrameHop < 1 || f.FrameHop > f.Frames {
+		return bad(m, "audio frontend bins %d, frames %d, frame_hop %d: need bins in 1..4096, frames in 1..65536, frame_hop in 1..frames", f.Bins, f.Frames, f.FrameHop)
+	}
+	return nil
+}
+
+// ExtraFiles lists the files of the model folder besides model.onnx and
+// manifest.json that the manifest names: a tokenizer file, an audio
+// frontend graph.
+func (m Manifest) ExtraFiles() []string {
+	var out []string
+	if t := m.Preprocess.Text; t != nil && t.Tokenizer == TokenizerWordPiece {
+		out = append(out, t.Vocab)
+	}
+	if a := m.Preprocess.Audio; a != nil && a.Frontend != nil {
+		out = append(out, a.Frontend.Model)
+	}
+	return out
 }

@@ -2,6 +2,8 @@ package manifest_test
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -42,8 +44,32 @@ func audio() manifest.Manifest {
 	}
 }
 
+// twoStage is an audio model with a frontend graph (openWakeWord-like).
+func twoStage() manifest.Manifest {
+	return manifest.Manifest{
+		Name: "speech", Version: "1", Modality: "audio", Licence: "CC-BY-NC-SA-4.0",
+		Inputs:  []manifest.Input{{Name: "input_1", Role: manifest.RoleAudioFeatures, Layout: "BFM1"}},
+		Outputs: []manifest.Output{{Name: "conv2d_19", Pooling: manifest.PoolNone}},
+		Dim:     96,
+		Preprocess: manifest.Preprocessing{Audio: &manifest.AudioPre{SampleRate: 16000, Input: manifest.AudioInputFrontend,
+			Frontend: &manifest.AudioFrontend{Model: "mel.onnx", Input: "input", Output: "output", InputScale: 32768,
+				OutputScale: 0.1, OutputOffset: 2, Bins: 32, Frames: 76, FrameHop: 8}}},
+	}
+}
+
+func TestExtraFiles(t *testing.T) {
+	for _, c := range []struct {
+		m    manifest.Manifest
+		want string
+	}{{text(), "vocab.txt"}, {image(), ""}, {audio(), ""}, {twoStage(), "mel.onnx"}} {
+		if got := strings.Join(c.m.ExtraFiles(), ","); got != c.want {
+			t.Errorf("%s: extra files %q, want %q", c.m.ID(), got, c.want)
+		}
+	}
+}
+
 func TestValidManifestsRoundTrip(t *testing.T) {
-	for _, m := range []manifest.Manifest{text(), image(), audio()} {
+	for _, m := range []manifest.Manifest{text(), image(), audio(), twoStage()} {
 		b, err := m.Marshal()
 		if err != nil {
 			t.Fatalf("%s: %v", m.ID(), err)
@@ -94,6 +120,21 @@ func TestInvalidManifests(t *testing.T) {
 		{"window", func(m *manifest.Manifest) { m.Preprocess.Audio.WindowSeconds = 0 }, audio, "window_seconds"},
 		{"hop", func(m *manifest.Manifest) { m.Preprocess.Audio.HopSeconds = 2 }, audio, "hop_seconds"},
 		{"audio form", func(m *manifest.Manifest) { m.Preprocess.Audio.Input = "logmel" }, audio, "waveform"},
+		{"frontend on waveform", func(m *manifest.Manifest) { m.Preprocess.Audio.Frontend = twoStage().Preprocess.Audio.Frontend }, audio, "frontend"},
+		{"waveform role on frontend", func(m *manifest.Manifest) { m.Inputs[0].Role = manifest.RoleWaveform }, twoStage, "audio_features"},
+		{"features role on waveform", func(m *manifest.Manifest) { m.Inputs[0].Role = manifest.RoleAudioFeatures }, audio, "role waveform"},
+		{"no frontend", func(m *manifest.Manifest) { m.Preprocess.Audio.Frontend = nil }, twoStage, "preprocessing.audio.frontend"},
+		{"layout", func(m *manifest.Manifest) { m.Inputs[0].Layout = "NCHW" }, twoStage, "layout"},
+		{"seconds with frontend", func(m *manifest.Manifest) { m.Preprocess.Audio.WindowSeconds = 1 }, twoStage, "frames"},
+		{"frontend is model.onnx", func(m *manifest.Manifest) { m.Preprocess.Audio.Frontend.Model = "model.onnx" }, twoStage, "frontend model"},
+		{"frontend path", func(m *manifest.Manifest) { m.Preprocess.Audio.Frontend.Model = "../x.onnx" }, twoStage, "frontend model"},
+		{"frontend names", func(m *manifest.Manifest) { m.Preprocess.Audio.Frontend.Output = "" }, twoStage, "names"},
+		{"frontend scale", func(m *manifest.Manifest) { m.Preprocess.Audio.Frontend.InputScale = 0 }, twoStage, "input_scale"},
+		{"frontend hop", func(m *manifest.Manifest) { m.Preprocess.Audio.Frontend.FrameHop = 77 }, twoStage, "frame_hop"},
+		{"frontend bins", func(m *manifest.Manifest) { m.Preprocess.Audio.Frontend.Bins = 0 }, twoStage, "bins"},
+		{"two audio inputs", func(m *manifest.Manifest) {
+			m.Inputs = append(m.Inputs, manifest.Input{Name: "w", Role: manifest.RoleWaveform})
+		}, twoStage, "exactly one input"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -116,5 +157,30 @@ func TestParseRejectsBadJSON(t *testing.T) {
 		if _, err := manifest.Parse([]byte(c.json)); !errors.Is(err, manifest.ErrInvalid) {
 			t.Errorf("%s: err = %v", c.name, err)
 		}
+	}
+}
+
+// TestDocsExamplesParse: every ```json block of docs/MODELS.md is a valid
+// manifest, so the documented examples cannot drift from the schema.
+func TestDocsExamplesParse(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "MODELS.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := strings.Split(string(b), "```json\n")
+	if len(parts) < 5 {
+		t.Fatalf("docs/MODELS.md has %d json examples, want at least 4", len(parts)-1)
+	}
+	for i, p := range parts[1:] {
+		block, _, ok := strings.Cut(p, "```")
+		if !ok {
+			t.Fatalf("example %d is not closed", i)
+		}
+		m, err := manifest.Parse([]byte(block))
+		if err != nil {
+			t.Errorf("example %d: %v", i, err)
+			continue
+		}
+		t.Logf("example %d: %s (%s, dim %d)", i, m.ID(), m.Modality, m.Dim)
 	}
 }

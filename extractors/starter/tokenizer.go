@@ -101,43 +101,112 @@ func (t *HashTokenizer) id(kind byte, s string) int64 {
 	return int64(h & (t.buckets - 1))
 }
 
+// idBytes is id over a byte slice (no string conversion).
+func (t *HashTokenizer) idBytes(kind byte, s []byte) int64 {
+	h := (seedState ^ uint64(kind)) * fnvPrime
+	h = (h ^ ':') * fnvPrime
+	for _, c := range s {
+		h = (h ^ uint64(c)) * fnvPrime
+	}
+	return int64(h & (t.buckets - 1))
+}
+
+// feat is one hashed feature occurrence, or after merging one feature.
+type feat struct {
+	id int64
+	w  float64
+}
+
+// asciiWords lowercases ASCII text and splits it into words of letters and
+// digits, exactly as Normalize + Words would (NFKD and mark removal leave
+// ASCII unchanged). It returns false when text holds a non-ASCII byte.
+func asciiWords(text string, buf []byte) ([]byte, [][2]int32, bool) {
+	var spans [][2]int32
+	start := -1
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		if c >= 0x80 {
+			return nil, nil, false
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf = append(buf, c)
+		word := 'a' <= c && c <= 'z' || '0' <= c && c <= '9'
+		switch {
+		case word && start < 0:
+			start = i
+		case !word && start >= 0:
+			spans = append(spans, [2]int32{int32(start), int32(i)})
+			start = -1
+		}
+	}
+	if start >= 0 {
+		spans = append(spans, [2]int32{int32(start), int32(len(text))})
+	}
+	return buf, spans, true
+}
+
 // Features returns the feature ids (ascending) and their weights for text.
+// ASCII text takes a fast path with the same result as the general one.
 func (t *HashTokenizer) Features(text string) ([]int64, []float32, error) {
 	if !utf8.ValidString(text) {
 		return nil, nil, fmt.Errorf("%w: invalid UTF-8", ErrBadText)
 	}
-	n, err := Normalize(text)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %v", ErrBadText, err)
+	var words []string
+	if lower, spans, ok := asciiWords(text, make([]byte, 0, len(text))); ok {
+		words = make([]string, len(spans))
+		s := string(lower)
+		for i, sp := range spans {
+			words[i] = s[sp[0]:sp[1]]
+		}
+	} else {
+		n, err := Normalize(text)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: %v", ErrBadText, err)
+		}
+		words = Words(n)
 	}
-	words := Words(n)
 	if len(words) == 0 {
 		return nil, nil, fmt.Errorf("%w: no letters or digits", ErrBadText)
 	}
-	acc := make(map[int64]float64, 8*len(words))
+	// Every occurrence in encounter order; a stable sort by id then sums
+	// each feature's weights in that same order (what a map would do).
+	occ := make([]feat, 0, 10*len(words))
+	var (
+		marked []byte // "<" + word + ">"
+		starts []int  // byte offset of each rune of marked, plus len
+	)
 	for _, w := range words {
 		ww := wordWeight
 		if stopWords[w] {
 			ww = stopWordWeight
 		}
-		acc[t.id('w', w)] += ww
-		r := []rune("<" + w + ">")
-		grams := len(r) - 2
+		occ = append(occ, feat{t.id('w', w), ww})
+		marked = append(append(append(marked[:0], '<'), w...), '>')
+		starts = starts[:0]
+		for i := range string(marked) {
+			starts = append(starts, i)
+		}
+		starts = append(starts, len(marked))
+		runes := len(starts) - 1
+		grams := runes - 2
 		gw := ww / math.Sqrt(float64(grams))
-		for i := 0; i+3 <= len(r); i++ {
-			acc[t.id('c', string(r[i:i+3]))] += gw
+		for i := 0; i+3 <= runes; i++ {
+			occ = append(occ, feat{t.idBytes('c', marked[starts[i]:starts[i+3]]), gw})
 		}
 	}
-	type feat struct {
-		id int64
-		w  float64
-	}
-	feats := make([]feat, 0, len(acc))
-	for id, w := range acc {
-		if w > 1 {
-			w = 1 + math.Log(w)
+	sortByID(occ)
+	feats := occ[:0]
+	for i := 0; i < len(occ); {
+		f := feat{id: occ[i].id}
+		for ; i < len(occ) && occ[i].id == f.id; i++ {
+			f.w += occ[i].w
 		}
-		feats = append(feats, feat{id, w})
+		if f.w > 1 {
+			f.w = 1 + math.Log(f.w)
+		}
+		feats = append(feats, f)
 	}
 	if len(feats) > t.maxLen {
 		slices.SortFunc(feats, func(a, b feat) int {
@@ -147,12 +216,32 @@ func (t *HashTokenizer) Features(text string) ([]int64, []float32, error) {
 			return cmp.Compare(a.id, b.id)
 		})
 		feats = feats[:t.maxLen]
+		slices.SortFunc(feats, func(a, b feat) int { return cmp.Compare(a.id, b.id) })
 	}
-	slices.SortFunc(feats, func(a, b feat) int { return cmp.Compare(a.id, b.id) })
 	ids := make([]int64, len(feats))
 	ws := make([]float32, len(feats))
 	for i, f := range feats {
 		ids[i], ws[i] = f.id, float32(f.w)
 	}
 	return ids, ws, nil
+}
+
+// sortByID sorts occurrences by id, keeping encounter order among equal
+// ids. With ids and counts below 2^32 (every real table), it sorts packed
+// uint64 keys id<<32|index, several times faster than a stable sort.
+func sortByID(occ []feat) {
+	if len(occ) >= 1<<32 || slices.ContainsFunc(occ, func(f feat) bool { return f.id >= 1<<32 }) {
+		slices.SortStableFunc(occ, func(a, b feat) int { return cmp.Compare(a.id, b.id) })
+		return
+	}
+	keys := make([]uint64, len(occ))
+	ws := make([]float64, len(occ))
+	for i, f := range occ {
+		keys[i] = uint64(f.id)<<32 | uint64(i)
+		ws[i] = f.w
+	}
+	slices.Sort(keys)
+	for i, k := range keys {
+		occ[i] = feat{id: int64(k >> 32), w: ws[k&(1<<32-1)]}
+	}
 }
