@@ -50,6 +50,9 @@ type Config struct {
 	ORTLibrary string
 	// IntraOpThreads per ONNX Runtime session (0 = ONNX Runtime's default).
 	IntraOpThreads int
+	// ORTSpinning lets ONNX Runtime's threads spin between operators:
+	// faster alone on a machine, slower when preprocessing needs the cores.
+	ORTSpinning bool
 	// FusionWait is how long fusion waits for missing modalities.
 	FusionWait time.Duration
 	// ReconcileEvery re-lists the bucket to repair lost events (0 = only at start).

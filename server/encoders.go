@@ -34,6 +34,9 @@ func NewEncoders(ctx context.Context, store extractors.ModelStore, cfg Config, p
 	if cfg.IntraOpThreads > 0 {
 		opts = append(opts, extractors.WithIntraOpThreads(cfg.IntraOpThreads))
 	}
+	if cfg.ORTSpinning {
+		opts = append(opts, extractors.WithSpinning(true))
+	}
 	if cfg.BatchSize > 0 {
 		opts = append(opts, extractors.WithMaxBatch(cfg.BatchSize))
 	}

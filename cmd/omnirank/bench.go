@@ -26,6 +26,8 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fs.IntVar(&o.BatchSize, "batch", 32, "batch size for both paths")
 		fs.IntVar(&o.Items, "items", 512, "inputs per measurement")
 		fs.StringVar(&o.Device, "device", "cpu", "auto, cpu or cuda")
+		fs.IntVar(&o.Rounds, "rounds", 3, "rounds, alternating the two paths; medians are reported")
+		fs.BoolVar(&o.Spinning, "spinning", false, "let ONNX Runtime's threads spin between operators")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}

@@ -8,15 +8,41 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/omnirank/omnirank/extractors/openwakeword"
 	pb "github.com/omnirank/omnirank/proto/omnirank/v1"
 )
+
+// registerDir sends a model folder's files to AdminService.RegisterModel.
+func registerDir(ctx context.Context, ac pb.AdminServiceClient, dir string, stdout io.Writer) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	req := &pb.RegisterModelRequest{}
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return err
+		}
+		req.Files = append(req.Files, &pb.ModelFile{Name: e.Name(), Data: data})
+	}
+	resp, err := ac.RegisterModel(ctx, req)
+	if err != nil {
+		return fmt.Errorf("register %s: %w", dir, err)
+	}
+	fmt.Fprintf(stdout, "registered %s (%s, dim %d, licence %s)\n", resp.GetModel().GetId(), resp.GetModel().GetModality(), resp.GetModel().GetDim(), resp.GetModel().GetLicence())
+	return nil
+}
 
 func cmdModels(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("models", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", defaultAddr, "omnirank gRPC address")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: omnirank models [--addr A] list | show NAME@VERSION | register DIR | build-starter DIR")
+		fmt.Fprintln(stderr, "usage: omnirank models [--addr A] list | show NAME@VERSION | register DIR | build-starter DIR | fetch openwakeword --accept-license")
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -62,27 +88,31 @@ func cmdModels(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if len(rest) != 1 {
 			return fmt.Errorf("usage: omnirank models register DIR")
 		}
-		entries, err := os.ReadDir(rest[0])
+		return registerDir(ctx, ac, rest[0], stdout)
+	case "fetch":
+		ffs := flag.NewFlagSet("models fetch", flag.ContinueOnError)
+		ffs.SetOutput(stderr)
+		accept := ffs.Bool("accept-license", false, "accept the model's licence (printed below)")
+		if len(rest) == 0 || rest[0] != "openwakeword" {
+			return fmt.Errorf("usage: omnirank models fetch openwakeword --accept-license (the only fetchable model)")
+		}
+		if err := ffs.Parse(rest[1:]); err != nil {
+			return err
+		}
+		fmt.Fprintln(stderr, openwakeword.LicenceNotice)
+		if !*accept {
+			return fmt.Errorf("not fetched: pass --accept-license to accept the licence above")
+		}
+		tmp, err := os.MkdirTemp("", "omnirank-openwakeword-*")
 		if err != nil {
 			return err
 		}
-		req := &pb.RegisterModelRequest{}
-		for _, e := range entries {
-			if e.IsDir() {
-				continue
-			}
-			data, err := os.ReadFile(filepath.Join(rest[0], e.Name()))
-			if err != nil {
-				return err
-			}
-			req.Files = append(req.Files, &pb.ModelFile{Name: e.Name(), Data: data})
-		}
-		resp, err := ac.RegisterModel(ctx, req)
+		defer os.RemoveAll(tmp)
+		dir, err := openwakeword.FetchOpenWakeWord(ctx, tmp, true)
 		if err != nil {
-			return fmt.Errorf("register %s: %w", rest[0], err)
+			return err
 		}
-		fmt.Fprintf(stdout, "registered %s (%s, dim %d)\n", resp.GetModel().GetId(), resp.GetModel().GetModality(), resp.GetModel().GetDim())
-		return nil
+		return registerDir(ctx, ac, dir, stdout)
 	default:
 		fs.Usage()
 		return fmt.Errorf("models: unknown subcommand %q", sub)

@@ -28,6 +28,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.BoolVar(&cfg.S3UseTLS, "s3-tls", false, "use TLS for the external S3 endpoint")
 	fs.StringVar(&cfg.Device, "device", cfg.Device, "inference device: auto, cpu or cuda")
 	fs.StringVar(&cfg.ORTLibrary, "onnxruntime-lib", envOr("ONNXRUNTIME_LIB", ""), "path of libonnxruntime.so (default: the cache filled by 'make setup')")
+	fs.BoolVar(&cfg.ORTSpinning, "ort-spinning", false, "let ONNX Runtime threads spin between operators")
 	fs.IntVar(&cfg.IntraOpThreads, "intra-op-threads", 0, "ONNX Runtime intra-op threads per session (0: its default)")
 	fs.DurationVar(&cfg.AckWait, "ack-wait", cfg.AckWait, "how long a worker may hold a message before it is redelivered")
 	fs.IntVar(&cfg.BatchSize, "batch-size", cfg.BatchSize, "largest extraction batch")
