@@ -225,7 +225,7 @@ func (in *Ingestor) SyncProduct(ctx context.Context, id string, rev uint64, uplo
 	}
 	sameProduct := old != nil && equalJSON(old.Product, *p)
 	if old != nil && len(changed) == 0 && sameProduct && len(old.Hashes) == len(hashes) {
-		return in.clearError(ctx, id) // nothing to do: a duplicate or replayed event
+		return in.clearStaleError(ctx, id, old, hashes) // nothing to do: a duplicate or replayed event
 	}
 	rec := topology.ProductRecord{Product: *p, Hashes: hashes, Keys: keys, State: topology.StatePending,
 		UploadedAt: uploadedAt, UpdatedAt: in.now()}
@@ -243,7 +243,7 @@ func (in *Ingestor) SyncProduct(ctx context.Context, id string, rev uint64, uplo
 	if err := in.publishJobs(ctx, rec, changed); err != nil {
 		return err
 	}
-	return in.clearError(ctx, id)
+	return in.clearStaleError(ctx, id, old, hashes)
 }
 
 // publishJobs sends one job per changed modality for every target space.
@@ -374,6 +374,32 @@ func (in *Ingestor) putRecord(ctx context.Context, id string, rec topology.Produ
 	}
 	if err != nil {
 		return fmt.Errorf("write record %s (concurrent update?): %w", id, err)
+	}
+	return nil
+}
+
+// clearStaleError clears the product's error once its current content no
+// longer has it: an ingest error is always stale after a good sync, but an
+// extractor's error (an undecodable medium, dead-lettered) stands until
+// that modality's content changes. Otherwise a replayed event or a
+// reconcile would hide a product that is still broken.
+func (in *Ingestor) clearStaleError(ctx context.Context, id string, old *topology.ProductRecord, hashes map[string]string) error {
+	e, err := in.errs.Get(ctx, ErrorKey(id))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read error of %s: %w", id, err)
+	}
+	var ie topology.IngestError
+	if json.Unmarshal(e.Value(), &ie) == nil && old != nil {
+		if m, ok := strings.CutPrefix(ie.Stage, "extract-"); ok && hashes[m] != "" && old.Hashes[m] == hashes[m] {
+			return nil
+		}
+	}
+	err = in.errs.Delete(ctx, ErrorKey(id), jetstream.LastRevision(e.Revision()))
+	if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) && !errors.Is(err, jetstream.ErrKeyExists) {
+		return fmt.Errorf("clear error of %s: %w", id, err)
 	}
 	return nil
 }

@@ -345,38 +345,53 @@ func (tp testProduct) modalities() []string {
 }
 
 // putProduct writes a product straight into the bucket, media first and
-// product.json last, as a merchant's S3 client would, retrying a failed
-// PUT for up to a minute as such a client would (a store that cannot
-// record the write's event may refuse it while NATS is down).
+// product.json last, as a merchant's S3 client would.
 func putProduct(t *testing.T, store storage.ObjectStore, tp testProduct) {
 	t.Helper()
-	ctx := context.Background()
-	put := func(key string, data []byte, contentType string) {
-		t.Helper()
-		deadline := time.Now().Add(time.Minute)
-		for {
-			err := store.PutObject(ctx, key, data, contentType)
-			if err == nil {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("put %s: %v", key, err)
-			}
-			time.Sleep(500 * time.Millisecond)
-		}
+	if err := putObjects(context.Background(), store, productObjects(t, tp)); err != nil {
+		t.Fatal(err)
 	}
+}
+
+type object struct {
+	key, contentType string
+	data             []byte
+}
+
+// productObjects are a product's objects in upload order.
+func productObjects(t *testing.T, tp testProduct) []object {
+	t.Helper()
 	p := storage.Product{ID: tp.id, Title: tp.title, Category: strings.Split(tp.category, "/"), Price: float64(10 + tp.seed), Currency: "EUR",
 		Media: []storage.Media{{Key: "image.png", Kind: "image", ContentType: "image/png"}}}
-	put(storage.MediaKey(tp.id, "image.png"), testImage(t, tp.seed), "image/png")
+	objs := []object{{storage.MediaKey(tp.id, "image.png"), "image/png", testImage(t, tp.seed)}}
 	if tp.audio {
 		p.Media = append(p.Media, storage.Media{Key: "voice.wav", Kind: "audio", ContentType: "audio/wav"})
-		put(storage.MediaKey(tp.id, "voice.wav"), testWAV(t, tp.seed, 1.5), "audio/wav")
+		objs = append(objs, object{storage.MediaKey(tp.id, "voice.wav"), "audio/wav", testWAV(t, tp.seed, 1.5)})
 	}
 	data, err := json.Marshal(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	put(storage.ProductKey(tp.id), data, "application/json")
+	return append(objs, object{storage.ProductKey(tp.id), "application/json", data})
+}
+
+// putObjects writes objs in order, retrying a failed PUT for up to a
+// minute as a merchant's S3 client would.
+func putObjects(ctx context.Context, store storage.ObjectStore, objs []object) error {
+	for _, o := range objs {
+		deadline := time.Now().Add(time.Minute)
+		for {
+			err := store.PutObject(ctx, o.key, o.data, o.contentType)
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("put %s: %w", o.key, err)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	}
+	return nil
 }
 
 // embWatch counts, from a plain subscription to the active space's
@@ -779,13 +794,26 @@ func TestFaultsConverge(t *testing.T) {
 				atFault = n
 				return true
 			})
+			// More products arrive during the fault, each on its own
+			// client; the fault is mended after outage whether or not
+			// their PUTs went through meanwhile.
+			objs := make([][]object, len(during))
+			for i, tp := range during {
+				objs[i] = productObjects(t, tp)
+			}
 			mend := tc.inject(t, h)
 			t.Logf("fault injected with %d of %d features out", atFault, total)
-			for _, tp := range during {
-				putProduct(t, h.direct, tp)
+			uploads := make(chan error, len(during))
+			for _, o := range objs {
+				go func() { uploads <- putObjects(ctx, h.direct, o) }()
 			}
 			time.Sleep(tc.outage)
 			mend()
+			for range during {
+				if err := <-uploads; err != nil {
+					t.Fatalf("upload during the fault: %v", err)
+				}
+			}
 			if tc.verify != nil {
 				tc.verify(t, h)
 			}
