@@ -108,7 +108,7 @@ func (f *Fuser) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	topology.Pull(ctx, cons, 64, time.Second, f.log, "fusion", func(msg jetstream.Msg) { f.handle(ctx, msg) })
+	topology.Pull(ctx, cons, 64, time.Second, 1, f.log, "fusion", func(msg jetstream.Msg) { f.handle(ctx, msg) })
 	return nil
 }
 

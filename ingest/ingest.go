@@ -99,7 +99,7 @@ func (in *Ingestor) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	topology.Pull(ctx, cons, 64, time.Second, in.log, "ingest", func(msg jetstream.Msg) { in.handle(ctx, msg) })
+	topology.Pull(ctx, cons, 64, time.Second, 1, in.log, "ingest", func(msg jetstream.Msg) { in.handle(ctx, msg) })
 	return nil
 }
 
@@ -141,14 +141,22 @@ func (in *Ingestor) handle(ctx context.Context, msg jetstream.Msg) {
 		if uploaded.IsZero() {
 			uploaded = meta.Timestamp
 		}
-		if err := in.SyncProduct(ctx, id, meta.Sequence.Stream, uploaded); err != nil {
+		err := in.SyncProduct(ctx, id, meta.Sequence.Stream, uploaded)
+		for attempt := 0; errors.Is(err, jetstream.ErrKeyExists) && attempt < 5; attempt++ {
+			// Another worker wrote the record meanwhile (events of one
+			// product handled concurrently): sync again on top of it.
+			err = in.SyncProduct(ctx, id, meta.Sequence.Stream, uploaded)
+		}
+		if err != nil {
 			if ctx.Err() != nil {
 				_ = msg.Nak()
 				return
 			}
 			delay := backoff(int(meta.NumDelivered))
 			in.log.Warn("ingest: sync product failed, will retry", "product", id, "attempt", meta.NumDelivered, "retry_in", delay, "err", err)
-			if int(meta.NumDelivered) >= topology.MaxDeliver {
+			// SyncProduct fails only when the bucket or NATS does (a bad
+			// product is recorded, not returned): retry through outages.
+			if int(meta.NumDelivered) >= topology.MaxTransientDeliver {
 				in.deadLetter(ctx, topology.IngestError{ProductID: id, ObjectKey: ev.Key, Stage: "ingest",
 					Reason: err.Error(), Attempts: int(meta.NumDelivered)}, msg)
 				_ = msg.Term()
@@ -217,9 +225,20 @@ func (in *Ingestor) SyncProduct(ctx context.Context, id string, rev uint64, uplo
 	if err != nil {
 		return err
 	}
+	_, ie, err := in.errorRecord(ctx, id)
+	if err != nil {
+		return err
+	}
+	poison := poisoned(ie, old, hashes)
 	changed := map[string]bool{}
 	for m, h := range hashes {
-		if old == nil || old.Hashes[m] != h || old.State == topology.StatePending || old.State == topology.StateFailed {
+		switch {
+		case old == nil || old.Hashes[m] != h:
+			changed[m] = true
+		case m == poison:
+			// Its extractor already dead-lettered this very content:
+			// queueing it again would only dead-letter it again.
+		case old.State == topology.StatePending || old.State == topology.StateFailed:
 			changed[m] = true
 		}
 	}
@@ -384,24 +403,44 @@ func (in *Ingestor) putRecord(ctx context.Context, id string, rec topology.Produ
 // that modality's content changes. Otherwise a replayed event or a
 // reconcile would hide a product that is still broken.
 func (in *Ingestor) clearStaleError(ctx context.Context, id string, old *topology.ProductRecord, hashes map[string]string) error {
-	e, err := in.errs.Get(ctx, ErrorKey(id))
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("read error of %s: %w", id, err)
-	}
-	var ie topology.IngestError
-	if json.Unmarshal(e.Value(), &ie) == nil && old != nil {
-		if m, ok := strings.CutPrefix(ie.Stage, "extract-"); ok && hashes[m] != "" && old.Hashes[m] == hashes[m] {
-			return nil
-		}
+	e, ie, err := in.errorRecord(ctx, id)
+	if err != nil || e == nil || poisoned(ie, old, hashes) != "" {
+		return err
 	}
 	err = in.errs.Delete(ctx, ErrorKey(id), jetstream.LastRevision(e.Revision()))
 	if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) && !errors.Is(err, jetstream.ErrKeyExists) {
 		return fmt.Errorf("clear error of %s: %w", id, err)
 	}
 	return nil
+}
+
+// errorRecord reads the product's error record, if any.
+func (in *Ingestor) errorRecord(ctx context.Context, id string) (jetstream.KeyValueEntry, *topology.IngestError, error) {
+	e, err := in.errs.Get(ctx, ErrorKey(id))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("read error of %s: %w", id, err)
+	}
+	var ie topology.IngestError
+	if json.Unmarshal(e.Value(), &ie) != nil {
+		return e, nil, nil
+	}
+	return e, &ie, nil
+}
+
+// poisoned returns the modality whose current content an extractor
+// rejected as bad input ("" if none): that error stands until the content
+// of that modality changes.
+func poisoned(ie *topology.IngestError, old *topology.ProductRecord, hashes map[string]string) string {
+	if ie == nil || old == nil {
+		return ""
+	}
+	if m, ok := strings.CutPrefix(ie.Stage, "extract-"); ok && hashes[m] != "" && old.Hashes[m] == hashes[m] {
+		return m
+	}
+	return ""
 }
 
 func (in *Ingestor) clearError(ctx context.Context, id string) error {

@@ -21,6 +21,28 @@
 //     changes when the follower reads them back, so every replica (and the
 //     one that took the call) learns from the same ordered log.
 //
+// # Snapshots
+//
+// With WithSnapshots, each space's index is written to the bucket every
+// interval (only when it changed) and on Close, as three objects under
+// snapshots/<space>/<unix-ms>-<seq>: .idx (index.Index.Save), .revs (the
+// revision applied for every product, tombstones included, so that older
+// revisions stay ignored after a restart) and .json (the manifest: space,
+// seq, count, dim, created, SHA-256 checksums, the EMB stream's creation
+// time), uploaded last so that a snapshot without one is never read. seq
+// is the highest EMB stream sequence the space had handled when its index
+// and revisions were copied, with the follower paused so the three agree.
+// The newest three are kept (WithSnapshotRetention).
+//
+// At start a space loads its newest usable snapshot (a corrupt one, or one
+// of an earlier incarnation of the stream, is logged and skipped, then the
+// previous one, then none) and its ordered consumer starts at seq+1
+// instead of at every subject's last message. That is complete because the
+// stream keeps one message per subject: a product changed after the
+// snapshot has its current message after seq, and one not changed since
+// is in the snapshot. Updates, tombstones and stale revisions after seq
+// go through the same apply as live messages.
+//
 // Space definitions and the "active" alias are watched in the spaces
 // bucket: a new space starts a follower, a moved alias changes the default
 // space of the next request.

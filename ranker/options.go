@@ -64,6 +64,7 @@ type config struct {
 	maxPool         int
 	coldLambda      float32
 	now             func() time.Time
+	snap            snapshotConfig
 }
 
 func defaultConfig() config {
@@ -88,6 +89,7 @@ func defaultConfig() config {
 		maxPool:         10000,
 		coldLambda:      0.7,
 		now:             time.Now,
+		snap:            snapshotConfig{keep: 3},
 	}
 }
 

@@ -46,6 +46,10 @@ type Ranker struct {
 	spaces map[string]*spaceState
 	active atomic.Pointer[string]
 
+	// snapMu serialises snapshot writers (the periodic one, Close,
+	// Snapshot calls).
+	snapMu sync.Mutex
+
 	started atomic.Bool
 	cancel  context.CancelFunc
 	ctx     context.Context
@@ -102,6 +106,13 @@ func (r *Ranker) Start(ctx context.Context) error {
 	}
 	if err := r.run(r.followSpaces); err != nil {
 		return fail(err)
+	}
+	if r.cfg.snap.store != nil {
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			r.snapshotLoop(r.ctx)
+		}()
 	}
 	return nil
 }
@@ -201,22 +212,52 @@ initial:
 	return func() { <-done }, nil
 }
 
-// addSpace starts following a space once.
+// addSpace starts following a space once: from its newest usable
+// snapshot when snapshots are configured, else from an empty index.
 func (r *Ranker) addSpace(ctx context.Context, def spaces.Space) error {
+	r.mu.RLock()
+	_, ok := r.spaces[def.Name]
+	r.mu.RUnlock()
+	if ok {
+		return nil
+	}
+	stream, err := r.js.Stream(ctx, topology.StreamEmb)
+	if err != nil {
+		return fmt.Errorf("open stream %s: %w", topology.StreamEmb, err)
+	}
+	info := stream.CachedInfo()
+	var (
+		res     *restored
+		skipped int
+	)
+	if r.cfg.snap.store != nil {
+		if res, skipped, err = r.restoreSpace(ctx, def, info); err != nil {
+			return fmt.Errorf("restore space %s: %w", def.Name, err)
+		}
+	}
+	var s *spaceState
+	if res != nil {
+		s = newSpaceState(def, res.idx, r.cfg.logger)
+		s.revs, s.seq = res.revs, res.seq
+		s.snap.loadedKey, s.snap.loadedSeq = res.key, res.seq
+		s.snap.saved.Store(res.seq)
+	} else {
+		idx, err := r.cfg.newIndex(def.Dim())
+		if err != nil {
+			return fmt.Errorf("new index for space %s: %w", def.Name, err)
+		}
+		s = newSpaceState(def, idx, r.cfg.logger)
+	}
+	s.snap.fallbacks = skipped
+	s.snap.streamAt = info.Created
 	r.mu.Lock()
 	if _, ok := r.spaces[def.Name]; ok {
 		r.mu.Unlock()
 		return nil
 	}
-	idx, err := r.cfg.newIndex(def.Dim())
-	if err != nil {
-		r.mu.Unlock()
-		return fmt.Errorf("new index for space %s: %w", def.Name, err)
-	}
-	s := newSpaceState(def, idx, r.cfg.logger)
 	r.spaces[def.Name] = s
 	r.mu.Unlock()
-	wait, err := s.follow(ctx, r.js)
+	wait, err := s.follow(ctx, stream, r.js)
 	if err != nil {
 		r.mu.Lock()
 		delete(r.spaces, def.Name)
@@ -228,7 +269,7 @@ func (r *Ranker) addSpace(ctx context.Context, def spaces.Space) error {
 		defer r.wg.Done()
 		wait()
 	}()
-	r.cfg.logger.Info("following space", "space", def.Name, "dim", def.Dim())
+	r.cfg.logger.Info("following space", "space", def.Name, "dim", def.Dim(), "from_seq", s.snap.replayFrom.Load())
 	return nil
 }
 
@@ -329,6 +370,22 @@ type SpaceStats struct {
 	Applied, Deleted, Ignored, Rejected int64
 	Ready                               bool
 	Active                              bool
+	// Seq is the highest EMB stream sequence handled.
+	Seq uint64
+	// SnapshotLoaded is the key (without extension) of the snapshot the
+	// space started from, "" when it replayed the stream from the start;
+	// SnapshotSeq is that snapshot's sequence and ReplayedFromSeq the first
+	// sequence the follower asked for (0: every subject's last message).
+	SnapshotLoaded  string
+	SnapshotSeq     uint64
+	ReplayedFromSeq uint64
+	// SnapshotsSkipped counts snapshots found unusable at start;
+	// SnapshotsWritten and SnapshotErrors count this ranker's writes.
+	SnapshotsSkipped                 int
+	SnapshotsWritten, SnapshotErrors int64
+	// SnapshotPause is how long the last snapshot held the space still
+	// (the follower waits and the index's Save blocks searches).
+	SnapshotPause time.Duration
 }
 
 // Stats is a snapshot of what the ranker holds.
@@ -360,10 +417,16 @@ func (r *Ranker) Stats() Stats {
 	st.FeedbackEvents, st.FeedbackUsers, st.FeedbackItems = r.fb.stats()
 	r.mu.RLock()
 	for name, s := range r.spaces {
+		s.mu.RLock()
+		seq := s.seq
+		s.mu.RUnlock()
 		st.Spaces = append(st.Spaces, SpaceStats{
 			Name: name, Dim: s.def.Dim(), Vectors: s.idx.Len(),
 			Applied: s.applied.Load(), Deleted: s.deleted.Load(), Ignored: s.ignored.Load(), Rejected: s.rejected.Load(),
-			Ready: s.ready.Load(), Active: name == st.Active,
+			Ready: s.ready.Load(), Active: name == st.Active, Seq: seq,
+			SnapshotLoaded: s.snap.loadedKey, SnapshotSeq: s.snap.loadedSeq, ReplayedFromSeq: s.snap.replayFrom.Load(),
+			SnapshotsSkipped: s.snap.fallbacks, SnapshotsWritten: s.snap.written.Load(), SnapshotErrors: s.snap.failed.Load(),
+			SnapshotPause: time.Duration(s.snap.pause.Load()),
 		})
 	}
 	r.mu.RUnlock()
@@ -371,7 +434,10 @@ func (r *Ranker) Stats() Stats {
 	return st
 }
 
-// Close stops every follower and waits for them. It is idempotent.
+// Close stops every follower and waits for them; with WithSnapshots it
+// then writes a snapshot of every caught-up space that changed since its
+// last one (bounded by five minutes) and returns that error, if any. It is
+// idempotent.
 func (r *Ranker) Close() error {
 	r.closeMu.Lock()
 	defer r.closeMu.Unlock()
@@ -379,10 +445,19 @@ func (r *Ranker) Close() error {
 		return nil
 	}
 	r.closed = true
-	if r.cancel != nil {
-		r.cancel()
+	if r.cancel == nil {
+		return nil
 	}
+	r.cancel()
 	r.wg.Wait()
+	if r.cfg.snap.store == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), snapshotCloseTimeout)
+	defer cancel()
+	if _, err := r.Snapshot(ctx); err != nil {
+		return fmt.Errorf("close ranker: %w", err)
+	}
 	return nil
 }
 

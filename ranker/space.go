@@ -33,6 +33,14 @@ type spaceState struct {
 
 	mu   sync.RWMutex
 	revs map[string]revState
+	// seq is the highest EMB stream sequence handled (applied, ignored or
+	// rejected), guarded by mu together with idx and revs, so that a
+	// snapshot taken under mu reflects exactly the messages up to seq.
+	seq uint64
+
+	// snap describes the snapshot the space started from and the ones it
+	// wrote; see snapshot.go.
+	snap snapState
 
 	applied, deleted, ignored, rejected atomic.Int64
 
@@ -76,20 +84,28 @@ func (s *spaceState) vector(id string) ([]float32, bool) {
 var errStale = errors.New("older than the applied revision")
 
 // apply applies one embedding message for product id and reports whether
-// it was a tombstone.
-func (s *spaceState) apply(id string, data []byte) (tombstone bool, err error) {
+// it was a tombstone. seq is the message's stream sequence (0 when
+// unknown); the space records it whatever the outcome.
+func (s *spaceState) apply(id string, data []byte, seq uint64) (tombstone bool, err error) {
 	var e topology.Embedding
-	if err := json.Unmarshal(data, &e); err != nil {
+	err = json.Unmarshal(data, &e)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seq = max(s.seq, seq)
+	if err != nil {
 		return false, fmt.Errorf("decode embedding %s/%s: %w", s.def.Name, id, err)
 	}
+	return s.applyLocked(id, &e)
+}
+
+// applyLocked applies a decoded embedding with s.mu held.
+func (s *spaceState) applyLocked(id string, e *topology.Embedding) (tombstone bool, err error) {
 	if e.ProductID != "" && e.ProductID != id {
 		return false, fmt.Errorf("embedding %s/%s: product id %q differs from its subject", s.def.Name, id, e.ProductID)
 	}
 	if e.Space != "" && e.Space != s.def.Name {
 		return false, fmt.Errorf("embedding %s/%s: names space %q", s.def.Name, id, e.Space)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if prev, ok := s.revs[id]; ok && e.Revision < prev.revision {
 		return false, fmt.Errorf("embedding %s/%s revision %d (applied %d): %w", s.def.Name, id, e.Revision, prev.revision, errStale)
 	}
@@ -119,6 +135,11 @@ func (s *spaceState) apply(id string, data []byte) (tombstone bool, err error) {
 
 // handle applies one message from the ordered consumer.
 func (s *spaceState) handle(msg jetstream.Msg) {
+	meta, merr := msg.Metadata()
+	var seq uint64
+	if merr == nil {
+		seq = meta.Sequence.Stream
+	}
 	_, id, ok := topology.ProductFromEmbSubject(msg.Subject())
 	var (
 		tomb bool
@@ -126,8 +147,11 @@ func (s *spaceState) handle(msg jetstream.Msg) {
 	)
 	if !ok {
 		err = fmt.Errorf("embedding subject %q: not emb.<space>.<product>", msg.Subject())
+		s.mu.Lock()
+		s.seq = max(s.seq, seq)
+		s.mu.Unlock()
 	} else {
-		tomb, err = s.apply(id, msg.Data())
+		tomb, err = s.apply(id, msg.Data(), seq)
 	}
 	switch {
 	case err == nil && tomb:
@@ -141,7 +165,7 @@ func (s *spaceState) handle(msg jetstream.Msg) {
 		s.rejected.Add(1)
 		s.log.Warn("rejecting embedding", "err", err)
 	}
-	if meta, merr := msg.Metadata(); merr == nil {
+	if merr == nil {
 		if meta.Sequence.Stream >= s.startSeq || meta.NumPending == 0 {
 			s.markReady()
 		}
@@ -149,13 +173,13 @@ func (s *spaceState) handle(msg jetstream.Msg) {
 }
 
 // follow starts the space's ordered consumer; it runs until ctx ends and
-// the returned function blocks until it stopped.
-func (s *spaceState) follow(ctx context.Context, js jetstream.JetStream) (wait func(), err error) {
+// the returned function blocks until it stopped. A space restored from a
+// snapshot (s.seq > 0) resumes after the snapshot's sequence: every
+// message after it is the current one of its subject (the stream keeps one
+// per subject), so replaying them brings the index to the stream's state;
+// otherwise it replays the last message of every subject.
+func (s *spaceState) follow(ctx context.Context, stream jetstream.Stream, js jetstream.JetStream) (wait func(), err error) {
 	filter := topology.EmbFilter(s.def.Name)
-	stream, err := js.Stream(ctx, topology.StreamEmb)
-	if err != nil {
-		return nil, fmt.Errorf("open stream %s: %w", topology.StreamEmb, err)
-	}
 	last, err := stream.GetLastMsgForSubject(ctx, filter)
 	switch {
 	case errors.Is(err, jetstream.ErrMsgNotFound):
@@ -165,10 +189,18 @@ func (s *spaceState) follow(ctx context.Context, js jetstream.JetStream) (wait f
 	default:
 		s.startSeq = last.Sequence
 	}
-	cons, err := js.OrderedConsumer(ctx, topology.StreamEmb, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{filter},
-		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
-	})
+	s.mu.RLock()
+	from := s.seq
+	s.mu.RUnlock()
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}, DeliverPolicy: jetstream.DeliverLastPerSubjectPolicy}
+	if from > 0 {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, from+1
+		s.snap.replayFrom.Store(from + 1)
+		if s.startSeq <= from {
+			s.markReady()
+		}
+	}
+	cons, err := js.OrderedConsumer(ctx, topology.StreamEmb, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("embedding consumer of space %s: %w", s.def.Name, err)
 	}

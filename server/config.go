@@ -57,6 +57,10 @@ type Config struct {
 	FusionWait time.Duration
 	// ReconcileEvery re-lists the bucket to repair lost events (0 = only at start).
 	ReconcileEvery time.Duration
+	// SnapshotEvery is how often the ranker writes its indexes to the
+	// bucket (0 = never); a restarted ranker loads the newest snapshot and
+	// replays only the embeddings published after it.
+	SnapshotEvery time.Duration
 	// BatchSize is the extractors' largest batch.
 	BatchSize int
 	// AckWait is how long a consumer may hold a message before JetStream
@@ -71,7 +75,7 @@ func DefaultConfig() Config {
 	return Config{
 		Roles: []string{RoleAll}, DataDir: "./data", GRPCAddr: "127.0.0.1:50051", HTTPAddr: "127.0.0.1:8080",
 		S3Bucket: "omnirank", S3Region: "us-east-1", Device: "auto", FusionWait: 3 * time.Second,
-		ReconcileEvery: 10 * time.Minute, BatchSize: 16, AckWait: 30 * time.Second,
+		ReconcileEvery: 10 * time.Minute, SnapshotEvery: 10 * time.Minute, BatchSize: 16, AckWait: 30 * time.Second,
 	}
 }
 

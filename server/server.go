@@ -187,7 +187,11 @@ func (s *Server) startRoles(ctx context.Context) error {
 		s.goRole("fusion", f.Run, ctx)
 	}
 	if cfg.has(RoleRanker) {
-		r, err := ranker.New(s.js, s.encs, ranker.WithLogger(s.log))
+		ropts := []ranker.Option{ranker.WithLogger(s.log)}
+		if cfg.SnapshotEvery > 0 {
+			ropts = append(ropts, ranker.WithSnapshots(s.store, cfg.SnapshotEvery))
+		}
+		r, err := ranker.New(s.js, s.encs, ropts...)
 		if err != nil {
 			return err
 		}
@@ -363,7 +367,9 @@ func (s *Server) Close(ctx context.Context) error {
 	}
 	s.wg.Wait()
 	if s.rank != nil {
-		_ = s.rank.Close()
+		if err := s.rank.Close(); err != nil {
+			s.log.Error("close ranker", "err", err)
+		}
 	}
 	s.closeInfra()
 	return s.Err()

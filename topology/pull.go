@@ -3,15 +3,32 @@ package topology
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Pull fetches messages from a durable consumer in batches and hands each
-// to handle until ctx ends. Fetch errors (a NATS restart, say) are logged
-// and retried after a pause: a role's loop never dies of a transient error.
-func Pull(ctx context.Context, cons jetstream.Consumer, batch int, wait time.Duration, log *slog.Logger, role string, handle func(jetstream.Msg)) {
+// to handle, on up to workers goroutines at once, until ctx ends; it
+// returns once every handle call has returned. Fetch errors (a NATS
+// restart, say) are logged and retried after a pause: a role's loop never
+// dies of a transient error. Handlers must be safe to run concurrently (the
+// roles' are: they write with compare-and-swap).
+func Pull(ctx context.Context, cons jetstream.Consumer, batch int, wait time.Duration, workers int, log *slog.Logger, role string, handle func(jetstream.Msg)) {
+	work := make(chan jetstream.Msg)
+	var wg sync.WaitGroup
+	for range max(workers, 1) {
+		wg.Go(func() {
+			for msg := range work {
+				handle(msg)
+			}
+		})
+	}
+	defer func() {
+		close(work)
+		wg.Wait()
+	}()
 	for ctx.Err() == nil {
 		msgs, err := cons.Fetch(batch, jetstream.FetchMaxWait(wait))
 		if err != nil {
@@ -23,7 +40,7 @@ func Pull(ctx context.Context, cons jetstream.Consumer, batch int, wait time.Dur
 			continue
 		}
 		for msg := range msgs.Messages() {
-			handle(msg)
+			work <- msg
 		}
 	}
 }

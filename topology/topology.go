@@ -100,8 +100,14 @@ func ExtractConsumer(modality string, lane Lane) string {
 	return "extract-" + modality + "-" + string(lane)
 }
 
-// MaxDeliver is how often a message is delivered before it is dead-lettered.
+// MaxDeliver is how often a message that keeps failing is delivered before
+// it is dead-lettered.
 const MaxDeliver = 5
+
+// MaxTransientDeliver bounds retries of failures of the infrastructure
+// (object store or NATS unreachable): with backoff capped at 30 s, about
+// 15 minutes of outage before a message is dead-lettered.
+const MaxTransientDeliver = 32
 
 // Backoff is the redelivery schedule of a message that was not acked.
 var backoff = []time.Duration{2 * time.Second, 5 * time.Second, 15 * time.Second, 30 * time.Second}

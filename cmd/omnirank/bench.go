@@ -7,14 +7,19 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/omnirank/omnirank/extractors/bench"
 	"github.com/omnirank/omnirank/ranker/index"
+	"github.com/omnirank/omnirank/ranker/loadtest"
+	"github.com/omnirank/omnirank/server"
 )
 
 func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: omnirank bench extract|index [flags]")
+		return fmt.Errorf("usage: omnirank bench extract|index|ingest|recommend [flags]")
 	}
 	fs := flag.NewFlagSet("bench "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -65,7 +70,54 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			fmt.Fprintf(stdout, "%-16s %-12s %8d %5d %8.3f %10.0f %9.1f %10.0f\n", r.Index, r.Dataset, r.N, r.Dim, r.RecallAt10, r.QPSOneCore, r.BuildS, r.BytesPerVector)
 		}
 		return nil
+	case "ingest":
+		o := server.BenchIngestOptions{Logger: logger}
+		fs.IntVar(&o.Products, "products", 1000, "products uploaded at once (image, audio, text each)")
+		fs.IntVar(&o.Concurrency, "concurrency", 16, "concurrent uploads")
+		fs.IntVar(&o.Singles, "singles", 20, "single products uploaded one at a time on the idle system")
+		fs.BoolVar(&o.CompareBare, "compare-bare", true, "also measure the bare-model throughput of each modality")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		res, err := server.BenchIngest(ctx, o)
+		if err != nil {
+			return err
+		}
+		enc := json.NewEncoder(stdout)
+		if !*asJSON {
+			enc.SetIndent("", "  ")
+		}
+		return enc.Encode(res)
+	case "recommend":
+		o := loadtest.BenchRecommendOptions{Logger: logger}
+		fs.IntVar(&o.Products, "products", 100000, "catalogue size")
+		rates := fs.String("rates", "500,2000", "comma-separated request rates (requests/s)")
+		fs.DurationVar(&o.Duration, "duration", 10*time.Second, "measured time per rate")
+		fs.IntVar(&o.Conns, "conns", 4, "gRPC connections")
+		query := fs.String("query", "vector,text", "query kinds: vector (positive ids), text (starter text encoder)")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		for r := range strings.SplitSeq(*rates, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(r))
+			if err != nil {
+				return fmt.Errorf("--rates: %q is not a number", r)
+			}
+			o.Rates = append(o.Rates, n)
+		}
+		for q := range strings.SplitSeq(*query, ",") {
+			o.Queries = append(o.Queries, loadtest.QueryKind(strings.TrimSpace(q)))
+		}
+		res, err := loadtest.BenchRecommend(ctx, o)
+		if err != nil {
+			return err
+		}
+		enc := json.NewEncoder(stdout)
+		if !*asJSON {
+			enc.SetIndent("", "  ")
+		}
+		return enc.Encode(res)
 	default:
-		return fmt.Errorf("unknown benchmark %q (extract, index)", args[0])
+		return fmt.Errorf("unknown benchmark %q (extract, index, ingest, recommend)", args[0])
 	}
 }

@@ -22,7 +22,7 @@ Usage:
   omnirank dlq     list | replay (--all | SEQ...) dead letters, with reasons
   omnirank reconcile                             re-list the bucket and repair missed events
   omnirank models  list|show|register|build-starter
-  omnirank bench   extract|index [--json]
+  omnirank bench   extract|index|ingest|recommend [--json]
   omnirank version
 
 Run 'omnirank COMMAND -h' for a command's flags.

@@ -37,6 +37,7 @@ type Worker struct {
 	encoders  Encoders
 	modality  extractors.Modality
 	batchSize int
+	loops     int
 	fetchers  int
 	maxBytes  int64
 	errs      jetstream.KeyValue
@@ -54,6 +55,18 @@ func WithBatchSize(n int) Option {
 			return fmt.Errorf("worker: batch size %d out of 1..1024", n)
 		}
 		w.batchSize = n
+		return nil
+	}
+}
+
+// WithConcurrency sets how many batches are in flight at once (one may be
+// downloading while another is encoded).
+func WithConcurrency(n int) Option {
+	return func(w *Worker) error {
+		if n < 1 || n > 64 {
+			return fmt.Errorf("worker: concurrency %d out of 1..64", n)
+		}
+		w.loops = n
 		return nil
 	}
 }
@@ -92,7 +105,7 @@ func (w *Worker) stage() string { return "extract-" + string(w.modality) }
 
 // New makes a worker for one modality.
 func New(ctx context.Context, js jetstream.JetStream, store storage.ObjectStore, enc Encoders, m extractors.Modality, opts ...Option) (*Worker, error) {
-	w := &Worker{js: js, store: store, encoders: enc, modality: m, batchSize: 16, fetchers: 8,
+	w := &Worker{js: js, store: store, encoders: enc, modality: m, batchSize: 16, loops: 2, fetchers: 8,
 		maxBytes: 64 << 20, log: slog.Default()}
 	for _, o := range opts {
 		if err := o(w); err != nil {
@@ -117,6 +130,16 @@ func (w *Worker) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var wg sync.WaitGroup
+	for range w.loops {
+		wg.Go(func() { w.loop(ctx, live, backfill) })
+	}
+	wg.Wait()
+	return nil
+}
+
+// loop is one batch pipeline; Run starts several.
+func (w *Worker) loop(ctx context.Context, live, backfill jetstream.Consumer) {
 	for ctx.Err() == nil {
 		// Live work always goes first; backfill only when live is empty.
 		msgs, err := fetch(live, w.batchSize, 0)
@@ -138,7 +161,6 @@ func (w *Worker) Run(ctx context.Context) error {
 			w.process(context.WithoutCancel(ctx), msgs)
 		}
 	}
-	return nil
 }
 
 func fetch(c jetstream.Consumer, n int, wait time.Duration) ([]jetstream.Msg, error) {
@@ -167,6 +189,11 @@ type item struct {
 	input []byte
 	err   error
 }
+
+// errTransient marks failures of the infrastructure (object store, NATS):
+// retried with capped backoff for as long as they last, never
+// dead-lettered, since the input itself is fine.
+var errTransient = errors.New("transient")
 
 // process handles one batch: decode jobs, prefetch media, encode, publish.
 func (w *Worker) process(ctx context.Context, msgs []jetstream.Msg) {
@@ -224,7 +251,7 @@ func (w *Worker) prefetch(ctx context.Context, items []*item) {
 			case errors.Is(err, storage.ErrTooLarge):
 				it.err = fmt.Errorf("%w: media %s is over %d bytes", extractors.ErrBadInput, it.job.Key, w.maxBytes)
 			case err != nil:
-				it.err = fmt.Errorf("fetch %s: %w", it.job.Key, err)
+				it.err = fmt.Errorf("fetch %s: %w: %w", it.job.Key, errTransient, err)
 			default:
 				it.input = data
 			}
@@ -263,7 +290,7 @@ func (w *Worker) encode(ctx context.Context, enc extractors.Encoder, group []*it
 		}
 		msgID := fmt.Sprintf("%s/%s/%s/%s", ft.Space, ft.ProductID, ft.Modality, ft.ContentHash)
 		if _, err := w.js.Publish(ctx, topology.FeaturesSubject(ft.Space, ft.ProductID, ft.Modality), data, jetstream.WithMsgID(msgID)); err != nil {
-			w.failed(ctx, it, fmt.Errorf("publish features: %w", err))
+			w.failed(ctx, it, fmt.Errorf("publish features: %w: %w", errTransient, err))
 			continue
 		}
 		if err := it.msg.DoubleAck(ctx); err != nil {
@@ -282,12 +309,13 @@ func (w *Worker) failed(ctx context.Context, it *item, err error) {
 	if merr == nil {
 		attempts = int(meta.NumDelivered)
 	}
-	if errors.Is(err, extractors.ErrBadInput) || attempts >= topology.MaxDeliver {
+	transient := errors.Is(err, errTransient)
+	if errors.Is(err, extractors.ErrBadInput) || (!transient && attempts >= topology.MaxDeliver) || attempts >= topology.MaxTransientDeliver {
 		w.deadLetter(ctx, it, err.Error())
 		return
 	}
 	w.metrics.Failed(w.stage(), "transient")
-	delay := time.Second << min(attempts-1, 5)
+	delay := min(time.Second<<min(attempts-1, 5), 30*time.Second)
 	w.log.Warn("extract: will retry", "product", it.job.ProductID, "modality", w.modality, "attempt", attempts, "retry_in", delay, "err", err)
 	_ = it.msg.NakWithDelay(delay)
 }

@@ -165,7 +165,8 @@ func (p *eventPublisher) middleware(c fiber.Ctx) error {
 // subject (acknowledged before the S3 response), else publishes it plainly.
 // A lost event is repaired by the ingest role's reconcile.
 func (p *eventPublisher) publish(data []byte, bucket string, keys []string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	// Short: while NATS is down every S3 write waits this long.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	if p.streamCaptures(ctx) {
 		_, err := p.js.Publish(ctx, p.subject, data)

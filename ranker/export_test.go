@@ -1,0 +1,24 @@
+package ranker
+
+// VectorOf returns the vector the ranker holds for a product in a space
+// (tests compare rankers' index contents with it).
+func (r *Ranker) VectorOf(space, id string) ([]float32, bool) {
+	s, err := r.space(space)
+	if err != nil {
+		return nil, false
+	}
+	return s.vector(id)
+}
+
+// RevisionOf returns the revision applied for a product in a space and
+// whether it was a tombstone.
+func (r *Ranker) RevisionOf(space, id string) (rev uint64, deleted, ok bool) {
+	s, err := r.space(space)
+	if err != nil {
+		return 0, false, false
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	rs, ok := s.revs[id]
+	return rs.revision, rs.deleted, ok
+}

@@ -1,0 +1,729 @@
+package loadtest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/omnirank/omnirank/extractors"
+	"github.com/omnirank/omnirank/extractors/starter"
+	"github.com/omnirank/omnirank/natsembed"
+	omnirankv1 "github.com/omnirank/omnirank/proto/omnirank/v1"
+	"github.com/omnirank/omnirank/ranker"
+	"github.com/omnirank/omnirank/spaces"
+	"github.com/omnirank/omnirank/storage"
+	"github.com/omnirank/omnirank/topology"
+)
+
+// ErrInvalidOptions marks BenchRecommendOptions out of range.
+var ErrInvalidOptions = errors.New("loadtest: invalid options")
+
+// QueryKind is the shape of the Recommend requests a run sends.
+type QueryKind string
+
+const (
+	// QueryVector asks for products like one random catalogue product
+	// (positive_ids): no encoder runs.
+	QueryVector QueryKind = "vector"
+	// QueryText sends a short text query that the ranker encodes with the
+	// real starter text model in ONNX Runtime.
+	QueryText QueryKind = "text"
+)
+
+// BenchRecommendOptions configures BenchRecommend. Zero fields take the
+// defaults given.
+type BenchRecommendOptions struct {
+	// Products is the catalogue size (default 100,000).
+	Products int
+	// Rates are the arrival rates to run, in requests per second, one run
+	// each (default 500 and 2000).
+	Rates []int
+	// Duration is how long each rate runs (default 10 s).
+	Duration time.Duration
+	// Warmup runs the first rate for this long before measuring, results
+	// discarded (default 2 s; negative: none).
+	Warmup time.Duration
+	// Queries are the request shapes to run; every rate runs for each
+	// (default QueryVector and QueryText).
+	Queries []QueryKind
+	// Conns is the number of gRPC connections requests are spread over,
+	// round robin (default 4).
+	Conns int
+	// K is the number of results per request (default 10), MMRLambda the
+	// diversity trade-off (default 0.5), CategoryShare the fraction of the
+	// catalogue the filter's category prefix matches: one of 1/CategoryShare
+	// top-level categories (default 0.2).
+	K             int
+	MMRLambda     float32
+	CategoryShare float64
+	// Timeout bounds each request (default 5 s); a request still running
+	// then counts as an error.
+	Timeout time.Duration
+	// MaxInFlight bounds the requests outstanding at once (default 20,000);
+	// a request due while the bound is reached is not sent and counts as
+	// an error, so an overloaded target cannot exhaust the generator.
+	MaxInFlight int
+	// Seed makes the catalogue and the request stream reproducible
+	// (default 1).
+	Seed uint64
+	// Dir holds the embedded NATS store and the starter models (default: a
+	// temporary folder, removed at the end).
+	Dir string
+	// ORTLibrary is the ONNX Runtime shared library for text queries
+	// (default: the registry's own lookup, ONNXRUNTIME_LIB or the cache).
+	ORTLibrary string
+	// RankerOptions are extra options for the ranker under test (an index
+	// factory, say); the logger and the space are set by BenchRecommend.
+	RankerOptions []ranker.Option
+	// CPUProfile, when set, receives a CPU profile (pprof) of the
+	// measured phase: every run after setup, warm-ups included. The
+	// profile is process-wide, so it also shows the generator's share.
+	CPUProfile io.Writer
+	// Logger receives progress lines (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// BenchRecommendResult is one run: one query kind at one arrival rate.
+type BenchRecommendResult struct {
+	Query string `json:"query"`
+	// RateRPS is the scheduled arrival rate; AchievedRPS the successful
+	// responses per second over the run (first scheduled send to last
+	// response).
+	RateRPS     int     `json:"rate_rps"`
+	AchievedRPS float64 `json:"achieved_rps"`
+	// Latency percentiles of successful requests, from scheduled send
+	// time to response, in milliseconds.
+	P50Ms  float64 `json:"p50_ms"`
+	P99Ms  float64 `json:"p99_ms"`
+	P999Ms float64 `json:"p999_ms"`
+	MaxMs  float64 `json:"max_ms"`
+	// Requests scheduled, Errors among them (failed, timed out or not sent
+	// because MaxInFlight was reached), and the first error seen.
+	Requests   int    `json:"requests"`
+	Errors     int    `json:"errors"`
+	FirstError string `json:"first_error,omitempty"`
+	// Products in the catalogue; DurationS the run's scheduled length.
+	Products  int     `json:"products"`
+	DurationS float64 `json:"duration_s"`
+}
+
+func (o *BenchRecommendOptions) withDefaults() (BenchRecommendOptions, error) {
+	c := *o
+	bad := func(format string, a ...any) (BenchRecommendOptions, error) {
+		return c, fmt.Errorf("%w: %s", ErrInvalidOptions, fmt.Sprintf(format, a...))
+	}
+	if c.Products == 0 {
+		c.Products = 100_000
+	}
+	if c.Products < 10 || c.Products > 10_000_000 {
+		return bad("products %d outside [10, 10000000]", c.Products)
+	}
+	if len(c.Rates) == 0 {
+		c.Rates = []int{500, 2000}
+	}
+	for _, r := range c.Rates {
+		if r < 1 || r > 1_000_000 {
+			return bad("rate %d outside [1, 1000000]", r)
+		}
+	}
+	if c.Duration == 0 {
+		c.Duration = 10 * time.Second
+	}
+	if c.Duration < 100*time.Millisecond || c.Duration > time.Hour {
+		return bad("duration %v outside [100ms, 1h]", c.Duration)
+	}
+	if c.Warmup == 0 {
+		c.Warmup = 2 * time.Second
+	}
+	if c.Warmup > time.Hour {
+		return bad("warmup %v over 1h", c.Warmup)
+	}
+	if len(c.Queries) == 0 {
+		c.Queries = []QueryKind{QueryVector, QueryText}
+	}
+	for _, q := range c.Queries {
+		if q != QueryVector && q != QueryText {
+			return bad("query kind %q (want %q or %q)", q, QueryVector, QueryText)
+		}
+	}
+	if c.Conns == 0 {
+		c.Conns = 4
+	}
+	if c.Conns < 1 || c.Conns > 256 {
+		return bad("conns %d outside [1, 256]", c.Conns)
+	}
+	if c.K == 0 {
+		c.K = 10
+	}
+	if c.K < 1 || c.K > 1000 {
+		return bad("k %d outside [1, 1000]", c.K)
+	}
+	if c.MMRLambda == 0 {
+		c.MMRLambda = 0.5
+	}
+	if !(c.MMRLambda > 0 && c.MMRLambda <= 1) {
+		return bad("mmr lambda %v outside (0, 1]", c.MMRLambda)
+	}
+	if c.CategoryShare == 0 {
+		c.CategoryShare = 0.2
+	}
+	if !(c.CategoryShare > 0 && c.CategoryShare <= 1) {
+		return bad("category share %v outside (0, 1]", c.CategoryShare)
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 5 * time.Second
+	}
+	if c.Timeout <= 0 {
+		return bad("timeout %v", c.Timeout)
+	}
+	if c.MaxInFlight == 0 {
+		c.MaxInFlight = 20_000
+	}
+	if c.MaxInFlight < 1 {
+		return bad("max in flight %d", c.MaxInFlight)
+	}
+	if c.Seed == 0 {
+		c.Seed = 1
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c, nil
+}
+
+// benchSpace is the starter space's shape: the starter text block (256)
+// and image block (152), 408 dimensions.
+var benchSpace = spaces.Space{Name: "bench-starter", Blocks: []spaces.Block{
+	{Modality: string(extractors.Text), Model: extractors.StarterID(extractors.Text), Dim: starter.TextDim, Weight: 1},
+	{Modality: string(extractors.Image), Model: extractors.StarterID(extractors.Image), Dim: starter.ImageDim, Weight: 1},
+}}
+
+// BenchRecommend builds the target described by opts, then, for each
+// query kind and each rate, sends Recommend requests at that fixed
+// arrival rate for opts.Duration and reports latency percentiles and
+// errors. Setup (publishing and indexing the catalogue) is not measured.
+func BenchRecommend(ctx context.Context, opts BenchRecommendOptions) ([]BenchRecommendResult, error) {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	tg, err := newTarget(ctx, o)
+	if tg != nil {
+		defer tg.close()
+	}
+	if err != nil {
+		return nil, err
+	}
+	if o.CPUProfile != nil {
+		if err := pprof.StartCPUProfile(o.CPUProfile); err != nil {
+			return nil, fmt.Errorf("cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	var out []BenchRecommendResult
+	rng := rand.New(rand.NewPCG(o.Seed, 99))
+	for _, q := range o.Queries {
+		gen := tg.requests(q, rng)
+		if o.Warmup > 0 {
+			o.Logger.Info("warming up", "query", q, "rate", o.Rates[0], "for", o.Warmup)
+			if _, err := run(ctx, tg.clients, o.Rates[0], o.Warmup, gen, o); err != nil {
+				return out, err
+			}
+		}
+		for _, rate := range o.Rates {
+			res, err := run(ctx, tg.clients, rate, o.Duration, gen, o)
+			if err != nil {
+				return out, err
+			}
+			res.Query, res.Products = string(q), o.Products
+			o.Logger.Info("run done", "query", q, "rate", rate, "achieved", res.AchievedRPS,
+				"p50_ms", res.P50Ms, "p99_ms", res.P99Ms, "p999_ms", res.P999Ms, "errors", res.Errors)
+			out = append(out, res)
+		}
+	}
+	return out, nil
+}
+
+// target is the system under test.
+type target struct {
+	o        BenchRecommendOptions
+	dir      string
+	ownDir   bool
+	srv      *natsembed.Server
+	nc       *nats.Conn
+	reg      *extractors.Registry
+	rk       *ranker.Ranker
+	gs       *grpc.Server
+	served   chan struct{}
+	conns    []*grpc.ClientConn
+	clients  []omnirankv1.RankerServiceClient
+	ids      []string
+	topCats  []string
+	filtered string // the category every request filters on
+}
+
+func (t *target) close() {
+	for _, c := range t.conns {
+		_ = c.Close()
+	}
+	if t.gs != nil {
+		t.gs.Stop()
+		<-t.served
+	}
+	if t.rk != nil {
+		_ = t.rk.Close()
+	}
+	if t.reg != nil {
+		_ = t.reg.Close()
+	}
+	if t.nc != nil {
+		t.nc.Close()
+	}
+	if t.srv != nil {
+		t.srv.Close()
+	}
+	if t.ownDir {
+		_ = os.RemoveAll(t.dir)
+	}
+}
+
+// newTarget starts NATS, loads the catalogue, starts the ranker and its
+// gRPC server, and waits until the ranker is ready. On error it returns
+// what it started, for close.
+func newTarget(ctx context.Context, o BenchRecommendOptions) (*target, error) {
+	t := &target{o: o, dir: o.Dir}
+	if t.dir == "" {
+		d, err := os.MkdirTemp("", "omnirank-loadtest-")
+		if err != nil {
+			return nil, fmt.Errorf("loadtest dir: %w", err)
+		}
+		t.dir, t.ownDir = d, true
+	}
+	log := o.Logger
+	var err error
+	if t.srv, err = natsembed.Start(natsembed.Config{StoreDir: filepath.Join(t.dir, "nats"), Logger: log.With("component", "nats")}); err != nil {
+		return t, fmt.Errorf("start NATS: %w", err)
+	}
+	if t.nc, err = nats.Connect(t.srv.URL()); err != nil {
+		return t, fmt.Errorf("connect NATS: %w", err)
+	}
+	js, err := jetstream.New(t.nc)
+	if err != nil {
+		return t, fmt.Errorf("jetstream: %w", err)
+	}
+	if err := topology.Ensure(ctx, js, topology.DefaultOptions(), []string{"text", "image"}); err != nil {
+		return t, fmt.Errorf("topology: %w", err)
+	}
+	sp, err := spaces.NewStore(ctx, js)
+	if err != nil {
+		return t, err
+	}
+	if err := sp.Put(ctx, benchSpace); err != nil {
+		return t, err
+	}
+	if t.reg, err = newRegistry(ctx, filepath.Join(t.dir, "models"), o); err != nil {
+		return t, err
+	}
+	var enc ranker.Encoders = t.reg
+	start := time.Now()
+	if err := t.load(ctx, js); err != nil {
+		return t, err
+	}
+	log.Info("catalogue published", "products", o.Products, "in", time.Since(start).Round(time.Millisecond))
+
+	ropts := append([]ranker.Option{ranker.WithLogger(log.With("component", "ranker")), ranker.WithSpaces(benchSpace.Name)}, o.RankerOptions...)
+	if t.rk, err = ranker.New(js, enc, ropts...); err != nil {
+		return t, err
+	}
+	start = time.Now()
+	if err := t.rk.Start(ctx); err != nil {
+		return t, err
+	}
+	if err := t.rk.WaitReady(ctx, benchSpace.Name); err != nil {
+		return t, err
+	}
+	log.Info("ranker ready", "products", o.Products, "in", time.Since(start).Round(time.Millisecond))
+
+	sopts, err := ranker.ServerOptions()
+	if err != nil {
+		return t, err
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return t, fmt.Errorf("listen: %w", err)
+	}
+	t.gs = grpc.NewServer(sopts...)
+	t.rk.Register(t.gs)
+	t.served = make(chan struct{})
+	go func() {
+		defer close(t.served)
+		_ = t.gs.Serve(lis)
+	}()
+	for range o.Conns {
+		// Each client gets its own connection: grpc.NewClient never shares.
+		c, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			return t, fmt.Errorf("dial ranker: %w", err)
+		}
+		t.conns = append(t.conns, c)
+		t.clients = append(t.clients, omnirankv1.NewRankerServiceClient(c))
+	}
+	return t, nil
+}
+
+func newRegistry(ctx context.Context, dir string, o BenchRecommendOptions) (*extractors.Registry, error) {
+	store, err := extractors.NewDirStore(dir)
+	if err != nil {
+		return nil, fmt.Errorf("model store: %w", err)
+	}
+	ropts := []extractors.Option{extractors.WithLogger(o.Logger.With("component", "models"))}
+	if o.ORTLibrary != "" {
+		ropts = append(ropts, extractors.WithLibraryPath(o.ORTLibrary))
+	}
+	reg, err := extractors.NewRegistry(store, ropts...)
+	if err != nil {
+		return nil, fmt.Errorf("model registry: %w", err)
+	}
+	if _, err := reg.EnsureStarter(ctx); err != nil {
+		_ = reg.Close()
+		return nil, fmt.Errorf("starter models: %w", err)
+	}
+	return reg, nil
+}
+
+var (
+	subCats   = []string{"a", "b", "c", "d"}
+	nouns     = []string{"shoe", "boot", "sandal", "sneaker", "shirt", "jacket", "coat", "dress", "skirt", "hat", "scarf", "glove", "bag", "backpack", "wallet", "watch", "ring", "necklace", "lamp", "chair", "table", "sofa", "pillow", "blanket", "rug", "mug", "cup", "plate", "bowl", "pan", "pot", "kettle", "knife", "spoon", "guitar", "drum", "camera", "headphones", "speaker", "bicycle"}
+	materials = []string{"leather", "cotton", "wool", "silk", "linen", "denim", "steel", "wooden", "ceramic", "glass", "plastic", "bamboo"}
+	colours   = []string{"red", "blue", "green", "black", "white", "grey", "brown", "pink", "yellow", "orange", "purple", "beige"}
+)
+
+// load publishes the synthetic catalogue: a product record in the products
+// bucket and a joint embedding per product. A product is a colour, a
+// material and a noun ("red leather boot"); its text block is that title
+// encoded by the real starter text model (plus a little noise, so equal
+// titles differ), its image block a per-noun centre plus a per-colour
+// direction plus noise. So products cluster by noun and colour the way a
+// catalogue does, and text queries land near the products they name.
+// Categories are drawn independently of content, which is the hard case
+// for filtered search.
+func (t *target) load(ctx context.Context, js jetstream.JetStream) error {
+	o := t.o
+	rng := rand.New(rand.NewPCG(o.Seed, 7))
+	nTop := max(1, int(math.Round(1/o.CategoryShare)))
+	for i := range nTop {
+		t.topCats = append(t.topCats, fmt.Sprintf("cat%02d", i))
+	}
+	t.filtered = t.topCats[0]
+	imgDim := benchSpace.Blocks[1].Dim
+	nounCentre := make([][]float32, len(nouns))
+	for i := range nounCentre {
+		nounCentre[i] = gauss(rng, imgDim, 1)
+	}
+	colourDir := make([][]float32, len(colours))
+	for i := range colourDir {
+		colourDir[i] = gauss(rng, imgDim, 0.7)
+	}
+	type draw struct{ noun, material, colour int }
+	draws := make([]draw, o.Products)
+	titleVec := map[string][]float32{}
+	var pending []string
+	for i := range draws {
+		d := draw{rng.IntN(len(nouns)), rng.IntN(len(materials)), rng.IntN(len(colours))}
+		draws[i] = d
+		title := colours[d.colour] + " " + materials[d.material] + " " + nouns[d.noun]
+		if _, ok := titleVec[title]; !ok {
+			titleVec[title] = nil
+			pending = append(pending, title)
+		}
+	}
+	if err := t.encodeTitles(ctx, pending, titleVec); err != nil {
+		return err
+	}
+	kv, err := js.KeyValue(ctx, topology.BucketProducts)
+	if err != nil {
+		return fmt.Errorf("products bucket: %w", err)
+	}
+	now := time.Now().UTC()
+	t.ids = make([]string, o.Products)
+	type kvItem struct {
+		id   string
+		data []byte
+	}
+	items := make(chan kvItem, 1024)
+	var (
+		wg    sync.WaitGroup
+		kvErr error
+		errMu sync.Mutex
+	)
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for it := range items {
+				if _, err := kv.Put(cctx, it.id, it.data); err != nil {
+					errMu.Lock()
+					if kvErr == nil {
+						kvErr = fmt.Errorf("put product %s: %w", it.id, err)
+					}
+					errMu.Unlock()
+					cancel()
+				}
+			}
+		}()
+	}
+	pubErr := func() error {
+		defer func() {
+			close(items)
+			wg.Wait()
+		}()
+		for i, d := range draws {
+			id := fmt.Sprintf("p%07d", i)
+			t.ids[i] = id
+			title := colours[d.colour] + " " + materials[d.material] + " " + nouns[d.noun]
+			txt := slices.Clone(titleVec[title])
+			jitter(rng, txt, 0.15)
+			img := gauss(rng, imgDim, 0.5)
+			for j := range img {
+				img[j] += nounCentre[d.noun][j] + colourDir[d.colour][j]
+			}
+			joint, layout, err := benchSpace.Join(map[string][]float32{string(extractors.Text): txt, string(extractors.Image): img})
+			if err != nil {
+				return err
+			}
+			emb, err := json.Marshal(topology.Embedding{ProductID: id, Space: benchSpace.Name, Revision: 1, Vector: joint, Blocks: layout, UploadedAt: now})
+			if err != nil {
+				return err
+			}
+			rec, err := json.Marshal(topology.ProductRecord{
+				Product: storage.Product{ID: id, Title: title, Price: float64(1 + rng.IntN(200)), Currency: "EUR",
+					Category: []string{t.topCats[rng.IntN(nTop)], subCats[rng.IntN(len(subCats))]}},
+				Revision: 1, Hashes: map[string]string{"text": id}, State: topology.StateIndexed, UploadedAt: now, UpdatedAt: now,
+			})
+			if err != nil {
+				return err
+			}
+			select {
+			case items <- kvItem{id, rec}:
+			case <-cctx.Done():
+				return cctx.Err()
+			}
+			if _, err := js.PublishAsync(topology.EmbSubject(benchSpace.Name, id), emb); err != nil {
+				return fmt.Errorf("publish embedding %s: %w", id, err)
+			}
+			if i%4096 == 4095 {
+				if err := waitPublished(ctx, js); err != nil {
+					return err
+				}
+			}
+		}
+		return waitPublished(ctx, js)
+	}()
+	if kvErr != nil {
+		return kvErr
+	}
+	return pubErr
+}
+
+// encodeTitles fills out[title] with the starter text model's vector of
+// every title.
+func (t *target) encodeTitles(ctx context.Context, titles []string, out map[string][]float32) error {
+	enc, err := t.reg.Encoder(ctx, extractors.StarterID(extractors.Text))
+	if err != nil {
+		return fmt.Errorf("text encoder: %w", err)
+	}
+	defer enc.Close()
+	const batch = 64
+	for lo := 0; lo < len(titles); lo += batch {
+		hi := min(lo+batch, len(titles))
+		in := make([][]byte, 0, hi-lo)
+		for _, s := range titles[lo:hi] {
+			in = append(in, []byte(s))
+		}
+		vecs, err := enc.Encode(ctx, in)
+		if err != nil {
+			return fmt.Errorf("encode titles: %w", err)
+		}
+		for i, v := range vecs {
+			out[titles[lo+i]] = v
+		}
+	}
+	return nil
+}
+
+// jitter adds isotropic noise of relative norm rel to v.
+func jitter(rng *rand.Rand, v []float32, rel float64) {
+	var n float64
+	for _, x := range v {
+		n += float64(x) * float64(x)
+	}
+	scale := rel * math.Sqrt(n/float64(len(v)))
+	for i := range v {
+		v[i] += float32(scale * rng.NormFloat64())
+	}
+}
+
+func waitPublished(ctx context.Context, js jetstream.JetStream) error {
+	select {
+	case <-js.PublishAsyncComplete():
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("publish embeddings: %w", ctx.Err())
+	}
+}
+
+func gauss(rng *rand.Rand, d int, scale float64) []float32 {
+	v := make([]float32, d)
+	for i := range v {
+		v[i] = float32(scale * rng.NormFloat64())
+	}
+	return v
+}
+
+// requests returns the request generator of a query kind.
+func (t *target) requests(q QueryKind, rng *rand.Rand) func() *omnirankv1.RecommendRequest {
+	filter := func() *omnirankv1.Filter { return &omnirankv1.Filter{CategoryPrefix: []string{t.filtered}} }
+	switch q {
+	case QueryText:
+		return func() *omnirankv1.RecommendRequest {
+			noun := nouns[rng.IntN(len(nouns))]
+			var text string
+			switch rng.IntN(4) {
+			case 0:
+				text = noun
+			case 1:
+				text = colours[rng.IntN(len(colours))] + " " + noun
+			case 2:
+				text = materials[rng.IntN(len(materials))] + " " + noun
+			default:
+				text = colours[rng.IntN(len(colours))] + " " + materials[rng.IntN(len(materials))] + " " + noun
+			}
+			return &omnirankv1.RecommendRequest{Space: benchSpace.Name, QueryText: text, K: int32(t.o.K), MmrLambda: t.o.MMRLambda, Filter: filter()}
+		}
+	default:
+		return func() *omnirankv1.RecommendRequest {
+			return &omnirankv1.RecommendRequest{Space: benchSpace.Name, PositiveIds: []string{t.ids[rng.IntN(len(t.ids))]},
+				K: int32(t.o.K), MmrLambda: t.o.MMRLambda, Filter: filter()}
+		}
+	}
+}
+
+// run sends rate requests per second for dur, each at its scheduled time
+// whatever happened to earlier ones, and measures each from that time.
+func run(ctx context.Context, clients []omnirankv1.RankerServiceClient, rate int, dur time.Duration, gen func() *omnirankv1.RecommendRequest, o BenchRecommendOptions) (BenchRecommendResult, error) {
+	n := max(1, int(math.Round(float64(rate)*dur.Seconds())))
+	reqs := make([]*omnirankv1.RecommendRequest, n)
+	for i := range reqs {
+		reqs[i] = gen()
+	}
+	lat := make([]time.Duration, n)
+	ok := make([]bool, n)
+	var (
+		wg       sync.WaitGroup
+		inFlight atomic.Int64
+		lastDone atomic.Int64 // unix ns
+		errMu    sync.Mutex
+		firstErr error
+	)
+	fail := func(err error) {
+		errMu.Lock()
+		if firstErr == nil {
+			firstErr = err
+		}
+		errMu.Unlock()
+	}
+	start := time.Now().Add(5 * time.Millisecond)
+	sent := 0
+	for i := 0; i < n; i++ {
+		due := start.Add(time.Duration(int64(i) * int64(time.Second) / int64(rate)))
+		if d := time.Until(due); d > 0 {
+			timer := time.NewTimer(d)
+			select {
+			case <-ctx.Done():
+				timer.Stop()
+			case <-timer.C:
+			}
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		sent++
+		if inFlight.Load() >= int64(o.MaxInFlight) {
+			fail(fmt.Errorf("request %d not sent: %d requests in flight", i, o.MaxInFlight))
+			continue
+		}
+		inFlight.Add(1)
+		wg.Add(1)
+		go func(i int, due time.Time) {
+			defer wg.Done()
+			defer inFlight.Add(-1)
+			cctx, cancel := context.WithDeadline(ctx, due.Add(o.Timeout))
+			defer cancel()
+			_, err := clients[i%len(clients)].Recommend(cctx, reqs[i])
+			now := time.Now()
+			lat[i] = now.Sub(due)
+			for {
+				prev := lastDone.Load()
+				if now.UnixNano() <= prev || lastDone.CompareAndSwap(prev, now.UnixNano()) {
+					break
+				}
+			}
+			if err != nil {
+				fail(fmt.Errorf("request %d: %w", i, err))
+				return
+			}
+			ok[i] = true
+		}(i, due)
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return BenchRecommendResult{}, fmt.Errorf("load run at %d rps: %w", rate, err)
+	}
+	var good []time.Duration
+	for i := range sent {
+		if ok[i] {
+			good = append(good, lat[i])
+		}
+	}
+	slices.Sort(good)
+	res := BenchRecommendResult{RateRPS: rate, Requests: n, Errors: n - len(good), DurationS: dur.Seconds()}
+	if firstErr != nil {
+		res.FirstError = firstErr.Error()
+	}
+	if len(good) > 0 {
+		res.P50Ms, res.P99Ms, res.P999Ms = ms(pct(good, 0.50)), ms(pct(good, 0.99)), ms(pct(good, 0.999))
+		res.MaxMs = ms(good[len(good)-1])
+		if el := time.Unix(0, lastDone.Load()).Sub(start); el > 0 {
+			res.AchievedRPS = math.Round(float64(len(good))/el.Seconds()*10) / 10
+		}
+	}
+	return res, nil
+}
+
+// pct is the q-quantile of sorted durations (nearest rank).
+func pct(sorted []time.Duration, q float64) time.Duration {
+	i := int(math.Ceil(q*float64(len(sorted)))) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
+}
+
+func ms(d time.Duration) float64 { return math.Round(float64(d)/1e3) / 1e3 }
