@@ -108,7 +108,7 @@ func (f *Fuser) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	topology.Pull(ctx, cons, 64, time.Second, 1, f.log, "fusion", func(msg jetstream.Msg) { f.handle(ctx, msg) })
+	topology.Pull(ctx, cons, 64, time.Second, 4, productOfFeatures, f.log, "fusion", func(msg jetstream.Msg) { f.handle(ctx, msg) })
 	return nil
 }
 
@@ -143,6 +143,16 @@ func (f *Fuser) handle(ctx context.Context, msg jetstream.Msg) {
 			f.log.Warn("fusion: ack", "err", err)
 		}
 	}
+}
+
+// productOfFeatures keys a features.<space>.<product>.<m> message by space
+// and product, so one product's features are fused in order by one goroutine.
+func productOfFeatures(msg jetstream.Msg) string {
+	s := msg.Subject()
+	if i := strings.LastIndexByte(s, '.'); i > 0 {
+		return s[:i]
+	}
+	return s
 }
 
 // Fuse builds and publishes the joint vector of one product in one space

@@ -99,7 +99,7 @@ func (in *Ingestor) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	topology.Pull(ctx, cons, 64, time.Second, 1, in.log, "ingest", func(msg jetstream.Msg) { in.handle(ctx, msg) })
+	topology.Pull(ctx, cons, 64, time.Second, 8, eventProduct, in.log, "ingest", func(msg jetstream.Msg) { in.handle(ctx, msg) })
 	return nil
 }
 
@@ -172,6 +172,17 @@ func (in *Ingestor) handle(ctx context.Context, msg jetstream.Msg) {
 		return
 	}
 	in.metrics.Done("ingest", "done", 1)
+}
+
+// eventProduct keys an S3 event message by the first product it names, so
+// that events of one product are handled in order by one goroutine.
+func eventProduct(msg jetstream.Msg) string {
+	evs, err := storage.ParseEvents(msg.Data())
+	if err != nil || len(evs) == 0 {
+		return ""
+	}
+	id, _, _ := storage.ProductIDFromKey(evs[0].Key)
+	return id
 }
 
 // SyncProduct brings the product's record and jobs in line with what the

@@ -2,6 +2,7 @@ package topology
 
 import (
 	"context"
+	"hash/fnv"
 	"log/slog"
 	"sync"
 	"time"
@@ -10,23 +11,29 @@ import (
 )
 
 // Pull fetches messages from a durable consumer in batches and hands each
-// to handle, on up to workers goroutines at once, until ctx ends; it
-// returns once every handle call has returned. Fetch errors (a NATS
+// to handle until ctx ends, then returns once every handle call has
+// returned. Messages are spread over workers goroutines by key: messages
+// with the same key (the same product) are handled one after another, in
+// order, by the same goroutine, so a role never races itself on one
+// product; different products proceed in parallel. Fetch errors (a NATS
 // restart, say) are logged and retried after a pause: a role's loop never
-// dies of a transient error. Handlers must be safe to run concurrently (the
-// roles' are: they write with compare-and-swap).
-func Pull(ctx context.Context, cons jetstream.Consumer, batch int, wait time.Duration, workers int, log *slog.Logger, role string, handle func(jetstream.Msg)) {
-	work := make(chan jetstream.Msg)
+// dies of a transient error.
+func Pull(ctx context.Context, cons jetstream.Consumer, batch int, wait time.Duration, workers int, key func(jetstream.Msg) string,
+	log *slog.Logger, role string, handle func(jetstream.Msg)) {
+	lanes := make([]chan jetstream.Msg, max(workers, 1))
 	var wg sync.WaitGroup
-	for range max(workers, 1) {
+	for i := range lanes {
+		lanes[i] = make(chan jetstream.Msg, batch)
 		wg.Go(func() {
-			for msg := range work {
+			for msg := range lanes[i] {
 				handle(msg)
 			}
 		})
 	}
 	defer func() {
-		close(work)
+		for _, l := range lanes {
+			close(l)
+		}
 		wg.Wait()
 	}()
 	for ctx.Err() == nil {
@@ -40,7 +47,9 @@ func Pull(ctx context.Context, cons jetstream.Consumer, batch int, wait time.Dur
 			continue
 		}
 		for msg := range msgs.Messages() {
-			work <- msg
+			h := fnv.New32a()
+			_, _ = h.Write([]byte(key(msg)))
+			lanes[h.Sum32()%uint32(len(lanes))] <- msg
 		}
 	}
 }

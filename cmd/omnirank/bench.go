@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -25,6 +26,11 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print one JSON array")
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// The embedded S3 gateway (versitygw) prints banners to the process's
+	// standard output; keep that clean for --json by sending them to
+	// standard error. Our own output goes to stdout, captured above.
+	defer func(orig *os.File) { os.Stdout = orig }(os.Stdout)
+	os.Stdout = os.Stderr
 	switch args[0] {
 	case "extract":
 		o := bench.BenchOptions{Logger: logger}
