@@ -138,6 +138,7 @@ func cmdIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("bulk upsert: %w", err)
 	}
 	start := time.Now()
+	var lastDraw time.Time
 	var localErrs []string
 	for i, lp := range prods {
 		req := &pb.UpsertRequest{Product: catalog.ToProto(&lp.product)}
@@ -156,8 +157,9 @@ func cmdIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err := stream.Send(req); err != nil {
 			break // the real error comes with CloseAndRecv
 		}
-		if !*quiet {
+		if !*quiet && (i+1 == len(prods) || time.Since(lastDraw) > 100*time.Millisecond) {
 			progress(stderr, i+1, len(prods), start)
+			lastDraw = time.Now()
 		}
 	}
 	resp, err := stream.CloseAndRecv()
