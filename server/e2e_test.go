@@ -476,8 +476,16 @@ func freeAddr(t *testing.T) string {
 // until it serves.
 func startChild(t *testing.T, dir, addr string) *exec.Cmd {
 	t.Helper()
+	return spawnChild(t, childEnv+"="+dir, "OMNIRANK_TEST_CHILD_GRPC="+addr)
+}
+
+// spawnChild re-executes this test binary with extra environment (which
+// makes it act as a server process) and waits until it prints READY. The
+// process is killed at the end of the test.
+func spawnChild(t *testing.T, env ...string) *exec.Cmd {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+dir, "OMNIRANK_TEST_CHILD_GRPC="+addr)
+	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

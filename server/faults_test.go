@@ -12,7 +12,6 @@ package server
 // as an error except the poison.
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -94,41 +93,7 @@ func startFaultChild(t *testing.T, spec childSpec) *exec.Cmd {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), faultChildEnv+"="+string(data))
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	ready := make(chan error, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if strings.HasPrefix(sc.Text(), "READY") {
-				ready <- nil
-				_, _ = io.Copy(io.Discard, out)
-				return
-			}
-		}
-		ready <- errors.New("fault child exited before serving")
-	}()
-	select {
-	case err := <-ready:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(2 * time.Minute):
-		t.Fatal("fault child did not start in 2 minutes")
-	}
-	return cmd
+	return spawnChild(t, faultChildEnv+"="+string(data))
 }
 
 // natsHost is an embedded NATS server on a fixed port and store dir, so it
