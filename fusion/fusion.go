@@ -117,9 +117,8 @@ func (f *Fuser) handle(ctx context.Context, msg jetstream.Msg) {
 	var ft topology.Features
 	if err := json.Unmarshal(msg.Data(), &ft); err != nil {
 		f.log.Error("fusion: malformed features message, dropped to DLQ", "subject", msg.Subject(), "err", err)
-		dl, _ := json.Marshal(topology.DeadLetter{IngestError: topology.IngestError{Stage: "fusion",
-			Reason: "malformed features: " + err.Error(), Time: f.now()}, Subject: msg.Subject(), Original: msg.Data()})
-		if _, perr := f.js.Publish(ctx, topology.DLQSubject("fusion"), dl); perr != nil {
+		ie := topology.IngestError{Stage: "fusion", Reason: "malformed features: " + err.Error(), Time: f.now()}
+		if perr := topology.PublishDeadLetter(ctx, f.js, ie, msg); perr != nil {
 			_ = msg.NakWithDelay(5 * time.Second)
 			return
 		}

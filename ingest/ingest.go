@@ -113,9 +113,10 @@ func (in *Ingestor) handle(ctx context.Context, msg jetstream.Msg) {
 	}
 	events, err := storage.ParseEvents(msg.Data())
 	if err != nil {
-		in.deadLetter(ctx, topology.IngestError{Stage: "ingest", Reason: "malformed S3 event: " + err.Error(),
-			Attempts: int(meta.NumDelivered)}, msg)
-		_ = msg.Term()
+		if in.deadLetter(ctx, topology.IngestError{Stage: "ingest", Reason: "malformed S3 event: " + err.Error(),
+			Attempts: int(meta.NumDelivered)}, msg) {
+			_ = msg.Term()
+		}
 		return
 	}
 	seen := map[string]bool{}
@@ -128,8 +129,10 @@ func (in *Ingestor) handle(ctx context.Context, msg jetstream.Msg) {
 			if strings.HasPrefix(ev.Key, storage.ProductsPrefix) {
 				// Under products/ but not products/<valid id>/<file>:
 				// never silently dropped, always listed.
-				in.deadLetter(ctx, topology.IngestError{ObjectKey: ev.Key, Stage: "ingest",
-					Reason: "object key is not products/<id>/<file> with a valid product id (letters, digits, '.', '_', '-'; at most 128)"}, msg)
+				if !in.deadLetter(ctx, topology.IngestError{ObjectKey: ev.Key, Stage: "ingest",
+					Reason: "object key is not products/<id>/<file> with a valid product id (letters, digits, '.', '_', '-'; at most 128)"}, msg) {
+					return // left for redelivery
+				}
 			}
 			continue
 		}
@@ -157,9 +160,10 @@ func (in *Ingestor) handle(ctx context.Context, msg jetstream.Msg) {
 			// SyncProduct fails only when the bucket or NATS does (a bad
 			// product is recorded, not returned): retry through outages.
 			if int(meta.NumDelivered) >= topology.MaxTransientDeliver {
-				in.deadLetter(ctx, topology.IngestError{ProductID: id, ObjectKey: ev.Key, Stage: "ingest",
-					Reason: err.Error(), Attempts: int(meta.NumDelivered)}, msg)
-				_ = msg.Term()
+				if in.deadLetter(ctx, topology.IngestError{ProductID: id, ObjectKey: ev.Key, Stage: "ingest",
+					Reason: err.Error(), Attempts: int(meta.NumDelivered)}, msg) {
+					_ = msg.Term()
+				}
 				return
 			}
 			in.metrics.Failed("ingest", "transient")
@@ -372,7 +376,7 @@ func (in *Ingestor) fail(ctx context.Context, id, key, reason string, rev uint64
 	if err := in.putRecord(ctx, id, rec, entry); err != nil {
 		return err
 	}
-	return RecordError(ctx, in.errs, topology.IngestError{ProductID: id, ObjectKey: key, Stage: "ingest", Reason: reason, Time: in.now()})
+	return topology.RecordError(ctx, in.errs, topology.IngestError{ProductID: id, ObjectKey: key, Stage: "ingest", Reason: reason, Time: in.now()})
 }
 
 func (in *Ingestor) record(ctx context.Context, id string) (jetstream.KeyValueEntry, *topology.ProductRecord, error) {
@@ -418,7 +422,7 @@ func (in *Ingestor) clearStaleError(ctx context.Context, id string, old *topolog
 	if err != nil || e == nil || poisoned(ie, old, hashes) != "" {
 		return err
 	}
-	err = in.errs.Delete(ctx, ErrorKey(id), jetstream.LastRevision(e.Revision()))
+	err = in.errs.Delete(ctx, id, jetstream.LastRevision(e.Revision()))
 	if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) && !errors.Is(err, jetstream.ErrKeyExists) {
 		return fmt.Errorf("clear error of %s: %w", id, err)
 	}
@@ -427,7 +431,7 @@ func (in *Ingestor) clearStaleError(ctx context.Context, id string, old *topolog
 
 // errorRecord reads the product's error record, if any.
 func (in *Ingestor) errorRecord(ctx context.Context, id string) (jetstream.KeyValueEntry, *topology.IngestError, error) {
-	e, err := in.errs.Get(ctx, ErrorKey(id))
+	e, err := in.errs.Get(ctx, id)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, nil, nil
 	}
@@ -455,25 +459,29 @@ func poisoned(ie *topology.IngestError, old *topology.ProductRecord, hashes map[
 }
 
 func (in *Ingestor) clearError(ctx context.Context, id string) error {
-	if err := in.errs.Delete(ctx, ErrorKey(id)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+	if err := in.errs.Delete(ctx, id); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return fmt.Errorf("clear error of %s: %w", id, err)
 	}
 	return nil
 }
 
-func (in *Ingestor) deadLetter(ctx context.Context, ie topology.IngestError, msg jetstream.Msg) {
+// deadLetter sets msg aside with its reason and records the error for
+// operators. It reports whether the dead letter was stored; if not, the
+// caller must leave msg for redelivery.
+func (in *Ingestor) deadLetter(ctx context.Context, ie topology.IngestError, msg jetstream.Msg) bool {
 	ie.Time = in.now()
 	in.metrics.Failed(ie.Stage, "dead_letter")
-	dl := topology.DeadLetter{IngestError: ie, Subject: msg.Subject(), Original: msg.Data()}
-	data, _ := json.Marshal(dl)
-	if _, err := in.js.Publish(ctx, topology.DLQSubject(ie.Stage), data); err != nil {
-		in.log.Error("ingest: dead-letter publish failed", "err", err)
+	if err := topology.PublishDeadLetter(ctx, in.js, ie, msg); err != nil {
+		in.log.Error("ingest: dead letter not stored; leaving the event for redelivery", "err", err)
+		_ = msg.NakWithDelay(5 * time.Second)
+		return false
 	}
 	if ie.ProductID != "" {
-		if err := RecordError(ctx, in.errs, ie); err != nil {
-			in.log.Error("ingest: record error", "err", err)
+		if err := topology.RecordError(ctx, in.errs, ie); err != nil {
+			in.log.Error("ingest: record error", "product", ie.ProductID, "err", err)
 		}
 	}
+	return true
 }
 
 // Reconcile lists the bucket and syncs every product found, and deletes the
@@ -527,24 +535,6 @@ func ProductText(p *storage.Product) string {
 func textHash(p *storage.Product) string {
 	s := sha256.Sum256([]byte(ProductText(p)))
 	return hex.EncodeToString(s[:12])
-}
-
-// ErrorKey is the errors-bucket key of a product.
-func ErrorKey(id string) string { return id }
-
-// RecordError stores an operator-visible error for a product.
-func RecordError(ctx context.Context, kv jetstream.KeyValue, ie topology.IngestError) error {
-	if ie.Time.IsZero() {
-		ie.Time = time.Now()
-	}
-	data, err := json.Marshal(ie)
-	if err != nil {
-		return fmt.Errorf("encode error record: %w", err)
-	}
-	if _, err := kv.Put(ctx, ErrorKey(ie.ProductID), data); err != nil {
-		return fmt.Errorf("record error for %s: %w", ie.ProductID, err)
-	}
-	return nil
 }
 
 func equalJSON(a, b any) bool {

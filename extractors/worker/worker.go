@@ -333,15 +333,13 @@ func (w *Worker) deadLetter(ctx context.Context, it *item, reason string) {
 	}
 	w.metrics.Failed(w.stage(), reasonClass)
 	w.log.Warn("extract: dead-lettered", "product", ie.ProductID, "object", ie.ObjectKey, "reason", reason)
-	data, _ := json.Marshal(topology.DeadLetter{IngestError: ie, Subject: it.msg.Subject(), Original: it.msg.Data()})
-	if _, err := w.js.Publish(ctx, topology.DLQSubject(ie.Stage), data); err != nil {
+	if err := topology.PublishDeadLetter(ctx, w.js, ie, it.msg); err != nil {
 		w.log.Error("extract: dead-letter publish failed; leaving the job for redelivery", "err", err)
 		_ = it.msg.NakWithDelay(5 * time.Second)
 		return
 	}
 	if ie.ProductID != "" {
-		rec, _ := json.Marshal(ie)
-		if _, err := w.errs.Put(ctx, ie.ProductID, rec); err != nil {
+		if err := topology.RecordError(ctx, w.errs, ie); err != nil {
 			w.log.Error("extract: record error", "product", ie.ProductID, "err", err)
 		}
 	}
