@@ -3,9 +3,11 @@ package ranker
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -82,19 +84,17 @@ func (c *catalog) len() int {
 	return len(c.items)
 }
 
-// apply applies one KV entry: a put replaces the item, a delete or purge
-// removes it.
-func (c *catalog) apply(e jetstream.KeyValueEntry) {
+// apply applies one record of the products bucket: a put replaces the
+// item, a delete or purge removes it.
+func (c *catalog) apply(key string, removed bool, value []byte) {
 	defer c.version.Add(1)
-	key := e.Key()
-	switch e.Operation() {
-	case jetstream.KeyValueDelete, jetstream.KeyValuePurge:
+	if removed {
 		c.mu.Lock()
 		delete(c.items, key)
 		c.mu.Unlock()
 		return
 	}
-	it, err := decodeItem(key, e.Value())
+	it, err := decodeItem(key, value)
 	if err != nil {
 		c.rejected.Add(1)
 		c.log.Warn("catalogue: skipping product record", "key", key, "err", err)
@@ -128,38 +128,40 @@ func decodeItem(key string, data []byte) (*Item, error) {
 	}, nil
 }
 
-// follow watches the products bucket until ctx ends. It returns once the
-// watch is set up; the returned function blocks until the watch stopped.
+// follow reads the products bucket's stream with an ordered consumer (the
+// last record of every key, then every change) until ctx ends. It returns
+// once the consumer is set up; the returned function blocks until it
+// stopped. An ordered consumer, like the embedding followers', resumes
+// promptly after a NATS restart, where a KV watch lagged for seconds.
 func (c *catalog) follow(ctx context.Context, js jetstream.JetStream) (wait func(), err error) {
-	kv, err := js.KeyValue(ctx, topology.BucketProducts)
+	streamName := "KV_" + topology.BucketProducts
+	prefix := "$KV." + topology.BucketProducts + "."
+	stream, err := js.Stream(ctx, streamName)
 	if err != nil {
 		return nil, fmt.Errorf("open products bucket: %w", err)
 	}
-	w, err := kv.WatchAll(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("watch products bucket: %w", err)
+	var startSeq uint64
+	last, err := stream.GetLastMsgForSubject(ctx, prefix+">")
+	switch {
+	case errors.Is(err, jetstream.ErrMsgNotFound):
+		c.markReady()
+	case err != nil:
+		return nil, fmt.Errorf("last product record: %w", err)
+	default:
+		startSeq = last.Sequence
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer func() { _ = w.Stop() }()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case e, ok := <-w.Updates():
-				if !ok {
-					return
-				}
-				if e == nil {
-					c.markReady()
-					continue
-				}
-				c.apply(e)
-			}
+	cons, err := js.OrderedConsumer(ctx, streamName, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{prefix + ">"}, DeliverPolicy: jetstream.DeliverLastPerSubjectPolicy})
+	if err != nil {
+		return nil, fmt.Errorf("follow products bucket: %w", err)
+	}
+	return consume(ctx, cons, func(msg jetstream.Msg) {
+		op := msg.Headers().Get("KV-Operation")
+		c.apply(strings.TrimPrefix(msg.Subject(), prefix), op == "DEL" || op == "PURGE", msg.Data())
+		if meta, err := msg.Metadata(); err == nil && (meta.Sequence.Stream >= startSeq || meta.NumPending == 0) {
+			c.markReady()
 		}
-	}()
-	return func() { <-done }, nil
+	}, c.log)
 }
 
 // sampleSelectivity estimates the fraction of catalogue items accepted by
