@@ -5,8 +5,9 @@
 //
 // # Data it follows
 //
-//   - Catalogue view: a KV watch of the products bucket (initial values,
-//     then updates and deletes) kept as id → Item for filters and responses.
+//   - Catalogue view: an ordered consumer over the products bucket's
+//     stream (the last record of every key, then updates and deletes),
+//     kept as id → Item for filters and responses.
 //   - One embedding follower per space: an ordered consumer over
 //     emb.<space>.> delivering the last message per subject, upserting into
 //     an in-memory ANN index (package ranker/index). Tombstones delete; an
