@@ -72,28 +72,7 @@ type env struct {
 
 func start(t *testing.T) *env {
 	t.Helper()
-	cfg := testConfig(t.TempDir())
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	srv, err := Start(ctx, cfg)
-	if err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	e := &env{srv: srv}
-	e.dial(t, srv.GRPCAddr())
-	t.Cleanup(func() {
-		_ = e.conn.Close()
-		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := srv.Close(cctx); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
-	return e
+	return startWith(t, testConfig(t.TempDir()))
 }
 
 func (e *env) dial(t *testing.T, addr string) {

@@ -89,11 +89,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err != nil {
 			return err
 		}
-		enc := json.NewEncoder(stdout)
-		if !*asJSON {
-			enc.SetIndent("", "  ")
-		}
-		return enc.Encode(res)
+		return writeJSON(stdout, res, !*asJSON)
 	case "recommend":
 		o := loadtest.BenchRecommendOptions{Logger: logger}
 		fs.IntVar(&o.Products, "products", 100000, "catalogue size")
@@ -118,12 +114,17 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err != nil {
 			return err
 		}
-		enc := json.NewEncoder(stdout)
-		if !*asJSON {
-			enc.SetIndent("", "  ")
-		}
-		return enc.Encode(res)
+		return writeJSON(stdout, res, !*asJSON)
 	default:
 		return fmt.Errorf("unknown benchmark %q (extract, index, ingest, recommend)", args[0])
 	}
+}
+
+// writeJSON prints v as JSON, indented for a reader or compact for --json.
+func writeJSON(w io.Writer, v any, indent bool) error {
+	enc := json.NewEncoder(w)
+	if indent {
+		enc.SetIndent("", "  ")
+	}
+	return enc.Encode(v)
 }
