@@ -158,7 +158,12 @@ func (s *Service) Get(ctx context.Context, req *pb.GetRequest) (*pb.GetResponse,
 	if ee, err := s.errs.Get(ctx, req.GetId()); err == nil {
 		var ie topology.IngestError
 		if json.Unmarshal(ee.Value(), &ie) == nil {
-			resp.State, resp.Error = string(topology.StateFailed), ie.Stage+": "+ie.Reason
+			// A recorded error means the product failed, unless fusion
+			// already indexed it without the rejected modality (partial).
+			if rec.State != topology.StatePartial {
+				resp.State = string(topology.StateFailed)
+			}
+			resp.Error = ie.Stage + ": " + ie.Reason
 		}
 	}
 	return resp, nil

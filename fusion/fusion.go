@@ -102,44 +102,84 @@ func New(ctx context.Context, js jetstream.JetStream, opts ...Option) (*Fuser, e
 	return f, nil
 }
 
-// Run consumes features until ctx ends.
+// maxHold is the longest fusion keeps a product's features messages in
+// hand while it waits for the product's other modalities; a longer wait
+// goes back to JetStream as a delayed redelivery.
+const maxHold = 10 * time.Second
+
+// Run consumes features until ctx ends. The features messages of one
+// product that arrive together are fused once; while the product waits for
+// its other modalities (up to the fusion wait), its messages are held, so
+// that the arrival of the last modality fuses and acks them all at once.
 func (f *Fuser) Run(ctx context.Context) error {
 	cons, err := topology.Consumer(ctx, f.js, topology.StreamFeatures, topology.ConsumerFusion)
 	if err != nil {
 		return err
 	}
-	topology.Pull(ctx, cons, 64, time.Second, 4, productOfFeatures, f.log, "fusion", func(msg jetstream.Msg) { f.handle(ctx, msg) })
+	topology.PullGroups(ctx, cons, 64, time.Second, 4, productOfFeatures, f.log, "fusion",
+		func(g topology.Group) time.Duration { return f.handleGroup(ctx, g) })
 	return nil
 }
 
-func (f *Fuser) handle(ctx context.Context, msg jetstream.Msg) {
+func (f *Fuser) handleGroup(ctx context.Context, g topology.Group) time.Duration {
 	defer f.metrics.Observe("fusion", time.Now())
 	var ft topology.Features
-	if err := json.Unmarshal(msg.Data(), &ft); err != nil {
-		f.log.Error("fusion: malformed features message, dropped to DLQ", "subject", msg.Subject(), "err", err)
-		ie := topology.IngestError{Stage: "fusion", Reason: "malformed features: " + err.Error(), Time: f.now()}
-		if perr := topology.PublishDeadLetter(ctx, f.js, ie, msg); perr != nil {
-			_ = msg.NakWithDelay(5 * time.Second)
-			return
+	good := make([]jetstream.Msg, 0, len(g.Msgs))
+	malformed := false
+	for _, msg := range g.Msgs {
+		var one topology.Features
+		if err := json.Unmarshal(msg.Data(), &one); err != nil {
+			malformed = true
+			f.log.Error("fusion: malformed features message, dropped to DLQ", "subject", msg.Subject(), "err", err)
+			ie := topology.IngestError{Stage: "fusion", Reason: "malformed features: " + err.Error(), Time: f.now()}
+			if perr := topology.PublishDeadLetter(ctx, f.js, ie, msg); perr != nil {
+				_ = msg.NakWithDelay(5 * time.Second)
+				continue
+			}
+			_ = msg.Term()
+			continue
 		}
-		_ = msg.Term()
-		return
+		ft = one
+		good = append(good, msg)
+	}
+	if len(good) == 0 {
+		return 0
 	}
 	retry, err := f.Fuse(ctx, ft.Space, ft.ProductID)
 	switch {
 	case err != nil:
 		if ctx.Err() != nil {
-			_ = msg.Nak()
-			return
+			nakAll(good, 0)
+			return 0
 		}
 		f.log.Warn("fusion: will retry", "product", ft.ProductID, "space", ft.Space, "err", err)
 		f.metrics.Failed("fusion", "transient")
-		_ = msg.NakWithDelay(2 * time.Second)
+		nakAll(good, 2*time.Second)
+	case retry > 0 && retry <= maxHold && !malformed && ctx.Err() == nil:
+		// Keep them in hand: the next features of this product, or the
+		// end of the wait, brings them back here.
+		for _, m := range good {
+			_ = m.InProgress()
+		}
+		return retry
 	case retry > 0:
-		_ = msg.NakWithDelay(retry)
+		nakAll(good, retry)
 	default:
-		if err := msg.DoubleAck(ctx); err != nil {
-			f.log.Warn("fusion: ack", "err", err)
+		for _, m := range good {
+			if err := m.DoubleAck(ctx); err != nil {
+				f.log.Warn("fusion: ack", "err", err)
+			}
+		}
+	}
+	return 0
+}
+
+func nakAll(msgs []jetstream.Msg, delay time.Duration) {
+	for _, m := range msgs {
+		if delay > 0 {
+			_ = m.NakWithDelay(delay)
+		} else {
+			_ = m.Nak()
 		}
 	}
 }
@@ -175,6 +215,7 @@ func (f *Fuser) Fuse(ctx context.Context, spaceName, id string) (time.Duration, 
 	}
 	parts := map[string][]float32{}
 	var inputs []string
+	var rejected []string // "modality: reason" of inputs an extractor gave up on
 	missing := 0
 	var uploaded time.Time
 	trace := ""
@@ -199,6 +240,11 @@ func (f *Fuser) Fuse(ctx context.Context, spaceName, id string) (time.Duration, 
 			missing++ // stale: the new content is still being encoded
 			continue
 		}
+		if ft.Rejected != "" {
+			// Dead-lettered: no block for it, and nothing to wait for.
+			rejected = append(rejected, blk.Modality+": "+ft.Rejected)
+			continue
+		}
 		parts[blk.Modality] = ft.Vector
 		inputs = append(inputs, blk.Modality+"="+want)
 		if ft.UploadedAt.After(uploaded) {
@@ -206,6 +252,11 @@ func (f *Fuser) Fuse(ctx context.Context, spaceName, id string) (time.Duration, 
 		}
 	}
 	if len(parts) == 0 {
+		if missing == 0 && len(rejected) > 0 {
+			// Every input was rejected: nothing to index, ever, for this
+			// content. Whatever was indexed before stays searchable.
+			return 0, f.markDone(ctx, id, rec.Revision, topology.StateFailed, rejected)
+		}
 		return 0, nil // nothing current yet; the features on their way will trigger fusion
 	}
 	if missing > 0 {
@@ -232,7 +283,10 @@ func (f *Fuser) Fuse(ctx context.Context, spaceName, id string) (time.Duration, 
 				return 0, nil // never publish an older revision over a newer one
 			}
 			if !prev.Deleted && prev.Inputs == inputsHash {
-				return 0, f.markIndexed(ctx, id, rec.Revision, missing == 0)
+				if missing > 0 {
+					return 0, nil
+				}
+				return 0, f.markDone(ctx, id, rec.Revision, finalState(rejected), rejected)
 			}
 		}
 	}
@@ -256,13 +310,28 @@ func (f *Fuser) Fuse(ctx context.Context, spaceName, id string) (time.Duration, 
 		f.metrics.Fresh(uploaded)
 	}
 	f.log.Debug("fused", "product", id, "space", sp.Name, "revision", rec.Revision, "modalities", len(parts), "missing", missing)
-	return 0, f.markIndexed(ctx, id, rec.Revision, missing == 0)
+	if missing > 0 {
+		return 0, nil
+	}
+	return 0, f.markDone(ctx, id, rec.Revision, finalState(rejected), rejected)
 }
 
-// markIndexed records that the product's current revision is fused.
-func (f *Fuser) markIndexed(ctx context.Context, id string, rev uint64, complete bool) error {
-	if !complete {
-		return nil
+// finalState is the state of a product fused with every input it has,
+// but for the rejected ones.
+func finalState(rejected []string) topology.ProductState {
+	if len(rejected) > 0 {
+		return topology.StatePartial
+	}
+	return topology.StateIndexed
+}
+
+// markDone records the final state of the product's current revision:
+// indexed, partial or failed, with the rejected inputs as its error.
+func (f *Fuser) markDone(ctx context.Context, id string, rev uint64, state topology.ProductState, rejected []string) error {
+	reason := ""
+	if len(rejected) > 0 {
+		sort.Strings(rejected)
+		reason = "rejected by extractor: " + strings.Join(rejected, "; ")
 	}
 	for range 5 {
 		entry, err := f.products.Get(ctx, id)
@@ -276,16 +345,16 @@ func (f *Fuser) markIndexed(ctx context.Context, id string, rev uint64, complete
 		if err := json.Unmarshal(entry.Value(), &rec); err != nil {
 			return fmt.Errorf("decode record %s: %w", id, err)
 		}
-		if rec.Revision != rev || rec.State == topology.StateIndexed {
+		if rec.Revision != rev || (rec.State == state && rec.Error == reason) {
 			return nil
 		}
-		rec.State, rec.Error = topology.StateIndexed, ""
+		rec.State, rec.Error = state, reason
 		data, _ := json.Marshal(rec)
 		if _, err := f.products.Update(ctx, id, data, entry.Revision()); err == nil {
 			return nil
 		}
 	}
-	return fmt.Errorf("mark %s indexed: record kept changing", id)
+	return fmt.Errorf("mark %s %s: record kept changing", id, state)
 }
 
 func (f *Fuser) space(ctx context.Context, name string) (spaces.Space, error) {

@@ -91,25 +91,130 @@ func New(ctx context.Context, js jetstream.JetStream, store storage.ObjectStore,
 	return in, nil
 }
 
-// Run consumes S3 events until ctx ends. A message is acked only once the
-// product it names is fully handled; on a transient failure it is left for
-// redelivery, so a crash loses nothing.
+// Debounce is how long ingest waits, after the first event of a product
+// reaches its worker, for more events of the same product (the rest of an
+// upload: media first, product.json last), so that one sync covers them
+// all. An event for product.json ends the wait at once, so the usual
+// upload is never delayed; a lone media event is delayed by at most this.
+const Debounce = 25 * time.Millisecond
+
+// Run consumes S3 events until ctx ends. Events of one product that arrive
+// together (waiting for the same worker, or within Debounce) are handled
+// by one sync of the product; each message is acked only once a sync that
+// started after it arrived has fully handled the product, and on a
+// transient failure it is left for redelivery, so a crash loses nothing.
 func (in *Ingestor) Run(ctx context.Context) error {
 	cons, err := topology.Consumer(ctx, in.js, topology.StreamS3Events, topology.ConsumerIngest)
 	if err != nil {
 		return err
 	}
-	topology.Pull(ctx, cons, 64, time.Second, 8, eventProduct, in.log, "ingest", func(msg jetstream.Msg) { in.handle(ctx, msg) })
+	topology.PullGroups(ctx, cons, 64, time.Second, 8, eventProduct, in.log, "ingest",
+		func(g topology.Group) time.Duration { return in.handleGroup(ctx, g) })
 	return nil
 }
 
-func (in *Ingestor) handle(ctx context.Context, msg jetstream.Msg) {
+// eventMsg is one S3 event message of a group, parsed.
+type eventMsg struct {
+	msg    jetstream.Msg
+	meta   *jetstream.MsgMetadata
+	events []storage.ObjectEvent
+	ids    []string // products it names, in order, once each
+}
+
+// handleGroup syncs every product the group's events name, once each, and
+// settles every message of the group; see Run.
+func (in *Ingestor) handleGroup(ctx context.Context, g topology.Group) time.Duration {
+	if left := Debounce - time.Since(g.Since); left > 0 && !namesProductJSON(g.Msgs) {
+		return left
+	}
 	defer in.metrics.Observe("ingest", time.Now())
+	var msgs []*eventMsg
+	for _, msg := range g.Msgs {
+		if em := in.parse(ctx, msg); em != nil {
+			msgs = append(msgs, em)
+		}
+	}
+	// One sync per product, with the newest revision and upload time of the
+	// events naming it.
+	type syncReq struct {
+		rev      uint64
+		uploaded time.Time
+		key      string
+		done     bool
+		err      error
+	}
+	reqs := map[string]*syncReq{}
+	var order []string
+	for _, em := range msgs {
+		for _, ev := range em.events {
+			id, _, _ := storage.ProductIDFromKey(ev.Key)
+			r := reqs[id]
+			if r == nil {
+				r = &syncReq{}
+				reqs[id] = r
+				order = append(order, id)
+			}
+			uploaded := ev.Time
+			if uploaded.IsZero() {
+				uploaded = em.meta.Timestamp
+			}
+			r.rev = max(r.rev, em.meta.Sequence.Stream)
+			if uploaded.After(r.uploaded) {
+				r.uploaded, r.key = uploaded, ev.Key
+			}
+		}
+	}
+	for _, id := range order {
+		if ctx.Err() != nil {
+			break
+		}
+		r := reqs[id]
+		r.err = in.SyncProduct(ctx, id, r.rev, r.uploaded)
+		for attempt := 0; errors.Is(r.err, jetstream.ErrKeyExists) && attempt < 5; attempt++ {
+			// Another worker wrote the record meanwhile (a message naming
+			// several products): sync again on top of it.
+			r.err = in.SyncProduct(ctx, id, r.rev, r.uploaded)
+		}
+		r.done = true
+	}
+	// Settle: a message is acked only when every product it names synced.
+	for _, em := range msgs {
+		var failed *syncReq
+		failedID, stopped := "", false
+		for _, id := range em.ids {
+			r := reqs[id]
+			switch {
+			case !r.done:
+				stopped = true
+			case r.err != nil && failed == nil:
+				failed, failedID = r, id
+			}
+		}
+		switch {
+		case stopped || (failed != nil && ctx.Err() != nil):
+			_ = em.msg.Nak()
+		case failed != nil:
+			in.retry(ctx, em, failedID, failed.key, failed.err)
+		default:
+			if err := em.msg.DoubleAck(ctx); err != nil {
+				in.log.Warn("ingest: ack", "err", err)
+				continue
+			}
+			in.metrics.Done("ingest", "done", 1)
+		}
+	}
+	return 0
+}
+
+// parse reads an S3 event message. Messages that can never be handled
+// (not an S3 event; an object under products/ that does not name a
+// product) are dead-lettered and settled here, and parse returns nil.
+func (in *Ingestor) parse(ctx context.Context, msg jetstream.Msg) *eventMsg {
 	meta, err := msg.Metadata()
 	if err != nil {
 		in.log.Error("ingest: message metadata", "err", err)
 		_ = msg.Term()
-		return
+		return nil
 	}
 	events, err := storage.ParseEvents(msg.Data())
 	if err != nil {
@@ -117,8 +222,9 @@ func (in *Ingestor) handle(ctx context.Context, msg jetstream.Msg) {
 			Attempts: int(meta.NumDelivered)}, msg) {
 			_ = msg.Term()
 		}
-		return
+		return nil
 	}
+	em := &eventMsg{msg: msg, meta: meta}
 	seen := map[string]bool{}
 	for _, ev := range events {
 		if ev.Bucket != "" && ev.Bucket != in.store.Bucket() {
@@ -131,51 +237,53 @@ func (in *Ingestor) handle(ctx context.Context, msg jetstream.Msg) {
 				// never silently dropped, always listed.
 				if !in.deadLetter(ctx, topology.IngestError{ObjectKey: ev.Key, Stage: "ingest",
 					Reason: "object key is not products/<id>/<file> with a valid product id (letters, digits, '.', '_', '-'; at most 128)"}, msg) {
-					return // left for redelivery
+					return nil // left for redelivery
 				}
 			}
 			continue
 		}
-		if seen[id] {
-			continue
-		}
-		seen[id] = true
-		uploaded := ev.Time
-		if uploaded.IsZero() {
-			uploaded = meta.Timestamp
-		}
-		err := in.SyncProduct(ctx, id, meta.Sequence.Stream, uploaded)
-		for attempt := 0; errors.Is(err, jetstream.ErrKeyExists) && attempt < 5; attempt++ {
-			// Another worker wrote the record meanwhile (events of one
-			// product handled concurrently): sync again on top of it.
-			err = in.SyncProduct(ctx, id, meta.Sequence.Stream, uploaded)
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				_ = msg.Nak()
-				return
-			}
-			delay := backoff(int(meta.NumDelivered))
-			in.log.Warn("ingest: sync product failed, will retry", "product", id, "attempt", meta.NumDelivered, "retry_in", delay, "err", err)
-			// SyncProduct fails only when the bucket or NATS does (a bad
-			// product is recorded, not returned): retry through outages.
-			if int(meta.NumDelivered) >= topology.MaxTransientDeliver {
-				if in.deadLetter(ctx, topology.IngestError{ProductID: id, ObjectKey: ev.Key, Stage: "ingest",
-					Reason: err.Error(), Attempts: int(meta.NumDelivered)}, msg) {
-					_ = msg.Term()
-				}
-				return
-			}
-			in.metrics.Failed("ingest", "transient")
-			_ = msg.NakWithDelay(delay)
-			return
+		em.events = append(em.events, ev)
+		if !seen[id] {
+			seen[id] = true
+			em.ids = append(em.ids, id)
 		}
 	}
-	if err := msg.DoubleAck(ctx); err != nil {
-		in.log.Warn("ingest: ack", "err", err)
+	return em
+}
+
+// retry leaves a message whose product failed to sync for redelivery with
+// backoff, or dead-letters it once the outage has lasted too long.
+func (in *Ingestor) retry(ctx context.Context, em *eventMsg, id, key string, err error) {
+	delay := backoff(int(em.meta.NumDelivered))
+	in.log.Warn("ingest: sync product failed, will retry", "product", id, "attempt", em.meta.NumDelivered, "retry_in", delay, "err", err)
+	// SyncProduct fails only when the bucket or NATS does (a bad product
+	// is recorded, not returned): retry through outages.
+	if int(em.meta.NumDelivered) >= topology.MaxTransientDeliver {
+		if in.deadLetter(ctx, topology.IngestError{ProductID: id, ObjectKey: key, Stage: "ingest",
+			Reason: err.Error(), Attempts: int(em.meta.NumDelivered)}, em.msg) {
+			_ = em.msg.Term()
+		}
 		return
 	}
-	in.metrics.Done("ingest", "done", 1)
+	in.metrics.Failed("ingest", "transient")
+	_ = em.msg.NakWithDelay(delay)
+}
+
+// namesProductJSON reports whether any of msgs is an event for a
+// product.json, the object an upload writes last.
+func namesProductJSON(msgs []jetstream.Msg) bool {
+	for _, m := range msgs {
+		evs, err := storage.ParseEvents(m.Data())
+		if err != nil {
+			return true // nothing to wait for
+		}
+		for _, ev := range evs {
+			if _, file, ok := storage.ProductIDFromKey(ev.Key); !ok || file == storage.ProductFile {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // eventProduct keys an S3 event message by the first product it names, so
@@ -246,10 +354,12 @@ func (in *Ingestor) SyncProduct(ctx context.Context, id string, rev uint64, uplo
 	}
 	poison := poisoned(ie, old, hashes)
 	changed := map[string]bool{}
+	newContent := 0
 	for m, h := range hashes {
 		switch {
 		case old == nil || old.Hashes[m] != h:
 			changed[m] = true
+			newContent++
 		case m == poison:
 			// Its extractor already dead-lettered this very content:
 			// queueing it again would only dead-letter it again.
@@ -258,8 +368,18 @@ func (in *Ingestor) SyncProduct(ctx context.Context, id string, rev uint64, uplo
 		}
 	}
 	sameProduct := old != nil && equalJSON(old.Product, *p)
-	if old != nil && len(changed) == 0 && sameProduct && len(old.Hashes) == len(hashes) {
-		return in.clearStaleError(ctx, id, old, hashes) // nothing to do: a duplicate or replayed event
+	if old != nil && newContent == 0 && sameProduct && len(old.Hashes) == len(hashes) && old.State != topology.StateFailed {
+		// The same content: a duplicate or replayed event, or a reconcile.
+		// A pending product's jobs go out again in case a crash lost them
+		// (their Msg-Id drops those still on their way); the record stays
+		// as it is, so the fusion of the jobs already done still matches
+		// its revision and marks it indexed.
+		if old.State == topology.StatePending {
+			if err := in.publishJobs(ctx, *old, changed); err != nil {
+				return err
+			}
+		}
+		return in.clearStaleError(ctx, id, old, hashes)
 	}
 	rec := topology.ProductRecord{Product: *p, Hashes: hashes, Keys: keys, State: topology.StatePending,
 		UploadedAt: uploadedAt, UpdatedAt: in.now()}
@@ -267,8 +387,10 @@ func (in *Ingestor) SyncProduct(ctx context.Context, id string, rev uint64, uplo
 	if old != nil {
 		rec.Revision = max(rev, old.Revision+1)
 		if len(changed) == 0 {
-			// Metadata only (price, attributes…): the embedding stays valid.
-			rec.State = old.State
+			// Metadata only (price, attributes…): the embedding, and the
+			// state with its error (partial: which input was rejected),
+			// stay valid.
+			rec.State, rec.Error = old.State, old.Error
 		}
 	}
 	if err := in.putRecord(ctx, id, rec, entry); err != nil {
@@ -458,7 +580,14 @@ func poisoned(ie *topology.IngestError, old *topology.ProductRecord, hashes map[
 	return ""
 }
 
+// clearError deletes the product's error record, if it has one (reading
+// first: a delete of a missing key would still write a marker, and media
+// events before a product.json come here for every new product).
 func (in *Ingestor) clearError(ctx context.Context, id string) error {
+	e, _, err := in.errorRecord(ctx, id)
+	if err != nil || e == nil {
+		return err
+	}
 	if err := in.errs.Delete(ctx, id); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return fmt.Errorf("clear error of %s: %w", id, err)
 	}

@@ -9,11 +9,14 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"image/jpeg"
 	"image/png"
+	"io"
 	"log/slog"
 	"math"
 	"math/rand/v2"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -51,11 +54,19 @@ type BenchIngestOptions struct {
 	Device         string
 	ORTLibrary     string
 	IntraOpThreads int
-	// ImageSide is the side in pixels of each product's PNG picture
-	// (default 512); AudioSeconds the length of its WAV voice-over (16 kHz
-	// mono, default 2).
+	// ImageSide is the side in pixels of each product's picture (default
+	// 512); AudioSeconds the length of its WAV voice-over (16 kHz mono,
+	// default 2).
 	ImageSide    int
 	AudioSeconds float64
+	// ImageFormat of the pictures: "png" (default; lossless, decoded at
+	// full size) or "jpeg" (quality 90, what product photos usually are;
+	// the extractor decodes JPEG at a reduced scale).
+	ImageFormat string
+	// CPUProfile, when set, receives a CPU profile (pprof) of the bulk
+	// phase, from the first upload to the last product searchable. The
+	// profile is process-wide: server, uploads and tracker together.
+	CPUProfile io.Writer
 	// Timeout is how long after the last upload a product may take to
 	// become searchable before it counts as lost (default 5 minutes).
 	Timeout time.Duration
@@ -94,12 +105,24 @@ type BenchIngestResult struct {
 	// UploadS is how long the bulk upload took; ElapsedS the bulk run.
 	UploadS  float64 `json:"upload_s"`
 	ElapsedS float64 `json:"elapsed_s"`
+	// ImageFormat of the uploaded pictures (png or jpeg).
+	ImageFormat string `json:"image_format"`
 	// SlowestBare*: the modality with the lowest bare-model throughput
 	// (extractors/bench, same batch size) and products/s over it; set with
 	// CompareBare.
 	SlowestBareModality  string  `json:"slowest_bare_modality,omitempty"`
 	SlowestBareItemsPerS float64 `json:"slowest_bare_items_per_s,omitempty"`
 	RatioToSlowestBare   float64 `json:"ratio_to_slowest_bare,omitempty"`
+	// BareItemsPerS is each modality's bare-model throughput; set with
+	// CompareBare.
+	BareItemsPerS map[string]float64 `json:"bare_items_per_s,omitempty"`
+	// CombinedBareProductsPerS is 1/Σ_m(1/bare_m): the products/s of the
+	// bare models alone when every product needs each of them once and
+	// they share the same CPUs, the most any ingest could reach on this
+	// machine; RatioToCombinedBare is products/s over it. Set with
+	// CompareBare.
+	CombinedBareProductsPerS float64 `json:"combined_bare_products_per_s,omitempty"`
+	RatioToCombinedBare      float64 `json:"ratio_to_combined_bare,omitempty"`
 }
 
 func (o *BenchIngestOptions) defaults() error {
@@ -131,6 +154,9 @@ func (o *BenchIngestOptions) defaults() error {
 	if o.AudioSeconds == 0 {
 		o.AudioSeconds = 2
 	}
+	if o.ImageFormat == "" {
+		o.ImageFormat = "png"
+	}
 	if o.Timeout == 0 {
 		o.Timeout = 5 * time.Minute
 	}
@@ -151,6 +177,8 @@ func (o *BenchIngestOptions) defaults() error {
 		return fmt.Errorf("%w: image side %d out of 16..4096", ErrInvalidBenchOptions, o.ImageSide)
 	case o.AudioSeconds < 0.1 || o.AudioSeconds > 60:
 		return fmt.Errorf("%w: audio seconds %g out of 0.1..60", ErrInvalidBenchOptions, o.AudioSeconds)
+	case o.ImageFormat != "png" && o.ImageFormat != "jpeg":
+		return fmt.Errorf("%w: image format %q is not png or jpeg", ErrInvalidBenchOptions, o.ImageFormat)
 	}
 	return nil
 }
@@ -180,7 +208,7 @@ func BenchIngest(ctx context.Context, opts BenchIngestOptions) (BenchIngestResul
 		return BenchIngestResult{}, err
 	}
 	log := opts.Logger
-	res := BenchIngestResult{Products: opts.Products}
+	res := BenchIngestResult{Products: opts.Products, ImageFormat: opts.ImageFormat}
 	if opts.CompareBare {
 		if err := benchBare(ctx, opts, &res); err != nil {
 			return res, err
@@ -242,8 +270,16 @@ func BenchIngest(ctx context.Context, opts BenchIngestOptions) (BenchIngestResul
 	}
 
 	log.Info("bench ingest: uploading", "products", opts.Products, "concurrency", opts.Concurrency)
+	if opts.CPUProfile != nil {
+		if err := pprof.StartCPUProfile(opts.CPUProfile); err != nil {
+			return res, fmt.Errorf("bench ingest: cpu profile: %w", err)
+		}
+	}
 	begin := time.Now()
 	if err := uploadAll(ctx, srv.Store(), bulk, opts.Concurrency, tr); err != nil {
+		if opts.CPUProfile != nil {
+			pprof.StopCPUProfile()
+		}
 		return res, err
 	}
 	res.UploadS = time.Since(begin).Seconds()
@@ -251,7 +287,11 @@ func BenchIngest(ctx context.Context, opts BenchIngestOptions) (BenchIngestResul
 	for i, p := range bulk {
 		ids[i] = p.id
 	}
-	if err := tr.wait(ctx, ids, opts.Timeout, log); err != nil {
+	err = tr.wait(ctx, ids, opts.Timeout, log)
+	if opts.CPUProfile != nil {
+		pprof.StopCPUProfile()
+	}
+	if err != nil {
 		return res, err
 	}
 	fresh, last, lost := tr.freshness(ids)
@@ -298,6 +338,9 @@ func BenchIngest(ctx context.Context, opts BenchIngestOptions) (BenchIngestResul
 	if res.SlowestBareItemsPerS > 0 {
 		res.RatioToSlowestBare = res.ProductsPerS / res.SlowestBareItemsPerS
 	}
+	if res.CombinedBareProductsPerS > 0 {
+		res.RatioToCombinedBare = res.ProductsPerS / res.CombinedBareProductsPerS
+	}
 	log.Info("bench ingest: done", "lost", res.Lost, "duplicated", res.Duplicated, "single_product_p99_ms", res.SingleProductP99Ms)
 	return res, nil
 }
@@ -309,21 +352,32 @@ func benchBare(ctx context.Context, opts BenchIngestOptions, res *BenchIngestRes
 	if err != nil {
 		return fmt.Errorf("bench ingest: bare throughput: %w", err)
 	}
+	res.BareItemsPerS = map[string]float64{}
+	secondsPerProduct := 0.0
 	for _, r := range rs {
+		if r.BareItemsPerS <= 0 {
+			return fmt.Errorf("bench ingest: bare %s throughput is %g items/s", r.Modality, r.BareItemsPerS)
+		}
+		res.BareItemsPerS[r.Modality] = r.BareItemsPerS
+		secondsPerProduct += 1 / r.BareItemsPerS
 		if res.SlowestBareModality == "" || r.BareItemsPerS < res.SlowestBareItemsPerS {
 			res.SlowestBareModality, res.SlowestBareItemsPerS = r.Modality, r.BareItemsPerS
 		}
+	}
+	if secondsPerProduct > 0 {
+		res.CombinedBareProductsPerS = 1 / secondsPerProduct
 	}
 	return nil
 }
 
 // benchProduct is one generated product with its objects.
 type benchProduct struct {
-	id         string
-	modalities []string
-	image      []byte
-	audio      []byte
-	record     []byte
+	id          string
+	modalities  []string
+	image       []byte
+	imageFormat string
+	audio       []byte
+	record      []byte
 }
 
 var benchWords = strings.Fields(`red blue green black white walnut oak linen cotton wool leather
@@ -338,26 +392,26 @@ func makeBenchProduct(id string, seed int, opts BenchIngestOptions) (benchProduc
 		words[i] = benchWords[r.IntN(len(benchWords))]
 	}
 	title := strings.ToUpper(words[0][:1]) + words[0][1:] + " " + strings.Join(words[1:3], " ")
-	img, err := benchImage(seed, opts.ImageSide)
+	img, err := benchImage(seed, opts.ImageSide, opts.ImageFormat)
 	if err != nil {
 		return benchProduct{}, err
 	}
 	p := storage.Product{ID: id, Title: title, Description: "A " + strings.Join(words, " ") + ".",
 		Category: []string{benchWords[seed%7], benchWords[7+seed%11]}, Price: float64(5 + seed%200), Currency: "EUR",
-		Media: []storage.Media{{Key: "image.png", Kind: storage.MediaImage, ContentType: "image/png"},
+		Media: []storage.Media{{Key: benchImageKey(opts.ImageFormat), Kind: storage.MediaImage, ContentType: "image/" + opts.ImageFormat},
 			{Key: "voice.wav", Kind: storage.MediaAudio, ContentType: "audio/wav"}}}
 	rec, err := json.Marshal(p)
 	if err != nil {
 		return benchProduct{}, fmt.Errorf("bench ingest: encode product %s: %w", id, err)
 	}
-	return benchProduct{id: id, modalities: []string{"audio", "image", "text"}, image: img,
+	return benchProduct{id: id, modalities: []string{"audio", "image", "text"}, image: img, imageFormat: opts.ImageFormat,
 		audio: benchWAV(seed, opts.AudioSeconds), record: rec}, nil
 }
 
 // upload writes the media, then product.json, whose PUT starts the
 // product's freshness clock.
 func (p benchProduct) upload(ctx context.Context, store storage.ObjectStore, tr *ingestTracker) error {
-	if err := store.PutObject(ctx, storage.MediaKey(p.id, "image.png"), p.image, "image/png"); err != nil {
+	if err := store.PutObject(ctx, storage.MediaKey(p.id, benchImageKey(p.imageFormat)), p.image, "image/"+p.imageFormat); err != nil {
 		return fmt.Errorf("bench ingest: upload %s: %w", p.id, err)
 	}
 	if err := store.PutObject(ctx, storage.MediaKey(p.id, "voice.wav"), p.audio, "audio/wav"); err != nil {
@@ -633,10 +687,19 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// benchImageKey is the file name of a product's picture in a format.
+func benchImageKey(format string) string {
+	if format == "jpeg" {
+		return "image.jpg"
+	}
+	return "image.png"
+}
+
 // benchImage draws a product-like picture that differs per seed: a
 // vertical gradient backdrop, a disc in a contrasting colour with a soft
-// shadow, and diagonal stripes, as a PNG of side×side pixels.
-func benchImage(seed, side int) ([]byte, error) {
+// shadow, and diagonal stripes, as a PNG or JPEG (quality 90) of
+// side×side pixels.
+func benchImage(seed, side int, format string) ([]byte, error) {
 	r := rand.New(rand.NewPCG(uint64(seed), 0x1a6e))
 	img := image.NewRGBA(image.Rect(0, 0, side, side))
 	top := color.RGBA{uint8(r.IntN(256)), uint8(r.IntN(256)), uint8(r.IntN(256)), 255}
@@ -665,7 +728,13 @@ func benchImage(seed, side int) ([]byte, error) {
 		}
 	}
 	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
+	var err error
+	if format == "jpeg" {
+		err = jpeg.Encode(&buf, img, &jpeg.Options{Quality: 90})
+	} else {
+		err = png.Encode(&buf, img)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("bench ingest: encode picture: %w", err)
 	}
 	return buf.Bytes(), nil

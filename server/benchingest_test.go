@@ -5,7 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"image"
+	"image/jpeg"
 	"image/png"
+	"io"
 	"log/slog"
 	"os"
 	"slices"
@@ -62,6 +65,8 @@ func TestBenchIngestOptionsValidate(t *testing.T) {
 		{"tiny image", BenchIngestOptions{ImageSide: 4}, false},
 		{"endless audio", BenchIngestOptions{AudioSeconds: 600}, false},
 		{"no singles", BenchIngestOptions{Singles: -1}, true},
+		{"jpeg pictures", BenchIngestOptions{ImageFormat: "jpeg"}, true},
+		{"gif pictures", BenchIngestOptions{ImageFormat: "gif"}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.opts.defaults()
@@ -108,17 +113,22 @@ func TestPercentile(t *testing.T) {
 
 // The generated media decode as what they claim to be and differ per seed.
 func TestBenchMediaDiffer(t *testing.T) {
-	a, err := benchImage(1, 64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := benchImage(2, 64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := png.DecodeConfig(bytes.NewReader(a))
-	if err != nil || cfg.Width != 64 || cfg.Height != 64 || slices.Equal(a, b) {
-		t.Errorf("pictures: %+v (%v), equal for two seeds: %v", cfg, err, slices.Equal(a, b))
+	for _, tc := range []struct {
+		format string
+		decode func(io.Reader) (image.Config, error)
+	}{{"png", png.DecodeConfig}, {"jpeg", jpeg.DecodeConfig}} {
+		a, err := benchImage(1, 64, tc.format)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := benchImage(2, 64, tc.format)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := tc.decode(bytes.NewReader(a))
+		if err != nil || cfg.Width != 64 || cfg.Height != 64 || slices.Equal(a, b) {
+			t.Errorf("%s pictures: %+v (%v), equal for two seeds: %v", tc.format, cfg, err, slices.Equal(a, b))
+		}
 	}
 	w1, w2 := benchWAV(1, 0.5), benchWAV(2, 0.5)
 	if string(w1[:4]) != "RIFF" || len(w1) != 44+2*8000 || slices.Equal(w1, w2) {
@@ -153,5 +163,6 @@ func BenchmarkIngest(b *testing.B) {
 		b.ReportMetric(float64(res.Lost), "lost")
 		b.ReportMetric(float64(res.Duplicated), "duplicated")
 		b.ReportMetric(res.RatioToSlowestBare, "ratio-to-slowest-bare")
+		b.ReportMetric(res.RatioToCombinedBare, "ratio-to-combined-bare")
 	}
 }

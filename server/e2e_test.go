@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -25,6 +26,7 @@ import (
 
 	pb "github.com/omnirank/omnirank/proto/omnirank/v1"
 	"github.com/omnirank/omnirank/storage"
+	"github.com/omnirank/omnirank/topology"
 )
 
 // childEnv makes the test binary act as `omnirank serve` (for kill -9 tests).
@@ -498,4 +500,141 @@ func spawnChild(t *testing.T, env ...string) *exec.Cmd {
 		t.Fatal("child did not start in 2 minutes")
 	}
 	return cmd
+}
+
+// stageCount reads omnirank_stage_processed_total{stage, outcome} from the
+// server's own metrics registry.
+func stageCount(t *testing.T, srv *Server, stage, outcome string) float64 {
+	t.Helper()
+	mfs, err := srv.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "omnirank_stage_processed_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["stage"] == stage && labels["outcome"] == outcome {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
+}
+
+// Content hashes decide what is encoded again, counted by the extractors'
+// own metrics: re-uploading unchanged objects runs no model, a new
+// description runs the text model only, a new price runs none.
+func TestContentHashesSkipUnchangedModalities(t *testing.T) {
+	e := start(t)
+	ctx := context.Background()
+	store := e.srv.Store()
+	kv, err := e.srv.JetStream().KeyValue(ctx, topology.BucketProducts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := testProduct{id: "dedupe", title: "Walnut desk organiser", category: "office/desk", seed: 21, audio: true}
+	objs := productObjects(t, tp)
+	var p storage.Product
+	if err := json.Unmarshal(objs[len(objs)-1].data, &p); err != nil {
+		t.Fatal(err)
+	}
+	runs := func() map[string]float64 {
+		out := map[string]float64{}
+		for _, m := range topology.Modalities {
+			out[m] = stageCount(t, e.srv, "extract-"+m, "done")
+		}
+		return out
+	}
+	// upload writes objects and waits until ingest has acked their events,
+	// the record holds the new description and price in state indexed, the
+	// models have run at least more times, and no extraction job is queued
+	// or in hand: whatever the upload caused has run.
+	upload := func(objs []object, price float64, more map[string]float64) {
+		t.Helper()
+		acked := stageCount(t, e.srv, "ingest", "done")
+		before := runs()
+		if err := putObjects(ctx, store, objs); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 60*time.Second, "upload handled", func() bool {
+			if stageCount(t, e.srv, "ingest", "done") < acked+float64(len(objs)) {
+				return false
+			}
+			rec := productRecord(t, kv, tp.id)
+			if rec.State != topology.StateIndexed || rec.Product.Price != price || rec.Product.Description != p.Description {
+				return false
+			}
+			now := runs()
+			for m, n := range more {
+				if now[m] < before[m]+n {
+					return false
+				}
+			}
+			return extractIdle(ctx, e.srv.JetStream())
+		})
+	}
+	productJSON := func() object {
+		data, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return object{storage.ProductKey(tp.id), "application/json", data}
+	}
+
+	upload(objs, p.Price, map[string]float64{"text": 1, "image": 1, "audio": 1})
+	first := runs()
+	for _, m := range topology.Modalities {
+		if first[m] != 1 {
+			t.Fatalf("first upload ran the %s model %g times, want 1 (runs %v)", m, first[m], first)
+		}
+	}
+	for _, step := range []struct {
+		name   string
+		change func() []object
+		want   map[string]float64 // more runs per modality
+	}{
+		{"unchanged image and product.json uploaded again", func() []object {
+			return []object{objs[0], productJSON()}
+		}, map[string]float64{}},
+		{"new description", func() []object {
+			p.Description = "Holds pens, cards and a phone."
+			return []object{productJSON()}
+		}, map[string]float64{"text": 1}},
+		{"new price", func() []object {
+			p.Price += 5
+			return []object{productJSON()}
+		}, map[string]float64{}},
+	} {
+		before := runs()
+		upload(step.change(), p.Price, step.want)
+		after := runs()
+		for _, m := range topology.Modalities {
+			if got := after[m] - before[m]; got != step.want[m] {
+				t.Errorf("%s: the %s model ran %g more times, want %g", step.name, m, got, step.want[m])
+			}
+		}
+	}
+}
+
+// extractIdle reports whether no extraction job is queued or in hand.
+func extractIdle(ctx context.Context, js jetstream.JetStream) bool {
+	for _, m := range topology.Modalities {
+		for _, l := range []topology.Lane{topology.LaneLive, topology.LaneBackfill} {
+			c, err := js.Consumer(ctx, topology.StreamJobs, topology.ExtractConsumer(m, l))
+			if err != nil {
+				return false
+			}
+			info, err := c.Info(ctx)
+			if err != nil || info.NumPending+uint64(info.NumAckPending) > 0 {
+				return false
+			}
+		}
+	}
+	return true
 }

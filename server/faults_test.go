@@ -915,6 +915,47 @@ func TestPoisonProductsAreSetAside(t *testing.T) {
 	assertIndexedOnce(t, e, js, want, time.Minute)
 	w.check(t)
 
+	// Every product reaches a final state: good ones indexed; one whose
+	// medium an extractor rejected is partial, with the rejection as its
+	// error; one ingest rejected is failed.
+	kv, err := js.KeyValue(ctx, topology.BucketProducts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	finalState := map[string]topology.ProductState{}
+	for _, tp := range goods {
+		finalState[tp.id] = topology.StateIndexed
+	}
+	for _, p := range poison {
+		switch {
+		case p.dlq != "":
+			finalState[p.id] = topology.StatePartial
+		case p.stage == "ingest":
+			finalState[p.id] = topology.StateFailed
+		}
+	}
+	for id, st := range finalState {
+		var rec topology.ProductRecord
+		waitFor(t, 30*time.Second, id+" in state "+string(st), func() bool {
+			rec = productRecord(t, kv, id)
+			return rec.State == st
+		})
+		if st == topology.StatePartial && !strings.Contains(rec.Error, strings.TrimPrefix(listed[id], "extract-")+": ") {
+			t.Errorf("%s is partial with error %q, want the rejected %s input named", id, rec.Error, listed[id])
+		}
+		if st == topology.StateIndexed && rec.Error != "" {
+			t.Errorf("%s is indexed with error %q", id, rec.Error)
+		}
+		// The catalogue API reports the same final state.
+		got, err := e.cat.Get(ctx, &pb.GetRequest{Id: id})
+		if err != nil {
+			t.Fatalf("Get %s: %v", id, err)
+		}
+		if got.GetState() != string(st) {
+			t.Errorf("CatalogService.Get(%s).State = %q, want %q", id, got.GetState(), st)
+		}
+	}
+
 	dlqs := map[string][]deadLetter{}
 	for _, dl := range readDLQ(t, js) {
 		dlqs[dl.ProductID] = append(dlqs[dl.ProductID], dl)
@@ -946,4 +987,21 @@ func TestPoisonProductsAreSetAside(t *testing.T) {
 	for id, dls := range dlqs {
 		t.Errorf("good product %s dead-lettered: %+v", id, dls)
 	}
+}
+
+// productRecord reads a product's record from the products bucket.
+func productRecord(t *testing.T, kv jetstream.KeyValue, id string) topology.ProductRecord {
+	t.Helper()
+	var rec topology.ProductRecord
+	e, err := kv.Get(context.Background(), id)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return rec
+	}
+	if err != nil {
+		t.Fatalf("read record %s: %v", id, err)
+	}
+	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+		t.Fatalf("decode record %s: %v", id, err)
+	}
+	return rec
 }

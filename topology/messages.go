@@ -76,6 +76,11 @@ type Features struct {
 	Vector      Vector    `json:"vector"`
 	UploadedAt  time.Time `json:"uploaded_at"`
 	TraceID     string    `json:"trace_id,omitempty"`
+	// Rejected, when set, says why the extractor gave up on this content
+	// (dead-lettered with this reason) and Vector is empty: the modality
+	// will have no block until its content changes or the dead letter is
+	// replayed, so fusion need not wait for it.
+	Rejected string `json:"rejected,omitempty"`
 }
 
 // Block describes one modality block inside a joint embedding.
@@ -109,9 +114,18 @@ type ProductState string
 
 // Product states.
 const (
+	// StatePending: some modality of the current content is still being
+	// encoded or fused.
 	StatePending ProductState = "pending"
+	// StateIndexed: every modality with input is fused into the embedding.
 	StateIndexed ProductState = "indexed"
-	StateFailed  ProductState = "failed"
+	// StatePartial: final, but an extractor rejected (dead-lettered) the
+	// input of some modality; the embedding holds the others and
+	// ProductRecord.Error says which was rejected and why.
+	StatePartial ProductState = "partial"
+	// StateFailed: the product could not be ingested as it stands (bad
+	// product.json, missing or oversize media, or every medium rejected).
+	StateFailed ProductState = "failed"
 )
 
 // ProductRecord is the value kept in the products KV bucket.

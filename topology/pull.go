@@ -10,25 +10,56 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
+// Group is the messages of one key (one product) that a PullGroups handler
+// gets at once, in arrival order.
+type Group struct {
+	Key  string
+	Msgs []jetstream.Msg
+	// Since is when the first of Msgs reached its worker.
+	Since time.Time
+}
+
+// GroupHandler handles a group of messages of one key. It returns 0 once
+// it has settled (acked, nakked or terminated) every message of the group.
+// A positive hold asks for the same messages back, joined by any newer
+// ones of the key, after hold or as soon as a newer one arrives, whichever
+// comes first; the handler must then not have settled any of them. A
+// handler that holds messages longer than the consumer's AckWait must tell
+// the server so (jetstream.Msg.InProgress).
+type GroupHandler func(g Group) (hold time.Duration)
+
 // Pull fetches messages from a durable consumer in batches and hands each
-// to handle until ctx ends, then returns once every handle call has
-// returned. Messages are spread over workers goroutines by key: messages
-// with the same key (the same product) are handled one after another, in
-// order, by the same goroutine, so a role never races itself on one
-// product; different products proceed in parallel. Fetch errors (a NATS
-// restart, say) are logged and retried after a pause: a role's loop never
-// dies of a transient error.
+// to handle until ctx ends; see PullGroups, of which it is the one message
+// at a time form.
 func Pull(ctx context.Context, cons jetstream.Consumer, batch int, wait time.Duration, workers int, key func(jetstream.Msg) string,
 	log *slog.Logger, role string, handle func(jetstream.Msg)) {
-	lanes := make([]chan jetstream.Msg, max(workers, 1))
+	PullGroups(ctx, cons, batch, wait, workers, key, log, role, func(g Group) time.Duration {
+		for _, m := range g.Msgs {
+			handle(m)
+		}
+		return 0
+	})
+}
+
+// PullGroups fetches messages from a durable consumer in batches until ctx
+// ends, then returns once every handler call has returned. Messages are
+// spread over workers goroutines by key: messages with the same key (the
+// same product) are handled one group after another, in order, by the
+// same goroutine, so a role never races itself on one product; different
+// products proceed in parallel. Every message of a key that is waiting
+// when its worker gets to it joins one group, so a burst of messages about
+// one product (the three objects of an upload, say) costs one handler
+// call; a handler may also hold a group for a short while to let the rest
+// of a burst arrive (see GroupHandler). Fetch errors (a NATS restart, say)
+// are logged and retried after a pause: a role's loop never dies of a
+// transient error. When ctx ends, held groups are nakked for redelivery.
+func PullGroups(ctx context.Context, cons jetstream.Consumer, batch int, wait time.Duration, workers int, key func(jetstream.Msg) string,
+	log *slog.Logger, role string, handle GroupHandler) {
+	lanes := make([]chan keyed, max(workers, 1))
 	var wg sync.WaitGroup
 	for i := range lanes {
-		lanes[i] = make(chan jetstream.Msg, batch)
-		wg.Go(func() {
-			for msg := range lanes[i] {
-				handle(msg)
-			}
-		})
+		lanes[i] = make(chan keyed, batch)
+		wg.Go(func() { runLane(lanes[i], handle) })
 	}
 	defer func() {
 		for _, l := range lanes {
@@ -47,10 +78,121 @@ func Pull(ctx context.Context, cons jetstream.Consumer, batch int, wait time.Dur
 			continue
 		}
 		for msg := range msgs.Messages() {
+			k := key(msg)
 			h := fnv.New32a()
-			_, _ = h.Write([]byte(key(msg)))
-			lanes[h.Sum32()%uint32(len(lanes))] <- msg
+			_, _ = h.Write([]byte(k))
+			lanes[h.Sum32()%uint32(len(lanes))] <- keyed{key: k, msg: msg}
 		}
+	}
+}
+
+type keyed struct {
+	key string
+	msg jetstream.Msg
+}
+
+// pendingGroup is a group waiting in a lane: new (not yet handed to the
+// handler with its latest messages) or held until due.
+type pendingGroup struct {
+	Group
+	due   time.Time
+	fresh bool
+}
+
+// runLane is one worker of PullGroups: it joins the waiting messages of a
+// key into one group, hands groups to handle in the order their first
+// message arrived, and keeps held groups until they are due or grow.
+func runLane(in <-chan keyed, handle GroupHandler) {
+	pending := map[string]*pendingGroup{}
+	var order []string // keys of pending, by first arrival
+	add := func(k keyed) {
+		g := pending[k.key]
+		if g == nil {
+			g = &pendingGroup{Group: Group{Key: k.key, Since: time.Now()}}
+			pending[k.key] = g
+			order = append(order, k.key)
+		}
+		g.Msgs = append(g.Msgs, k.msg)
+		g.fresh = true
+	}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	closed := false
+	for !closed || len(pending) > 0 {
+		if len(pending) == 0 {
+			k, ok := <-in
+			if !ok {
+				return
+			}
+			add(k)
+		}
+	drain:
+		for !closed {
+			select {
+			case k, ok := <-in:
+				if !ok {
+					closed = true
+					break drain
+				}
+				add(k)
+			default:
+				break drain
+			}
+		}
+		if closed {
+			// Shutting down: whatever is held goes back for redelivery.
+			for _, g := range pending {
+				if !g.fresh {
+					for _, m := range g.Msgs {
+						_ = m.Nak()
+					}
+					delete(pending, g.Key)
+				}
+			}
+		}
+		now := time.Now()
+		var next time.Time
+		kept := order[:0]
+		for _, k := range order {
+			g := pending[k]
+			if g == nil {
+				continue
+			}
+			if g.fresh || !now.Before(g.due) {
+				g.fresh = false
+				if hold := handle(g.Group); hold > 0 && !closed {
+					g.due = time.Now().Add(hold)
+				} else {
+					if hold > 0 {
+						for _, m := range g.Msgs {
+							_ = m.Nak()
+						}
+					}
+					delete(pending, k)
+					continue
+				}
+			}
+			if next.IsZero() || g.due.Before(next) {
+				next = g.due
+			}
+			kept = append(kept, k)
+		}
+		order = kept
+		if len(pending) == 0 || closed {
+			continue
+		}
+		timer.Reset(time.Until(next))
+		select {
+		case k, ok := <-in:
+			if ok {
+				add(k)
+			} else {
+				closed = true
+			}
+		case <-timer.C:
+		}
+		timer.Stop() // since Go 1.23 a stopped timer's channel holds no stale tick
 	}
 }
 

@@ -3,8 +3,13 @@ package topology
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
 	"math"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -97,3 +102,133 @@ func TestEnsureIsIdempotent(t *testing.T) {
 		t.Fatalf("ProductFromEmbSubject: %q %q %v", s, p, ok)
 	}
 }
+
+// PullGroups hands a key's waiting messages over together, in order; a
+// held group comes back joined by the key's later messages; other keys do
+// not wait for it; and every message is settled once.
+func TestPullGroupsJoinsAndHolds(t *testing.T) {
+	ns, err := natsembed.Start(natsembed.Config{StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	nc, err := nats.Connect(ns.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.*"}}); err != nil {
+		t.Fatal(err)
+	}
+	cons, err := js.CreateOrUpdateConsumer(ctx, "T", jetstream.ConsumerConfig{Durable: "c", AckPolicy: jetstream.AckExplicitPolicy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	publish := func(key string, n int) {
+		t.Helper()
+		for i := range n {
+			if _, err := js.Publish(ctx, "t."+key, []byte(fmt.Sprintf("%s%d", key, i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	type call struct {
+		key  string
+		data []string
+	}
+	calls := make(chan call, 100)
+	release := make(chan struct{})
+	handle := func(g Group) time.Duration {
+		c := call{key: g.Key}
+		for _, m := range g.Msgs {
+			c.data = append(c.data, string(m.Data()))
+		}
+		if g.Key == "a" && len(g.Msgs) < 5 {
+			calls <- c
+			return time.Hour // held until the rest of "a" arrives
+		}
+		for _, m := range g.Msgs {
+			if err := m.DoubleAck(ctx); err != nil {
+				t.Errorf("ack %s: %v", m.Data(), err)
+			}
+		}
+		calls <- c
+		if g.Key == "b" {
+			<-release
+		}
+		return 0
+	}
+	publish("a", 2)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		PullGroups(ctx, cons, 16, 100*time.Millisecond, 1, func(m jetstream.Msg) string { return m.Subject()[2:] },
+			quietLog(), "test", handle)
+	}()
+	next := func() call {
+		t.Helper()
+		select {
+		case c := <-calls:
+			return c
+		case <-time.After(30 * time.Second):
+			t.Fatal("no handler call")
+			return call{}
+		}
+	}
+	// "a" is held; "c" (same worker) goes through meanwhile.
+	for got := next(); len(got.data) < 2; got = next() {
+		if got.key != "a" {
+			t.Fatalf("first call %+v, want key a", got)
+		}
+	}
+	publish("c", 1)
+	if got := next(); got.key != "c" || !slices.Equal(got.data, []string{"c0"}) {
+		t.Fatalf("while a is held: %+v, want c0", got)
+	}
+	// "b" blocks the worker while more "a" and "b" arrive: afterwards each
+	// key's waiting messages come as one group, in order.
+	publish("b", 1)
+	if got := next(); got.key != "b" {
+		t.Fatalf("got %+v, want b", got)
+	}
+	publish("a", 3)
+	publish("b", 2)
+	waitPending(t, cons, 5)
+	close(release)
+	want := map[string][]string{"a": {"a0", "a1", "a0", "a1", "a2"}, "b": {"b0", "b1"}}
+	for range 2 {
+		got := next()
+		if w := want[got.key]; w == nil || !slices.Equal(got.data, w) {
+			t.Fatalf("after the burst: %+v, want %v", got, want)
+		}
+		delete(want, got.key)
+	}
+	cancel()
+	<-done
+	info, err := cons.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.NumAckPending != 0 || info.NumPending != 0 || info.Delivered.Consumer != 9 {
+		t.Fatalf("consumer: %d ack pending, %d pending, %d deliveries; want every message settled once (9 deliveries)",
+			info.NumAckPending, info.NumPending, info.Delivered.Consumer)
+	}
+}
+
+// waitPending waits until n messages are delivered and unacknowledged.
+func waitPending(t *testing.T, c jetstream.Consumer, n int) {
+	t.Helper()
+	for range 300 {
+		info, err := c.Info(context.Background())
+		if err == nil && info.NumAckPending >= n {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("fewer than %d messages delivered", n)
+}
+
+func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

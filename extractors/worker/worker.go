@@ -331,6 +331,23 @@ func (w *Worker) deadLetter(ctx context.Context, it *item, reason string) {
 	if strings.Contains(reason, extractors.ErrBadInput.Error()) {
 		reasonClass = "bad_input"
 	}
+	// Tell fusion first that this content will have no features, so the
+	// product settles (partial) instead of waiting for them forever. The
+	// Msg-Id makes a redelivered job publish it only once.
+	if j := it.job; j.ProductID != "" && j.Space != "" && j.Modality != "" {
+		ft := topology.Features{ProductID: j.ProductID, Space: j.Space, Modality: j.Modality, Model: j.Model,
+			Revision: j.Revision, ContentHash: j.ContentHash, UploadedAt: j.UploadedAt, TraceID: j.TraceID, Rejected: reason}
+		data, err := json.Marshal(ft)
+		if err == nil {
+			msgID := fmt.Sprintf("%s/%s/%s/%s/rejected", j.Space, j.ProductID, j.Modality, j.ContentHash)
+			_, err = w.js.Publish(ctx, topology.FeaturesSubject(j.Space, j.ProductID, j.Modality), data, jetstream.WithMsgID(msgID))
+		}
+		if err != nil {
+			w.log.Error("extract: rejection not published; leaving the job for redelivery", "product", j.ProductID, "err", err)
+			_ = it.msg.NakWithDelay(5 * time.Second)
+			return
+		}
+	}
 	w.metrics.Failed(w.stage(), reasonClass)
 	w.log.Warn("extract: dead-lettered", "product", ie.ProductID, "object", ie.ObjectKey, "reason", reason)
 	if err := topology.PublishDeadLetter(ctx, w.js, ie, it.msg); err != nil {
