@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/omnirank/omnirank/extractors"
+	"github.com/omnirank/omnirank/extractors/starter"
 )
 
 // TestEncodeAcrossChunks: a call larger than MaxBatch is fed to the
@@ -64,5 +66,54 @@ func TestEncodeAcrossChunks(t *testing.T) {
 	cancel()
 	if _, err := enc.Encode(cctx, inputs); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled context: err = %v", err)
+	}
+}
+
+// TestBatchInputs: the bare-session tensors are the encoder's own: for
+// starter-text, the tokenizer's ids and weights of each text, padded with
+// zeros to the longest; an encoder from elsewhere and an empty batch are
+// refused, and a bad input names its index.
+func TestBatchInputs(t *testing.T) {
+	ctx := context.Background()
+	reg := newRegistry(t)
+	enc := defaultEncoder(t, reg, extractors.Text)
+	texts := []string{"red shoe", "Wireless noise-cancelling headphones with USB-C case", "tea"}
+	raw := make([][]byte, len(texts))
+	for i, s := range texts {
+		raw[i] = []byte(s)
+	}
+	in, err := extractors.BatchInputs(ctx, enc, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := starter.NewHashTokenizer(starter.TextBuckets, starter.TextMaxLength)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(in) != 2 || len(in[0].Shape) != 2 || in[0].Shape[0] != int64(len(texts)) {
+		t.Fatalf("inputs %+v", in)
+	}
+	l := int(in[0].Shape[1])
+	maxLen := 0
+	for i, s := range texts {
+		ids, ws, err := tok.Features(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		maxLen = max(maxLen, len(ids))
+		wantIDs := append(ids, make([]int64, l-len(ids))...)
+		wantWs := append(ws, make([]float32, l-len(ws))...)
+		if !slices.Equal(in[0].Int64[i*l:(i+1)*l], wantIDs) || !slices.Equal(in[1].Float32[i*l:(i+1)*l], wantWs) {
+			t.Fatalf("row %d differs from the tokenizer's features", i)
+		}
+	}
+	if l != maxLen {
+		t.Fatalf("padded to %d, longest text has %d features", l, maxLen)
+	}
+	if _, err := extractors.BatchInputs(ctx, enc, nil); err == nil {
+		t.Fatal("empty batch: no error")
+	}
+	if _, err := extractors.BatchInputs(ctx, enc, [][]byte{[]byte("ok"), []byte(" !! ")}); !errors.Is(err, extractors.ErrBadInput) || !strings.Contains(err.Error(), "input 1:") {
+		t.Fatalf("bad input: err = %v", err)
 	}
 }

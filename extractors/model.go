@@ -132,21 +132,34 @@ func (m *model) closeFront() error {
 // reused buffers, runs the session and pools the output to one vector per
 // unit.
 func (m *model) run(ctx context.Context, units []unit) ([][]float32, error) {
+	inputs, release := m.tensors(units)
+	defer release()
+	outs, err := m.sess.Run(ctx, inputs...)
+	if err != nil {
+		return nil, err
+	}
+	return m.pool(outs[0], units)
+}
+
+// tensors builds the model's input tensors for units, in the manifest's
+// input order, from pooled buffers; release returns the buffers once ORT
+// no longer reads them.
+func (m *model) tensors(units []unit) (inputs []ort.Tensor, release func()) {
 	b := int64(len(units))
-	inputs := make([]ort.Tensor, len(m.man.Inputs))
+	inputs = make([]ort.Tensor, len(m.man.Inputs))
 	var (
 		maxLen int64
 		f32s   [][]float32
 		i64s   [][]int64
 	)
-	defer func() {
+	release = func() {
 		for _, x := range f32s {
 			m.f32.put(x)
 		}
 		for _, x := range i64s {
 			m.i64.put(x)
 		}
-	}()
+	}
 	ints := func(field func(unit) []int64) []int64 {
 		data := m.i64.get(int(b * maxLen))
 		for j, u := range units {
@@ -201,11 +214,36 @@ func (m *model) run(ctx context.Context, units []unit) ([][]float32, error) {
 			}
 		}
 	}
-	outs, err := m.sess.Run(ctx, inputs...)
-	if err != nil {
-		return nil, err
+	return inputs, release
+}
+
+// BatchInputs preprocesses raw inputs exactly as enc does and returns the
+// input tensors of one batch of len(raw) rows, one row per input (its first
+// window when it has several), in the order of the model's manifest
+// inputs. It lets a benchmark feed the bare session the very tensors the
+// encoder would build. enc must come from a Registry.
+func BatchInputs(ctx context.Context, enc Encoder, raw [][]byte) ([]ort.Tensor, error) {
+	h, ok := enc.(*handle)
+	if !ok {
+		return nil, fmt.Errorf("%w: encoder %T does not come from a Registry", ErrInvalidOption, enc)
 	}
-	return m.pool(outs[0], units)
+	if len(raw) == 0 {
+		return nil, fmt.Errorf("%w: no inputs", ErrInvalidOption)
+	}
+	units := make([]unit, len(raw))
+	for i, r := range raw {
+		us, err := h.m.prepare(ctx, r)
+		if err != nil {
+			return nil, fmt.Errorf("%s input %d: %w", h.Model(), i, err)
+		}
+		if len(us) == 0 {
+			return nil, fmt.Errorf("%w: %s input %d gave no model input", ErrInvalidModel, h.Model(), i)
+		}
+		units[i] = us[0]
+	}
+	// The buffers are not released: the caller keeps the tensors.
+	inputs, _ := h.m.tensors(units)
+	return inputs, nil
 }
 
 // slicePool reuses slices; get returns one of length n with unspecified
@@ -394,6 +432,15 @@ wait:
 	for c, vecs := range results {
 		k := 0
 		for i := c * chunk; i < min((c+1)*chunk, n); i++ {
+			if len(per[i]) == 1 {
+				// The batch's vector is this input's own (pool returns a
+				// distinct, capacity-capped slice per unit): normalise it
+				// in place rather than copying.
+				out[i] = vecs[k]
+				normalize(out[i])
+				k++
+				continue
+			}
 			v := make([]float32, m.man.Dim)
 			for range per[i] {
 				for d, x := range vecs[k] {

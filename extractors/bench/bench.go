@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"runtime"
 	"slices"
@@ -21,8 +22,6 @@ import (
 	"github.com/omnirank/omnirank/extractors"
 	"github.com/omnirank/omnirank/extractors/manifest"
 	"github.com/omnirank/omnirank/extractors/ort"
-	"github.com/omnirank/omnirank/extractors/preprocess"
-	"github.com/omnirank/omnirank/extractors/starter"
 )
 
 // ErrInvalidOptions marks BenchOptions that make no sense.
@@ -40,8 +39,15 @@ type BenchOptions struct {
 	Clients int
 	// Store holds the models; nil builds the starter models in a temp folder.
 	Store extractors.ModelStore
-	// Models maps a modality to "name@version" (default: its starter model).
+	// Models maps a modality to "name@version" in Store (default: its
+	// starter model).
 	Models map[extractors.Modality]string
+	// ModelDirs are local model folders (manifest.json, model.onnx and the
+	// files the manifest names) registered into Store before measuring;
+	// each one is measured for its manifest's modality, in place of that
+	// modality's entry in Models. When Modalities is empty and ModelDirs is
+	// not, only their modalities are measured.
+	ModelDirs []string
 	// Device, IntraOpThreads, Spinning, LibraryPath configure ONNX
 	// Runtime, identically for both paths. Spinning lets ORT's threads
 	// busy-wait between operators (off by default, as in the registry).
@@ -70,7 +76,7 @@ type BenchResult struct {
 }
 
 func (o *BenchOptions) defaults() error {
-	if len(o.Modalities) == 0 {
+	if len(o.Modalities) == 0 && len(o.ModelDirs) == 0 {
 		o.Modalities = extractors.Modalities
 	}
 	if o.BatchSize == 0 {
@@ -124,7 +130,7 @@ func BenchExtract(ctx context.Context, opts BenchOptions) ([]BenchResult, error)
 	}
 	defer f.Close()
 	var out []BenchResult
-	for _, m := range opts.Modalities {
+	for _, m := range f.opts.Modalities {
 		r, err := f.Measure(ctx, m)
 		if err != nil {
 			return nil, err
@@ -175,6 +181,28 @@ func NewFixture(ctx context.Context, store extractors.ModelStore, opts BenchOpti
 	if _, err := reg.EnsureStarter(ctx); err != nil {
 		return nil, errors.Join(err, f.Close())
 	}
+	if len(opts.ModelDirs) > 0 {
+		f.opts.Models = maps.Clone(opts.Models)
+		if f.opts.Models == nil {
+			f.opts.Models = map[extractors.Modality]string{}
+		}
+		explicit := len(opts.Modalities) > 0
+		for _, dir := range opts.ModelDirs {
+			man, err := reg.Register(ctx, dir)
+			if err != nil {
+				return nil, errors.Join(fmt.Errorf("bench: %w", err), f.Close())
+			}
+			m, err := extractors.ParseModality(man.Modality)
+			if err != nil {
+				return nil, errors.Join(fmt.Errorf("bench: model %s: %w", dir, err), f.Close())
+			}
+			f.opts.Models[m] = man.ID()
+			if !explicit && !slices.Contains(f.opts.Modalities, m) {
+				f.opts.Modalities = append(f.opts.Modalities, m)
+			}
+		}
+		opts = f.opts
+	}
 	var rtOpts []ort.Option
 	if opts.LibraryPath != "" {
 		rtOpts = append(rtOpts, ort.WithLibraryPath(opts.LibraryPath))
@@ -224,7 +252,11 @@ func (f *Fixture) prepare(ctx context.Context, m extractors.Modality) (*modality
 	if err != nil {
 		return nil, errors.Join(err, mf.close())
 	}
-	mf.inputs, err = readyBatch(man, mf.raw, f.opts.BatchSize)
+	rows := make([][]byte, f.opts.BatchSize)
+	for i := range rows {
+		rows[i] = mf.raw[i%len(mf.raw)]
+	}
+	mf.inputs, err = extractors.BatchInputs(ctx, enc, rows)
 	if err != nil {
 		return nil, errors.Join(err, mf.close())
 	}
@@ -341,68 +373,4 @@ func (f *Fixture) Bare(ctx context.Context, m extractors.Modality, n int) error 
 		}
 	}
 	return nil
-}
-
-// readyBatch preprocesses the first batch rows of raw into input tensors,
-// exactly as the encoder would, outside any timing.
-func readyBatch(man manifest.Manifest, raw [][]byte, batch int) ([]ort.Tensor, error) {
-	rows := make([][]byte, batch)
-	for i := range rows {
-		rows[i] = raw[i%len(raw)]
-	}
-	b := int64(batch)
-	switch man.Modality {
-	case "text":
-		t := man.Preprocess.Text
-		if t.Tokenizer != manifest.TokenizerStarterHash {
-			return nil, fmt.Errorf("%w: bare text path supports starter-hash models only", ErrInvalidOptions)
-		}
-		tok, err := starter.NewHashTokenizer(t.Buckets, t.MaxLength)
-		if err != nil {
-			return nil, err
-		}
-		ids, ws := make([][]int64, batch), make([][]float32, batch)
-		var l int
-		for i, r := range rows {
-			if ids[i], ws[i], err = tok.Features(string(r)); err != nil {
-				return nil, err
-			}
-			l = max(l, len(ids[i]))
-		}
-		fi, fw := make([]int64, batch*l), make([]float32, batch*l)
-		for i := range rows {
-			copy(fi[i*l:], ids[i])
-			copy(fw[i*l:], ws[i])
-		}
-		return []ort.Tensor{ort.Int64Tensor(fi, b, int64(l)), ort.Float32Tensor(fw, b, int64(l))}, nil
-	case "image":
-		p := man.Preprocess.Image
-		spec := preprocess.ImageSpec{Size: p.Size, Resize: p.Resize, Mean: p.Mean, Std: p.Std, Scale: p.Scale, MaxPixels: p.MaxPixels}
-		var px []float32
-		for _, r := range rows {
-			v, err := preprocess.ImageTensor(r, spec, nil)
-			if err != nil {
-				return nil, err
-			}
-			px = append(px, v...)
-		}
-		s := int64(p.Size)
-		return []ort.Tensor{ort.Float32Tensor(px, b, 3, s, s)}, nil
-	case "audio":
-		p := man.Preprocess.Audio
-		var wave []float32
-		for _, r := range rows {
-			s, err := preprocess.DecodeAudio(r, preprocess.AudioSpec{SampleRate: p.SampleRate, MaxSeconds: p.MaxSeconds})
-			if err != nil {
-				return nil, err
-			}
-			ws, err := extractors.Windows(s, p.WindowSamples(), p.HopSamples(), 1)
-			if err != nil {
-				return nil, err
-			}
-			wave = append(wave, ws[0]...)
-		}
-		return []ort.Tensor{ort.Float32Tensor(wave, b, int64(p.WindowSamples()))}, nil
-	}
-	return nil, fmt.Errorf("%w: modality %q", ErrInvalidOptions, man.Modality)
 }

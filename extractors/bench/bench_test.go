@@ -4,11 +4,15 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/omnirank/omnirank/extractors"
 	"github.com/omnirank/omnirank/extractors/bench"
+	"github.com/omnirank/omnirank/extractors/manifest"
+	"github.com/omnirank/omnirank/extractors/starter"
 )
 
 func TestBenchExtractSmall(t *testing.T) {
@@ -29,6 +33,73 @@ func TestBenchExtractSmall(t *testing.T) {
 	}
 	if _, err := bench.BenchExtract(context.Background(), bench.BenchOptions{BatchSize: -1}); err == nil {
 		t.Fatal("negative batch size: no error")
+	}
+}
+
+// tinyBERTDir writes a BERT-shaped model folder (random weights, a small
+// WordPiece vocabulary, mean pooling) as a user would before registering
+// a real export.
+func tinyBERTDir(t *testing.T) string {
+	t.Helper()
+	vocab := []string{"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "red", "blue", "shoe", "##s", "leather", "wool", "jacket", "coat", "tea", "mug"}
+	model, err := starter.TinyBERT(len(vocab), 16, 64, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	man := manifest.Manifest{
+		Name: "tiny-bert", Version: "2", Modality: "text", Licence: "Apache-2.0",
+		Inputs: []manifest.Input{
+			{Name: "input_ids", Role: manifest.RoleInputIDs, Layout: "BL"},
+			{Name: "attention_mask", Role: manifest.RoleAttentionMask, Layout: "BL"},
+			{Name: "token_type_ids", Role: manifest.RoleTokenTypeIDs, Layout: "BL"},
+		},
+		Outputs: []manifest.Output{{Name: "last_hidden_state", Pooling: manifest.PoolMean}},
+		Dim:     16,
+		Preprocess: manifest.Preprocessing{Text: &manifest.TextPre{
+			Tokenizer: manifest.TokenizerWordPiece, Vocab: "vocab.txt", MaxLength: 32, Lowercase: true,
+		}},
+	}
+	mb, err := man.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for name, data := range map[string][]byte{
+		manifest.ModelFile: model, manifest.FileName: mb, "vocab.txt": []byte(strings.Join(vocab, "\n") + "\n"),
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// TestBenchExtractModelDir: a model folder is registered and measured for
+// its own modality only, bare path included (a WordPiece model, which the
+// bare path builds with the encoder's own tokenizer).
+func TestBenchExtractModelDir(t *testing.T) {
+	res, err := bench.BenchExtract(context.Background(), bench.BenchOptions{
+		BatchSize: 4, Items: 8, Clients: 2, IntraOpThreads: 1, ModelDirs: []string{tinyBERTDir(t)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 1 || res[0].Modality != "text" || res[0].Model != "tiny-bert@2" || !(res[0].PipelineItemsPerS > 0 && res[0].BareItemsPerS > 0) {
+		t.Fatalf("results %+v, want one text result for tiny-bert@2", res)
+	}
+	// An explicit modality list keeps the starters for the others.
+	res, err = bench.BenchExtract(context.Background(), bench.BenchOptions{
+		BatchSize: 4, Items: 8, Clients: 2, IntraOpThreads: 1, ModelDirs: []string{tinyBERTDir(t)},
+		Modalities: []extractors.Modality{extractors.Image, extractors.Text},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 2 || res[0].Model != extractors.StarterID(extractors.Image) || res[1].Model != "tiny-bert@2" {
+		t.Fatalf("results %+v, want starter image then tiny-bert@2", res)
+	}
+	if _, err := bench.BenchExtract(context.Background(), bench.BenchOptions{Items: 4, ModelDirs: []string{t.TempDir()}}); err == nil {
+		t.Fatal("empty model folder: no error")
 	}
 }
 

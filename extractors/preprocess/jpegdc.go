@@ -1,6 +1,7 @@
 package preprocess
 
 import (
+	"encoding/binary"
 	"errors"
 	"image"
 )
@@ -43,7 +44,20 @@ type huffTable struct {
 	valptr  [17]int32 // index in vals of the first code of each length
 	mincode [17]int32
 	vals    []byte
+	// skip maps the next skipBits bits, for an AC table, to what one
+	// coefficient takes when its code and value bits fit in them: bits
+	// used (low byte) and how far the coefficient index advances (high
+	// byte; skipEOB for end of block). 0 means take the slow path.
+	skip [1 << skipBits]uint16
 }
+
+// skipBits is the lookahead of huffTable.skip: a code and its value bits
+// of up to 12 bits together (most coefficients of a photo) are skipped
+// with one lookup.
+const skipBits = 12
+
+// skipEOB is huffTable.skip's advance for the end-of-block symbol.
+const skipEOB = 0xFF
 
 type dcComponent struct {
 	id, h, v, tq int
@@ -67,8 +81,8 @@ type dcDecoder struct {
 	adobeRGB       bool
 	frame          bool
 
-	// bit reader
-	bits      uint32
+	// bit reader: the next nbits bits, most significant first
+	bits      uint64
 	nbits     int
 	hitMarker bool
 	padBytes  int // zero bytes fed past a marker or the end of data
@@ -239,6 +253,7 @@ func (d *dcDecoder) dht(seg []byte) error {
 		if tc == 0 {
 			d.dc[th], d.haveDC[th] = t, true
 		} else {
+			t.buildSkip(counts)
 			d.ac[th], d.haveAC[th] = t, true
 		}
 		seg = seg[17+total:]
@@ -246,11 +261,55 @@ func (d *dcDecoder) dht(seg []byte) error {
 	return nil
 }
 
-// fill tops the bit buffer up to at least 25 bits. At a marker it feeds
+// buildSkip fills t.skip from the code lengths (counts) of an AC table.
+func (t *huffTable) buildSkip(counts [17]int) {
+	code, k := 0, 0
+	for l := 1; l <= 16; l++ {
+		for i := 0; i < counts[l]; i++ {
+			rs := t.vals[k]
+			r, s := int(rs>>4), int(rs&15)
+			adv := r + 1 // run of zeros, then the coefficient
+			switch {
+			case rs == 0x00:
+				adv = skipEOB
+			case rs == 0xF0:
+				adv = 16
+			case s == 0 || s > 10: // undefined symbol, or invalid size: slow path
+				adv = 0
+			}
+			if n := l + s; adv != 0 && n <= skipBits {
+				// Every lookahead starting with this code, whatever its
+				// value bits and what follows.
+				base := code << (skipBits - l)
+				for j := 0; j < 1<<(skipBits-l); j++ {
+					t.skip[base+j] = uint16(adv)<<8 | uint16(n)
+				}
+			}
+			code++
+			k++
+		}
+		code <<= 1
+	}
+}
+
+// fill tops the bit buffer up to at least 57 bits (all 64 when it can). At a marker it feeds
 // zero bits (and records the marker) so decoding can run to the end of
 // the last block.
 func (d *dcDecoder) fill() {
-	for d.nbits <= 24 {
+	// Fast path: the next 8 bytes hold no 0xFF (no stuffing, no marker),
+	// so whole bytes go in at once.
+	if !d.hitMarker && d.pos+8 <= len(d.data) {
+		w := binary.BigEndian.Uint64(d.data[d.pos:])
+		// A byte is 0xFF exactly when its complement is 0x00.
+		if x := ^w; (x-0x0101010101010101)&^x&0x8080808080808080 == 0 {
+			n := (64 - d.nbits) >> 3 // whole bytes that fit
+			d.bits |= w >> (64 - 8*n) << (64 - 8*n - d.nbits)
+			d.nbits += 8 * n
+			d.pos += n
+			return
+		}
+	}
+	for d.nbits <= 56 {
 		var b byte
 		if d.hitMarker || d.pos >= len(d.data) {
 			d.padBytes++
@@ -267,7 +326,7 @@ func (d *dcDecoder) fill() {
 				d.pos++
 			}
 		}
-		d.bits |= uint32(b) << (24 - d.nbits)
+		d.bits |= uint64(b) << (56 - d.nbits)
 		d.nbits += 8
 	}
 }
@@ -276,8 +335,10 @@ func (d *dcDecoder) getBits(n int) int32 {
 	if n == 0 {
 		return 0
 	}
-	d.fill()
-	v := int32(d.bits >> (32 - n))
+	if d.nbits < n {
+		d.fill()
+	}
+	v := int32(d.bits >> (64 - n))
 	d.bits <<= n
 	d.nbits -= n
 	return v
@@ -293,8 +354,10 @@ func (d *dcDecoder) receiveExtend(s int) int32 {
 }
 
 func (d *dcDecoder) huff(t *huffTable) (byte, error) {
-	d.fill()
-	if e := t.lut[d.bits>>24]; e != 0 {
+	if d.nbits < 16 {
+		d.fill()
+	}
+	if e := t.lut[d.bits>>56]; e != 0 {
 		n := int(e >> 8)
 		d.bits <<= n
 		d.nbits -= n
@@ -302,7 +365,7 @@ func (d *dcDecoder) huff(t *huffTable) (byte, error) {
 	}
 	code := int32(0)
 	for l := 1; l <= 16; l++ {
-		code = code<<1 | int32(d.bits>>31)
+		code = code<<1 | int32(d.bits>>63)
 		d.bits <<= 1
 		d.nbits--
 		if t.maxcode[l] >= 0 && code <= t.maxcode[l] {
@@ -331,8 +394,22 @@ func (d *dcDecoder) block(c *dcComponent) (byte, error) {
 	if s > 0 {
 		c.pred += d.receiveExtend(int(s))
 	}
+	ac := &d.ac[c.ta]
 	for k := 1; k < 64; {
-		rs, err := d.huff(&d.ac[c.ta])
+		if d.nbits < skipBits {
+			d.fill()
+		}
+		if e := ac.skip[d.bits>>(64-skipBits)]; e != 0 {
+			n := e & 0xFF
+			d.bits <<= n
+			d.nbits -= int(n)
+			if e>>8 == skipEOB {
+				break
+			}
+			k += int(e >> 8)
+			continue
+		}
+		rs, err := d.huff(ac)
 		if err != nil {
 			return 0, err
 		}

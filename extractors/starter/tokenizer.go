@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -45,13 +46,14 @@ var stopWords = map[string]bool{
 type HashTokenizer struct {
 	buckets uint64
 	maxLen  int
+	pool    sync.Pool // *scratch
 }
 
 // NewHashTokenizer makes a tokenizer for a table of buckets rows (a power
 // of two) keeping at most maxLen features per text.
 func NewHashTokenizer(buckets, maxLen int) (*HashTokenizer, error) {
-	if buckets <= 0 || buckets&(buckets-1) != 0 {
-		return nil, fmt.Errorf("starter-hash buckets %d must be a power of two", buckets)
+	if buckets <= 0 || buckets&(buckets-1) != 0 || uint64(buckets) > 1<<32 {
+		return nil, fmt.Errorf("starter-hash buckets %d must be a power of two, at most 2^32", buckets)
 	}
 	if maxLen <= 0 {
 		return nil, fmt.Errorf("starter-hash max length %d must be > 0", maxLen)
@@ -92,59 +94,98 @@ var seedState = func() uint64 {
 	return h
 }()
 
-func (t *HashTokenizer) id(kind byte, s string) int64 {
-	h := (seedState ^ uint64(kind)) * fnvPrime
-	h = (h ^ ':') * fnvPrime
-	for i := 0; i < len(s); i++ {
-		h = (h ^ uint64(s[i])) * fnvPrime
-	}
-	return int64(h & (t.buckets - 1))
-}
-
-// idBytes is id over a byte slice (no string conversion).
-func (t *HashTokenizer) idBytes(kind byte, s []byte) int64 {
+// hash is the bucket of kind + ":" + feature.
+func (t *HashTokenizer) hash(kind byte, s []byte) uint64 {
 	h := (seedState ^ uint64(kind)) * fnvPrime
 	h = (h ^ ':') * fnvPrime
 	for _, c := range s {
 		h = (h ^ uint64(c)) * fnvPrime
 	}
-	return int64(h & (t.buckets - 1))
+	return h & (t.buckets - 1)
 }
 
-// feat is one hashed feature occurrence, or after merging one feature.
+// id is hash over a string, for tests.
+func (t *HashTokenizer) id(kind byte, s string) int64 { return int64(t.hash(kind, []byte(s))) }
+
+// feat is one merged feature.
 type feat struct {
 	id int64
 	w  float64
 }
 
-// asciiWords lowercases ASCII text and splits it into words of letters and
-// digits, exactly as Normalize + Words would (NFKD and mark removal leave
-// ASCII unchanged). It returns false when text holds a non-ASCII byte.
-func asciiWords(text string, buf []byte) ([]byte, [][2]int32, bool) {
-	var spans [][2]int32
-	start := -1
+// scratch holds the per-call buffers of Features, reused through the
+// tokenizer's pool: a title then costs two allocations (the results).
+type scratch struct {
+	ids    []uint64  // feature id of each occurrence, in encounter order
+	ws     []float64 // weight of each occurrence
+	keys   []uint64  // id<<32 | occurrence index, sorted
+	feats  []feat
+	marked []byte // "<" + word + ">", lower-cased
+	starts []int  // byte offset of each rune of marked, plus len
+}
+
+// add records the word w (already normalised) and its character 3-grams.
+// ascii says w has no multi-byte rune, so every byte is a rune.
+func (s *scratch) add(t *HashTokenizer, w []byte, ascii bool) {
+	ww := wordWeight
+	if stopWords[string(w)] {
+		ww = stopWordWeight
+	}
+	s.ids = append(s.ids, t.hash('w', w))
+	s.ws = append(s.ws, ww)
+	s.marked = append(append(append(s.marked[:0], '<'), w...), '>')
+	m := s.marked
+	if ascii {
+		gw := ww / math.Sqrt(float64(len(w)))
+		for i := 0; i+3 <= len(m); i++ {
+			s.ids = append(s.ids, t.hash('c', m[i:i+3]))
+			s.ws = append(s.ws, gw)
+		}
+		return
+	}
+	s.starts = s.starts[:0]
+	for i := range string(m) {
+		s.starts = append(s.starts, i)
+	}
+	s.starts = append(s.starts, len(m))
+	runes := len(s.starts) - 1
+	gw := ww / math.Sqrt(float64(runes-2))
+	for i := 0; i+3 <= runes; i++ {
+		s.ids = append(s.ids, t.hash('c', m[s.starts[i]:s.starts[i+3]]))
+		s.ws = append(s.ws, gw)
+	}
+}
+
+// addASCII lower-cases ASCII text and adds its words (runs of letters and
+// digits), exactly as Normalize + Words would split it (NFKD and mark
+// removal leave ASCII unchanged). It returns false, having added nothing,
+// when text holds a non-ASCII byte.
+func (s *scratch) addASCII(t *HashTokenizer, text string) bool {
 	for i := 0; i < len(text); i++ {
-		c := text[i]
-		if c >= 0x80 {
-			return nil, nil, false
+		if text[i] >= 0x80 {
+			return false
 		}
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
+	}
+	var buf [64]byte
+	word := buf[:0]
+	for i := 0; i <= len(text); i++ {
+		var c byte = ' '
+		if i < len(text) {
+			c = text[i]
 		}
-		buf = append(buf, c)
-		word := 'a' <= c && c <= 'z' || '0' <= c && c <= '9'
 		switch {
-		case word && start < 0:
-			start = i
-		case !word && start >= 0:
-			spans = append(spans, [2]int32{int32(start), int32(i)})
-			start = -1
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+			word = append(word, c)
+		case 'A' <= c && c <= 'Z':
+			word = append(word, c+'a'-'A')
+		default:
+			if len(word) > 0 {
+				s.add(t, word, true)
+				word = word[:0]
+			}
 		}
 	}
-	if start >= 0 {
-		spans = append(spans, [2]int32{int32(start), int32(len(text))})
-	}
-	return buf, spans, true
+	return true
 }
 
 // Features returns the feature ids (ascending) and their weights for text.
@@ -153,61 +194,39 @@ func (t *HashTokenizer) Features(text string) ([]int64, []float32, error) {
 	if !utf8.ValidString(text) {
 		return nil, nil, fmt.Errorf("%w: invalid UTF-8", ErrBadText)
 	}
-	var words []string
-	if lower, spans, ok := asciiWords(text, make([]byte, 0, len(text))); ok {
-		words = make([]string, len(spans))
-		s := string(lower)
-		for i, sp := range spans {
-			words[i] = s[sp[0]:sp[1]]
-		}
-	} else {
+	s, _ := t.pool.Get().(*scratch)
+	if s == nil {
+		s = new(scratch)
+	}
+	defer t.pool.Put(s)
+	s.ids, s.ws = s.ids[:0], s.ws[:0]
+	if !s.addASCII(t, text) {
 		n, err := Normalize(text)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w: %v", ErrBadText, err)
 		}
-		words = Words(n)
+		for _, w := range Words(n) {
+			s.add(t, []byte(w), false)
+		}
 	}
-	if len(words) == 0 {
+	if len(s.ids) == 0 {
 		return nil, nil, fmt.Errorf("%w: no letters or digits", ErrBadText)
 	}
-	// Every occurrence in encounter order; a stable sort by id then sums
-	// each feature's weights in that same order (what a map would do).
-	occ := make([]feat, 0, 10*len(words))
-	var (
-		marked []byte // "<" + word + ">"
-		starts []int  // byte offset of each rune of marked, plus len
-	)
-	for _, w := range words {
-		ww := wordWeight
-		if stopWords[w] {
-			ww = stopWordWeight
-		}
-		occ = append(occ, feat{t.id('w', w), ww})
-		marked = append(append(append(marked[:0], '<'), w...), '>')
-		starts = starts[:0]
-		for i := range string(marked) {
-			starts = append(starts, i)
-		}
-		starts = append(starts, len(marked))
-		runes := len(starts) - 1
-		grams := runes - 2
-		gw := ww / math.Sqrt(float64(grams))
-		for i := 0; i+3 <= runes; i++ {
-			occ = append(occ, feat{t.idBytes('c', marked[starts[i]:starts[i+3]]), gw})
-		}
-	}
-	sortByID(occ)
-	feats := occ[:0]
-	for i := 0; i < len(occ); {
-		f := feat{id: occ[i].id}
-		for ; i < len(occ) && occ[i].id == f.id; i++ {
-			f.w += occ[i].w
+	// Sum each feature's weights in encounter order (what a map would do),
+	// then damp repeats.
+	s.feats = s.feats[:0]
+	s.sortByID()
+	for i := 0; i < len(s.keys); {
+		f := feat{id: int64(s.keys[i] >> 32)}
+		for ; i < len(s.keys) && int64(s.keys[i]>>32) == f.id; i++ {
+			f.w += s.ws[s.keys[i]&(1<<32-1)]
 		}
 		if f.w > 1 {
 			f.w = 1 + math.Log(f.w)
 		}
-		feats = append(feats, f)
+		s.feats = append(s.feats, f)
 	}
+	feats := s.feats
 	if len(feats) > t.maxLen {
 		slices.SortFunc(feats, func(a, b feat) int {
 			if c := cmp.Compare(b.w, a.w); c != 0 {
@@ -226,22 +245,14 @@ func (t *HashTokenizer) Features(text string) ([]int64, []float32, error) {
 	return ids, ws, nil
 }
 
-// sortByID sorts occurrences by id, keeping encounter order among equal
-// ids. With ids and counts below 2^32 (every real table), it sorts packed
-// uint64 keys id<<32|index, several times faster than a stable sort.
-func sortByID(occ []feat) {
-	if len(occ) >= 1<<32 || slices.ContainsFunc(occ, func(f feat) bool { return f.id >= 1<<32 }) {
-		slices.SortStableFunc(occ, func(a, b feat) int { return cmp.Compare(a.id, b.id) })
-		return
+// sortByID fills s.keys with id<<32 | index for every occurrence, sorted:
+// by id, and among equal ids in encounter order. Ids below 2^32 (every
+// table NewHashTokenizer accepts on a real machine) and fewer than 2^32
+// occurrences make the packing exact.
+func (s *scratch) sortByID() {
+	s.keys = s.keys[:0]
+	for i, id := range s.ids {
+		s.keys = append(s.keys, id<<32|uint64(i))
 	}
-	keys := make([]uint64, len(occ))
-	ws := make([]float64, len(occ))
-	for i, f := range occ {
-		keys[i] = uint64(f.id)<<32 | uint64(i)
-		ws[i] = f.w
-	}
-	slices.Sort(keys)
-	for i, k := range keys {
-		occ[i] = feat{id: int64(k >> 32), w: ws[k&(1<<32-1)]}
-	}
+	slices.Sort(s.keys)
 }
