@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/omnirank/omnirank/extractors/openwakeword"
+	"github.com/omnirank/omnirank/extractors/starter"
 	pb "github.com/omnirank/omnirank/proto/omnirank/v1"
 )
 
@@ -42,7 +43,7 @@ func cmdModels(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", defaultAddr, "omnirank gRPC address")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: omnirank models [--addr A] list | show NAME@VERSION | register DIR | build-starter DIR | fetch openwakeword --accept-license")
+		fmt.Fprintln(stderr, "usage: omnirank models [--addr A] list | show NAME@VERSION | register DIR | build-starter DIR | build-standin DIR | fetch openwakeword --accept-license")
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -57,6 +58,17 @@ func cmdModels(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return fmt.Errorf("usage: omnirank models build-starter DIR")
 		}
 		return buildStarter(rest[0], stdout)
+	}
+	if sub == "build-standin" {
+		if len(rest) != 1 {
+			return fmt.Errorf("usage: omnirank models build-standin DIR")
+		}
+		if err := starter.WriteStandins(rest[0], starter.MiniLML6, starter.ResNet18); err != nil {
+			return fmt.Errorf("build stand-in models: %w", err)
+		}
+		fmt.Fprintf(stdout, "wrote %s/text (%s@1) and %s/image (%s@1): random weights, for throughput measurement only\n",
+			rest[0], starter.StandinTextName, rest[0], starter.StandinImageName)
+		return nil
 	}
 	conn, err := dial(*addr)
 	if err != nil {
