@@ -7,6 +7,7 @@ import (
 	"time"
 
 	omnirankv1 "github.com/omnirank/omnirank/proto/omnirank/v1"
+	"github.com/omnirank/omnirank/ranker"
 	"github.com/omnirank/omnirank/spaces"
 )
 
@@ -59,14 +60,17 @@ func BenchmarkRecommend(b *testing.B) {
 		{"user-profile", &omnirankv1.RecommendRequest{UserId: "bench-user"}},
 		{"cold-filter", &omnirankv1.RecommendRequest{Filter: &omnirankv1.Filter{CategoryPrefix: []string{"home"}}}},
 		{"text-k100", &omnirankv1.RecommendRequest{QueryText: "query", K: 100}},
+		{"text-filter-25pct-mmr", &omnirankv1.RecommendRequest{QueryText: "query", MmrLambda: 0.5, Filter: &omnirankv1.Filter{CategoryPrefix: []string{"clothing", "shoes"}}}},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
+			cpu := ranker.ProcessCPU()
 			for b.Loop() {
 				if _, err := s.r.Recommend(ctx, c.req); err != nil {
 					b.Fatal(err)
 				}
 			}
+			b.ReportMetric(float64(ranker.ProcessCPU()-cpu)/float64(b.N), "cpu-ns/op")
 		})
 	}
 	b.Run("grpc-text", func(b *testing.B) {

@@ -2,9 +2,11 @@ package ranker
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"slices"
 	"strings"
@@ -32,14 +34,43 @@ type Item struct {
 	UploadedAt time.Time
 	// Revision is the product record's content revision.
 	Revision uint64
+	// catKey is categoryKey(Category), interned by the catalogue.
+	catKey string
+}
+
+// catShards is the number of independently locked parts of the
+// catalogue: a filtered search reads the catalogue once per visited graph
+// node, and one RWMutex shared by every concurrent search made those reads
+// contend on its reader count.
+const catShards = 64
+
+// catEntry is what the catalogue keeps per product: the item and, inline,
+// the fields filters test on every visited node, so that a filter check
+// is one map lookup without following the item pointer.
+type catEntry struct {
+	it    *Item
+	cat   string // it.catKey
+	price float64
+}
+
+// catShard is one part of the catalogue, padded to its own cache lines.
+type catShard struct {
+	mu sync.RWMutex
+	m  map[string]catEntry
+	_  [64]byte
 }
 
 // catalog follows the products bucket into memory.
 type catalog struct {
-	log   *slog.Logger
-	mu    sync.RWMutex
-	items map[string]*Item
-	ready atomic.Bool
+	log    *slog.Logger
+	seed   maphash.Seed
+	shards [catShards]catShard
+	n      atomic.Int64
+	// interned category paths (catKey): products share a few paths, so
+	// filters compare hot, shared strings.
+	internMu sync.Mutex
+	intern   map[string]string
+	ready    atomic.Bool
 	// readyCh is closed once the initial values are loaded.
 	readyCh   chan struct{}
 	readyOnce sync.Once
@@ -59,8 +90,16 @@ type selEstimate struct {
 // maxSelCache bounds the cached selectivity estimates.
 const maxSelCache = 1024
 
+// maxInterned bounds the interned category paths; past it new paths are
+// kept uninterned (correct, only less cache-friendly).
+const maxInterned = 1 << 16
+
 func newCatalog(log *slog.Logger) *catalog {
-	return &catalog{log: log, items: map[string]*Item{}, readyCh: make(chan struct{}), sel: map[string]selEstimate{}}
+	c := &catalog{log: log, seed: maphash.MakeSeed(), intern: map[string]string{}, readyCh: make(chan struct{}), sel: map[string]selEstimate{}}
+	for i := range c.shards {
+		c.shards[i].m = map[string]catEntry{}
+	}
+	return c
 }
 
 func (c *catalog) markReady() {
@@ -70,28 +109,39 @@ func (c *catalog) markReady() {
 	})
 }
 
-// get returns the item of a product.
-func (c *catalog) get(id string) (*Item, bool) {
-	c.mu.RLock()
-	it, ok := c.items[id]
-	c.mu.RUnlock()
-	return it, ok
+func (c *catalog) shard(id string) *catShard {
+	return &c.shards[maphash.String(c.seed, id)%catShards]
 }
 
-func (c *catalog) len() int {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return len(c.items)
+// lookup returns the entry of a product.
+func (c *catalog) lookup(id string) (catEntry, bool) {
+	s := c.shard(id)
+	s.mu.RLock()
+	e, ok := s.m[id]
+	s.mu.RUnlock()
+	return e, ok
 }
+
+// get returns the item of a product.
+func (c *catalog) get(id string) (*Item, bool) {
+	e, ok := c.lookup(id)
+	return e.it, ok
+}
+
+func (c *catalog) len() int { return int(c.n.Load()) }
 
 // apply applies one record of the products bucket: a put replaces the
 // item, a delete or purge removes it.
 func (c *catalog) apply(key string, removed bool, value []byte) {
 	defer c.version.Add(1)
+	s := c.shard(key)
 	if removed {
-		c.mu.Lock()
-		delete(c.items, key)
-		c.mu.Unlock()
+		s.mu.Lock()
+		if _, ok := s.m[key]; ok {
+			delete(s.m, key)
+			c.n.Add(-1)
+		}
+		s.mu.Unlock()
 		return
 	}
 	it, err := decodeItem(key, value)
@@ -100,9 +150,38 @@ func (c *catalog) apply(key string, removed bool, value []byte) {
 		c.log.Warn("catalogue: skipping product record", "key", key, "err", err)
 		return
 	}
-	c.mu.Lock()
-	c.items[key] = it
-	c.mu.Unlock()
+	it.catKey = c.internPath(it.catKey)
+	s.mu.Lock()
+	if _, ok := s.m[key]; !ok {
+		c.n.Add(1)
+	}
+	s.m[key] = catEntry{it: it, cat: it.catKey, price: it.Price}
+	s.mu.Unlock()
+}
+
+// internPath returns the shared copy of an encoded category path.
+func (c *catalog) internPath(k string) string {
+	c.internMu.Lock()
+	defer c.internMu.Unlock()
+	if v, ok := c.intern[k]; ok {
+		return v
+	}
+	if len(c.intern) < maxInterned {
+		c.intern[k] = k
+	}
+	return k
+}
+
+// categoryKey encodes a category path so that path p is a prefix of path
+// c (element by element) exactly when categoryKey(p) is a byte prefix of
+// categoryKey(c): each element is written as its length then its bytes.
+func categoryKey(path []string) string {
+	var b []byte
+	for _, s := range path {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	return string(b)
 }
 
 func decodeItem(key string, data []byte) (*Item, error) {
@@ -118,6 +197,7 @@ func decodeItem(key string, data []byte) (*Item, error) {
 		ID:         key,
 		Title:      p.Title,
 		Category:   slices.Clone(p.Category),
+		catKey:     categoryKey(p.Category),
 		Price:      p.Price,
 		Currency:   p.Currency,
 		Attributes: p.Attributes,
@@ -165,23 +245,33 @@ func (c *catalog) follow(ctx context.Context, js jetstream.JetStream) (wait func
 }
 
 // sampleSelectivity estimates the fraction of catalogue items accepted by
-// match from up to n items (Go's map order is randomised per range).
+// match from up to n items, taken evenly from the shards (Go's map order
+// is randomised per range).
 func (c *catalog) sampleSelectivity(match func(*Item) bool, n int) float64 {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	total := len(c.items)
-	if total == 0 {
+	total := c.len()
+	if total <= 0 {
 		return 1
 	}
+	per := max(1, (n+catShards-1)/catShards)
 	seen, hit := 0, 0
-	for _, it := range c.items {
-		if seen == n {
-			break
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.RLock()
+		k := 0
+		for _, e := range s.m {
+			if k == per {
+				break
+			}
+			k++
+			if match(e.it) {
+				hit++
+			}
 		}
-		seen++
-		if match(it) {
-			hit++
-		}
+		s.mu.RUnlock()
+		seen += k
+	}
+	if seen == 0 {
+		return 1
 	}
 	if hit == 0 {
 		// Below what the sample resolves: say so with a small estimate, so
@@ -211,11 +301,14 @@ func (c *catalog) selectivity(key string, match func(*Item) bool) float64 {
 	return value
 }
 
-// each calls f for every item under the read lock.
+// each calls f for every item, one shard at a time under its read lock.
 func (c *catalog) each(f func(*Item)) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	for _, it := range c.items {
-		f(it)
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.RLock()
+		for _, e := range s.m {
+			f(e.it)
+		}
+		s.mu.RUnlock()
 	}
 }

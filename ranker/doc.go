@@ -61,6 +61,23 @@
 // freshness), a Scorer turns them into a score, MMR optionally diversifies
 // the list, and an opaque page token carries the offset.
 //
+// The search filter runs for every graph node a filtered search visits, so
+// the catalogue is sharded (64 independently locked maps, no lock shared
+// by every search) and each entry keeps the fields filters test inline,
+// with category paths encoded so that a category prefix is a byte prefix
+// and interned; the compiled filter is one lookup and a few comparisons.
+// Results are checked against the filter again after the search, since
+// the catalogue may change while it runs.
+//
+// # Overload
+//
+// At most WithMaxInFlight Recommend requests work at once (default four
+// per CPU). Another waits for a slot at most WithQueueWait and never past
+// its deadline, then fails with ResourceExhausted, or DeadlineExceeded when
+// its deadline ended; Stats and omnirank_ranker_shed_total (WithMetrics)
+// count them. The excess is answered at once instead of every request
+// waiting out a growing queue until its deadline.
+//
 // Cross-modal rule (not yet wired): where a space marks two blocks as
 // sharing a model family (a CLIP text tower and image tower), a text query
 // should fill the image block too. spaces.Block has no such field yet; when

@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"runtime"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/omnirank/omnirank/ranker/index"
 )
@@ -63,6 +66,9 @@ type config struct {
 	maxMediaBytes   int
 	maxPool         int
 	coldLambda      float32
+	maxInFlight     int
+	queueWait       time.Duration
+	registerer      prometheus.Registerer
 	now             func() time.Time
 	snap            snapshotConfig
 }
@@ -88,6 +94,8 @@ func defaultConfig() config {
 		maxMediaBytes:   16 << 20,
 		maxPool:         10000,
 		coldLambda:      0.7,
+		maxInFlight:     DefaultMaxInFlight(),
+		queueWait:       DefaultQueueWait,
 		now:             time.Now,
 		snap:            snapshotConfig{keep: 3},
 	}
@@ -257,6 +265,58 @@ func WithColdStartLambda(l float32) Option {
 			return optErr("cold-start lambda must be in (0, 1], got %v", l)
 		}
 		c.coldLambda = l
+		return nil
+	}
+}
+
+// DefaultQueueWait is how long a Recommend request waits for a slot when
+// every one is taken, before it fails with ResourceExhausted.
+const DefaultQueueWait = 20 * time.Millisecond
+
+// DefaultMaxInFlight is the default bound on Recommend requests doing work
+// at once: four per usable CPU (GOMAXPROCS), enough to keep the CPUs busy
+// while some requests wait on an encoder, few enough that an admitted
+// request is not slowed by a crowd.
+func DefaultMaxInFlight() int { return 4 * runtime.GOMAXPROCS(0) }
+
+// WithMaxInFlight bounds the Recommend requests doing work at once
+// (default DefaultMaxInFlight). A request arriving when all are taken
+// waits at most the queue wait (WithQueueWait) and its deadline for one,
+// then fails: ResourceExhausted ("ranker overloaded"), or DeadlineExceeded
+// when its deadline ended first. The refusals are counted in
+// omnirank_ranker_shed_total (WithMetrics) and Stats.
+func WithMaxInFlight(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return optErr("max in-flight requests must be >= 1, got %d", n)
+		}
+		c.maxInFlight = n
+		return nil
+	}
+}
+
+// WithQueueWait sets how long a Recommend request waits for a slot when
+// WithMaxInFlight's bound is reached (default DefaultQueueWait; 0: fail at
+// once).
+func WithQueueWait(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 {
+			return optErr("queue wait must be >= 0, got %v", d)
+		}
+		c.queueWait = d
+		return nil
+	}
+}
+
+// WithMetrics registers the ranker's metrics on reg: Recommend requests
+// shed (omnirank_ranker_shed_total by reason) and in flight
+// (omnirank_ranker_recommend_in_flight).
+func WithMetrics(reg prometheus.Registerer) Option {
+	return func(c *config) error {
+		if reg == nil {
+			return optErr("nil metrics registerer")
+		}
+		c.registerer = reg
 		return nil
 	}
 }

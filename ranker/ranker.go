@@ -39,6 +39,7 @@ type Ranker struct {
 	feedback *Feedback
 
 	catalog *catalog
+	gate    *admission
 	fb      *feedbackStore
 	fbf     *feedbackFollower
 
@@ -75,9 +76,17 @@ func New(js jetstream.JetStream, enc Encoders, opts ...Option) (*Ranker, error) 
 		cfg:      cfg,
 		feedback: &Feedback{js: js, cfg: cfg},
 		catalog:  newCatalog(cfg.logger.With("component", "catalogue")),
+		gate:     newAdmission(cfg.maxInFlight, cfg.queueWait),
 		fb:       fs,
 		fbf:      &feedbackFollower{store: fs, log: cfg.logger.With("component", "feedback"), readyCh: make(chan struct{})},
 		spaces:   map[string]*spaceState{},
+	}
+	if cfg.registerer != nil {
+		for _, c := range r.gate.collectors() {
+			if err := cfg.registerer.Register(c); err != nil {
+				return nil, fmt.Errorf("register ranker metrics: %w", err)
+			}
+		}
 	}
 	return r, nil
 }
@@ -400,16 +409,25 @@ type Stats struct {
 	FeedbackItems   int
 	FeedbackReady   bool
 	FeedbackRejects int64
+	// ShedOverloaded counts Recommend requests refused with
+	// ResourceExhausted (no slot within the queue wait), ShedDeadline
+	// those whose deadline ended while they waited for one.
+	ShedOverloaded, ShedDeadline int64
+	// RecommendInFlight is the number of Recommend requests holding a slot.
+	RecommendInFlight int
 }
 
 // Stats returns counts for status pages.
 func (r *Ranker) Stats() Stats {
 	st := Stats{
-		Products:        r.catalog.len(),
-		CatalogReady:    r.catalog.ready.Load(),
-		CatalogRejected: r.catalog.rejected.Load(),
-		FeedbackReady:   r.fbf.ready.Load(),
-		FeedbackRejects: r.fbf.rejected.Load(),
+		Products:          r.catalog.len(),
+		CatalogReady:      r.catalog.ready.Load(),
+		CatalogRejected:   r.catalog.rejected.Load(),
+		FeedbackReady:     r.fbf.ready.Load(),
+		FeedbackRejects:   r.fbf.rejected.Load(),
+		ShedOverloaded:    r.gate.overloaded.Load(),
+		ShedDeadline:      r.gate.deadline.Load(),
+		RecommendInFlight: len(r.gate.slots),
 	}
 	if a := r.active.Load(); a != nil {
 		st.Active = *a

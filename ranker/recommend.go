@@ -33,6 +33,8 @@ const (
 	// selectivitySample is how many catalogue items estimate a filter's
 	// selectivity.
 	selectivitySample = 1024
+	// minPool is the fewest candidates a vector query ranks.
+	minPool = 64
 )
 
 func afterShort() <-chan time.Time { return time.After(20 * time.Millisecond) }
@@ -67,29 +69,46 @@ func validateFilter(f *omnirankv1.Filter) error {
 	return nil
 }
 
-// matcher returns the catalogue predicate of a filter (exclusions apart).
-func matcher(f *omnirankv1.Filter) func(*Item) bool {
-	prefix := f.GetCategoryPrefix()
-	lo, hi := f.GetPrice().GetMin(), f.GetPrice().GetMax()
-	attrs := f.GetAttributes()
-	return func(it *Item) bool {
-		if len(prefix) > len(it.Category) || !slices.Equal(prefix, it.Category[:len(prefix)]) {
-			return false
-		}
-		if lo > 0 && it.Price < lo {
-			return false
-		}
-		if hi > 0 && it.Price > hi {
-			return false
-		}
-		for k, v := range attrs {
-			if got, ok := it.Attributes[k]; !ok || got != v {
-				return false
-			}
-		}
-		return true
-	}
+// itemFilter is a filter's catalogue predicate (exclusions apart),
+// compiled once per request: the category prefix as an encoded key that
+// prefixes the keys of every path below it, the price bounds and the
+// attribute pairs.
+type itemFilter struct {
+	cat    string
+	lo, hi float64
+	attrs  [][2]string
 }
+
+func compileFilter(f *omnirankv1.Filter) *itemFilter {
+	m := &itemFilter{cat: categoryKey(f.GetCategoryPrefix()), lo: f.GetPrice().GetMin(), hi: f.GetPrice().GetMax()}
+	for k, v := range f.GetAttributes() {
+		m.attrs = append(m.attrs, [2]string{k, v})
+	}
+	return m
+}
+
+// test applies the predicate to a product's category key, price and
+// attributes.
+func (m *itemFilter) test(cat string, price float64, it *Item) bool {
+	if !strings.HasPrefix(cat, m.cat) {
+		return false
+	}
+	if m.lo > 0 && price < m.lo {
+		return false
+	}
+	if m.hi > 0 && price > m.hi {
+		return false
+	}
+	for _, kv := range m.attrs {
+		if got, ok := it.Attributes[kv[0]]; !ok || got != kv[1] {
+			return false
+		}
+	}
+	return true
+}
+
+// match applies the predicate to an item.
+func (m *itemFilter) match(it *Item) bool { return m.test(it.catKey, it.Price, it) }
 
 // validate checks the request's fields and returns the page size.
 func (r *Ranker) validate(req *omnirankv1.RecommendRequest) (int, error) {
@@ -150,6 +169,11 @@ func (r *Ranker) Recommend(ctx context.Context, req *omnirankv1.RecommendRequest
 	if err != nil {
 		return nil, err
 	}
+	release, err := r.gate.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	hash, err := requestHash(req)
 	if err != nil {
 		return nil, status.Error(codes.Internal, err.Error())
@@ -176,7 +200,12 @@ func (r *Ranker) Recommend(ctx context.Context, req *omnirankv1.RecommendRequest
 	if need > r.cfg.maxPool {
 		return resp, nil
 	}
-	pool := min(max(need*4, 100), r.cfg.maxPool)
+	// The pool MMR and the page draw from: three candidates per result
+	// wanted, at least the index's default beam (64), so that the first two
+	// pages of a default-size request rank the same pool. The filtered
+	// graph walk's beam grows with the pool (K), so every candidate beyond
+	// what MMR and the page use costs search work.
+	pool := min(max(need*3, minPool), r.cfg.maxPool)
 	var cands []candidate
 	lambda := req.GetMmrLambda()
 	if q.vec == nil {
@@ -218,6 +247,10 @@ type query struct {
 	pos, neg  [][]float32
 	accept    func(id string) bool
 	match     func(*Item) bool
+	// excluded holds the exclusions, positives, negatives and the user's
+	// purchases; filter is the compiled catalogue predicate.
+	excluded map[string]bool
+	filter   *itemFilter
 	// filterKey identifies the filter's catalogue predicate (exclusions
 	// apart) for the selectivity cache; "" when it accepts everything.
 	filterKey string
@@ -226,7 +259,8 @@ type query struct {
 
 // newQuery resolves inputs, exclusions and seeds.
 func (r *Ranker) newQuery(ctx context.Context, sp *spaceState, req *omnirankv1.RecommendRequest, now time.Time) (*query, error) {
-	q := &query{bestScore: req.GetStrategy() == omnirankv1.Strategy_STRATEGY_BEST_SCORE, match: matcher(req.GetFilter())}
+	q := &query{bestScore: req.GetStrategy() == omnirankv1.Strategy_STRATEGY_BEST_SCORE, filter: compileFilter(req.GetFilter())}
+	q.match = q.filter.match
 	if f := req.GetFilter(); f != nil && (len(f.GetCategoryPrefix()) > 0 || f.GetPrice().GetMin() > 0 || f.GetPrice().GetMax() > 0 || len(f.GetAttributes()) > 0) {
 		key := proto.Clone(f).(*omnirankv1.Filter)
 		key.ExcludeIds = nil
@@ -307,14 +341,20 @@ func (r *Ranker) newQuery(ctx context.Context, sp *spaceState, req *omnirankv1.R
 		q.pos = append(q.pos, posVecs...)
 		q.neg = negVecs
 	}
-	q.accept = func(id string) bool {
-		if excluded[id] {
-			return false
-		}
-		it, ok := r.catalog.get(id)
-		return ok && q.match(it)
-	}
+	q.excluded = excluded
+	q.accept = func(id string) bool { return r.admit(q, id) }
 	return q, nil
+}
+
+// admit is the search filter, called for every node a filtered search
+// visits: one catalogue lookup and the compiled predicate over the fields
+// kept inline in the catalogue entry.
+func (r *Ranker) admit(q *query, id string) bool {
+	if len(q.excluded) > 0 && q.excluded[id] {
+		return false
+	}
+	e, ok := r.catalog.lookup(id)
+	return ok && q.filter.test(e.cat, e.price, e.it)
 }
 
 // contentVector encodes the request's text, image and audio with the
@@ -445,8 +485,9 @@ func (r *Ranker) vectorCandidates(ctx context.Context, sp *spaceState, q *query,
 		if !ok {
 			continue // deleted since the search
 		}
+		// Re-check: the product may have changed since the search saw it.
 		it, ok := r.catalog.get(h.ID)
-		if !ok {
+		if !ok || !q.match(it) || q.excluded[h.ID] {
 			continue
 		}
 		f := r.itemFeatures(it, q.seeds, now)

@@ -681,6 +681,9 @@ func TestLifecycle(t *testing.T) {
 		{"session", ranker.WithSessionWindow(-time.Second)},
 		{"negative weight", ranker.WithQueryWeights(ranker.QueryWeights{Negative: -1})},
 		{"nil clock", ranker.WithClock(nil)},
+		{"in flight", ranker.WithMaxInFlight(0)},
+		{"queue wait", ranker.WithQueueWait(-time.Millisecond)},
+		{"nil metrics", ranker.WithMetrics(nil)},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

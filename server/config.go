@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/omnirank/omnirank/ranker"
 	"github.com/omnirank/omnirank/topology"
 )
 
@@ -61,6 +62,12 @@ type Config struct {
 	// bucket (0 = never); a restarted ranker loads the newest snapshot and
 	// replays only the embeddings published after it.
 	SnapshotEvery time.Duration
+	// RankerMaxInFlight bounds the Recommend requests the ranker works on
+	// at once (0: ranker.DefaultMaxInFlight, four per CPU); RankerQueueWait
+	// is how long a request waits for a slot before it is refused with
+	// ResourceExhausted (0: refused at once).
+	RankerMaxInFlight int
+	RankerQueueWait   time.Duration
 	// BatchSize is the extractors' largest batch.
 	BatchSize int
 	// AckWait is how long a consumer may hold a message before JetStream
@@ -76,6 +83,7 @@ func DefaultConfig() Config {
 		Roles: []string{RoleAll}, DataDir: "./data", GRPCAddr: "127.0.0.1:50051", HTTPAddr: "127.0.0.1:8080",
 		S3Bucket: "omnirank", S3Region: "us-east-1", Device: "auto", FusionWait: 3 * time.Second,
 		ReconcileEvery: 10 * time.Minute, SnapshotEvery: 10 * time.Minute, BatchSize: 16, AckWait: 30 * time.Second,
+		RankerQueueWait: ranker.DefaultQueueWait,
 	}
 }
 

@@ -187,7 +187,10 @@ func (s *Server) startRoles(ctx context.Context) error {
 		s.goRole("fusion", f.Run, ctx)
 	}
 	if cfg.has(RoleRanker) {
-		ropts := []ranker.Option{ranker.WithLogger(s.log)}
+		ropts := []ranker.Option{ranker.WithLogger(s.log), ranker.WithMetrics(s.reg), ranker.WithQueueWait(cfg.RankerQueueWait)}
+		if cfg.RankerMaxInFlight > 0 {
+			ropts = append(ropts, ranker.WithMaxInFlight(cfg.RankerMaxInFlight))
+		}
 		if cfg.SnapshotEvery > 0 {
 			ropts = append(ropts, ranker.WithSnapshots(s.store, cfg.SnapshotEvery))
 		}

@@ -33,6 +33,8 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.DurationVar(&cfg.AckWait, "ack-wait", cfg.AckWait, "how long a worker may hold a message before it is redelivered")
 	fs.IntVar(&cfg.BatchSize, "batch-size", cfg.BatchSize, "largest extraction batch")
 	fs.DurationVar(&cfg.FusionWait, "fusion-wait", cfg.FusionWait, "how long fusion waits for a product's missing modalities")
+	fs.IntVar(&cfg.RankerMaxInFlight, "ranker-max-in-flight", cfg.RankerMaxInFlight, "Recommend requests the ranker works on at once; more wait --ranker-queue-wait, then get ResourceExhausted (0: 4 per CPU)")
+	fs.DurationVar(&cfg.RankerQueueWait, "ranker-queue-wait", cfg.RankerQueueWait, "how long a Recommend request waits for a free slot before it is refused (0: refused at once)")
 	fs.DurationVar(&cfg.SnapshotEvery, "snapshot-every", cfg.SnapshotEvery, "how often the ranker snapshots its indexes to the bucket (0: never)")
 	fs.DurationVar(&cfg.ReconcileEvery, "reconcile-every", cfg.ReconcileEvery, "how often to re-list the bucket for missed events (0: only at start)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")

@@ -21,7 +21,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/grpc"
+	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 
 	"github.com/omnirank/omnirank/extractors"
 	"github.com/omnirank/omnirank/extractors/starter"
@@ -93,6 +95,11 @@ type BenchRecommendOptions struct {
 	// RankerOptions are extra options for the ranker under test (an index
 	// factory, say); the logger and the space are set by BenchRecommend.
 	RankerOptions []ranker.Option
+	// RankerMaxInFlight and RankerQueueWait set the ranker's load shedding
+	// (ranker.WithMaxInFlight, ranker.WithQueueWait); 0 keeps the ranker's
+	// defaults, a negative RankerQueueWait refuses at once.
+	RankerMaxInFlight int
+	RankerQueueWait   time.Duration
 	// CPUProfile, when set, receives a CPU profile (pprof) of the
 	// measured phase: every run after setup, warm-ups included. The
 	// profile is process-wide, so it also shows the generator's share.
@@ -104,22 +111,31 @@ type BenchRecommendOptions struct {
 // BenchRecommendResult is one run: one query kind at one arrival rate.
 type BenchRecommendResult struct {
 	Query string `json:"query"`
-	// RateRPS is the scheduled arrival rate; AchievedRPS the successful
-	// responses per second over the run (first scheduled send to last
-	// response).
+	// RateRPS is the scheduled (offered) arrival rate; AchievedRPS the
+	// goodput: served (successful) responses per second over the run
+	// (first scheduled send to last response).
 	RateRPS     int     `json:"rate_rps"`
 	AchievedRPS float64 `json:"achieved_rps"`
-	// Latency percentiles of successful requests, from scheduled send
-	// time to response, in milliseconds.
+	// Latency percentiles of served requests, from scheduled send time to
+	// response, in milliseconds.
 	P50Ms  float64 `json:"p50_ms"`
 	P99Ms  float64 `json:"p99_ms"`
 	P999Ms float64 `json:"p999_ms"`
 	MaxMs  float64 `json:"max_ms"`
-	// Requests scheduled, Errors among them (failed, timed out or not sent
-	// because MaxInFlight was reached), and the first error seen.
-	Requests   int    `json:"requests"`
-	Errors     int    `json:"errors"`
-	FirstError string `json:"first_error,omitempty"`
+	// Requests scheduled; Served among them answered successfully; Shed
+	// refused by the ranker's load shedding (ResourceExhausted) and
+	// ShedPct their share of Requests in percent; Errors every other
+	// failure (timed out, another code, or not sent because MaxInFlight
+	// was reached), with ErrorCodes counting failures by gRPC code (shed
+	// included) and FirstError the first error that was not shedding (or
+	// the first shed when there was no other).
+	Requests   int            `json:"requests"`
+	Served     int            `json:"served"`
+	Shed       int            `json:"shed"`
+	ShedPct    float64        `json:"shed_pct"`
+	Errors     int            `json:"errors"`
+	ErrorCodes map[string]int `json:"error_codes,omitempty"`
+	FirstError string         `json:"first_error,omitempty"`
 	// Products in the catalogue; DurationS the run's scheduled length.
 	Products  int     `json:"products"`
 	DurationS float64 `json:"duration_s"`
@@ -200,6 +216,9 @@ func (o *BenchRecommendOptions) withDefaults() (BenchRecommendOptions, error) {
 	if c.MaxInFlight < 1 {
 		return bad("max in flight %d", c.MaxInFlight)
 	}
+	if c.RankerMaxInFlight < 0 {
+		return bad("ranker max in flight %d", c.RankerMaxInFlight)
+	}
 	if c.Seed == 0 {
 		c.Seed = 1
 	}
@@ -254,8 +273,8 @@ func BenchRecommend(ctx context.Context, opts BenchRecommendOptions) ([]BenchRec
 				return out, err
 			}
 			res.Query, res.Products = string(q), o.Products
-			o.Logger.Info("run done", "query", q, "rate", rate, "achieved", res.AchievedRPS,
-				"p50_ms", res.P50Ms, "p99_ms", res.P99Ms, "p999_ms", res.P999Ms, "errors", res.Errors)
+			o.Logger.Info("run done", "query", q, "rate", rate, "goodput", res.AchievedRPS,
+				"p50_ms", res.P50Ms, "p99_ms", res.P99Ms, "p999_ms", res.P999Ms, "shed", res.Shed, "errors", res.Errors)
 			out = append(out, res)
 		}
 	}
@@ -349,7 +368,14 @@ func newTarget(ctx context.Context, o BenchRecommendOptions) (*target, error) {
 	}
 	log.Info("catalogue published", "products", o.Products, "in", time.Since(start).Round(time.Millisecond))
 
-	ropts := append([]ranker.Option{ranker.WithLogger(log.With("component", "ranker")), ranker.WithSpaces(benchSpace.Name)}, o.RankerOptions...)
+	ropts := []ranker.Option{ranker.WithLogger(log.With("component", "ranker")), ranker.WithSpaces(benchSpace.Name)}
+	if o.RankerMaxInFlight > 0 {
+		ropts = append(ropts, ranker.WithMaxInFlight(o.RankerMaxInFlight))
+	}
+	if o.RankerQueueWait != 0 {
+		ropts = append(ropts, ranker.WithQueueWait(max(o.RankerQueueWait, 0)))
+	}
+	ropts = append(ropts, o.RankerOptions...)
 	if t.rk, err = ranker.New(js, enc, ropts...); err != nil {
 		return t, err
 	}
@@ -628,6 +654,13 @@ func (t *target) requests(q QueryKind, rng *rand.Rand) func() *omnirankv1.Recomm
 	}
 }
 
+// outcome of one scheduled request.
+const (
+	outFailed = iota // failed, timed out or not sent
+	outServed
+	outShed
+)
+
 // run sends rate requests per second for dur, each at its scheduled time
 // whatever happened to earlier ones, and measures each from that time.
 func run(ctx context.Context, clients []omnirankv1.RankerServiceClient, rate int, dur time.Duration, gen func() *omnirankv1.RecommendRequest, o BenchRecommendOptions) (BenchRecommendResult, error) {
@@ -637,23 +670,27 @@ func run(ctx context.Context, clients []omnirankv1.RankerServiceClient, rate int
 		reqs[i] = gen()
 	}
 	lat := make([]time.Duration, n)
-	ok := make([]bool, n)
+	out := make([]uint8, n)
+	label := make([]string, n) // failure label: a gRPC code name or "NotSent"
 	var (
 		wg       sync.WaitGroup
 		inFlight atomic.Int64
 		lastDone atomic.Int64 // unix ns
 		errMu    sync.Mutex
 		firstErr error
+		firstShd error
 	)
-	fail := func(err error) {
+	fail := func(err error, shed bool) {
 		errMu.Lock()
-		if firstErr == nil {
+		if shed && firstShd == nil {
+			firstShd = err
+		}
+		if !shed && firstErr == nil {
 			firstErr = err
 		}
 		errMu.Unlock()
 	}
 	start := time.Now().Add(5 * time.Millisecond)
-	sent := 0
 	for i := 0; i < n; i++ {
 		due := start.Add(time.Duration(int64(i) * int64(time.Second) / int64(rate)))
 		if d := time.Until(due); d > 0 {
@@ -667,9 +704,9 @@ func run(ctx context.Context, clients []omnirankv1.RankerServiceClient, rate int
 		if ctx.Err() != nil {
 			break
 		}
-		sent++
 		if inFlight.Load() >= int64(o.MaxInFlight) {
-			fail(fmt.Errorf("request %d not sent: %d requests in flight", i, o.MaxInFlight))
+			label[i] = "NotSent"
+			fail(fmt.Errorf("request %d not sent: %d requests in flight", i, o.MaxInFlight), false)
 			continue
 		}
 		inFlight.Add(1)
@@ -689,10 +726,16 @@ func run(ctx context.Context, clients []omnirankv1.RankerServiceClient, rate int
 				}
 			}
 			if err != nil {
-				fail(fmt.Errorf("request %d: %w", i, err))
+				code := status.Code(err)
+				label[i] = code.String()
+				shed := code == grpccodes.ResourceExhausted
+				if shed {
+					out[i] = outShed
+				}
+				fail(fmt.Errorf("request %d: %w", i, err), shed)
 				return
 			}
-			ok[i] = true
+			out[i] = outServed
 		}(i, due)
 	}
 	wg.Wait()
@@ -700,15 +743,30 @@ func run(ctx context.Context, clients []omnirankv1.RankerServiceClient, rate int
 		return BenchRecommendResult{}, fmt.Errorf("load run at %d rps: %w", rate, err)
 	}
 	var good []time.Duration
-	for i := range sent {
-		if ok[i] {
+	res := BenchRecommendResult{RateRPS: rate, Requests: n, DurationS: dur.Seconds()}
+	for i := range n {
+		switch out[i] {
+		case outServed:
 			good = append(good, lat[i])
+			continue
+		case outShed:
+			res.Shed++
+		default:
+			res.Errors++
 		}
+		if res.ErrorCodes == nil {
+			res.ErrorCodes = map[string]int{}
+		}
+		res.ErrorCodes[label[i]]++
 	}
 	slices.Sort(good)
-	res := BenchRecommendResult{RateRPS: rate, Requests: n, Errors: n - len(good), DurationS: dur.Seconds()}
-	if firstErr != nil {
+	res.Served = len(good)
+	res.ShedPct = math.Round(float64(res.Shed)/float64(n)*1000) / 10
+	switch {
+	case firstErr != nil:
 		res.FirstError = firstErr.Error()
+	case firstShd != nil:
+		res.FirstError = firstShd.Error()
 	}
 	if len(good) > 0 {
 		res.P50Ms, res.P99Ms, res.P999Ms = ms(pct(good, 0.50)), ms(pct(good, 0.99)), ms(pct(good, 0.999))

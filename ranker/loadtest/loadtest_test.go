@@ -27,11 +27,15 @@ func testLogger() *slog.Logger {
 
 // TestBenchRecommendSmall drives a 1,000-product ranker at 100 requests/s
 // for a second per query kind (the text kind through the real starter
-// model in ONNX Runtime): every request is answered without error.
+// model in ONNX Runtime): every request is answered without error, and the
+// served, shed and failed counts add up to the requests scheduled.
 func TestBenchRecommendSmall(t *testing.T) {
 	res, err := loadtest.BenchRecommend(t.Context(), loadtest.BenchRecommendOptions{
 		Products: 1000, Rates: []int{100}, Duration: time.Second, Warmup: 200 * time.Millisecond,
 		Conns: 2, Dir: t.TempDir(), Logger: testLogger(),
+		// Room for every request at once: this test checks answers, not
+		// shedding, on a machine that -race and other work may slow.
+		RankerMaxInFlight: 100,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -44,8 +48,11 @@ func TestBenchRecommendSmall(t *testing.T) {
 		if r.Query != string(want) || r.RateRPS != 100 || r.Products != 1000 {
 			t.Fatalf("result %d: %+v", i, r)
 		}
-		if r.Requests != 100 || r.Errors != 0 {
-			t.Fatalf("%s: %d requests, %d errors (%s)", r.Query, r.Requests, r.Errors, r.FirstError)
+		if r.Requests != 100 || r.Errors != 0 || r.Shed != 0 || r.Served != 100 || len(r.ErrorCodes) != 0 {
+			t.Fatalf("%s: %d requests, %d served, %d shed, %d errors %v (%s)", r.Query, r.Requests, r.Served, r.Shed, r.Errors, r.ErrorCodes, r.FirstError)
+		}
+		if r.Served+r.Shed+r.Errors != r.Requests {
+			t.Fatalf("%s: served %d + shed %d + errors %d != %d requests", r.Query, r.Served, r.Shed, r.Errors, r.Requests)
 		}
 		if !(r.P50Ms > 0 && r.P50Ms <= r.P99Ms && r.P99Ms <= r.P999Ms && r.P999Ms <= r.MaxMs) {
 			t.Fatalf("%s: percentiles out of order: %+v", r.Query, r)
@@ -61,7 +68,7 @@ func TestBenchRecommendSmall(t *testing.T) {
 		if err := json.Unmarshal(data, &fields); err != nil {
 			t.Fatal(err)
 		}
-		for _, f := range []string{"rate_rps", "achieved_rps", "p50_ms", "p99_ms", "p999_ms", "errors", "requests", "products"} {
+		for _, f := range []string{"rate_rps", "achieved_rps", "p50_ms", "p99_ms", "p999_ms", "served", "shed", "shed_pct", "errors", "requests", "products"} {
 			if _, ok := fields[f]; !ok {
 				t.Fatalf("JSON %s lacks %q", data, f)
 			}
