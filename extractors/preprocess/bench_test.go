@@ -10,15 +10,19 @@ import (
 
 // benchPhoto is a 1000×1000 picture with smooth gradients, edges and noise,
 // closer to a product photo than flat colour or pure noise.
-func benchPhoto() *image.NRGBA {
+func benchPhoto() *image.NRGBA { return benchPhotoSize(1000, 1000) }
+
+// benchPhotoSize is benchPhoto's picture drawn at w×h, with eight
+// checkerboard squares across.
+func benchPhotoSize(w, h int) *image.NRGBA {
 	r := rand.New(rand.NewPCG(17, 18))
-	img := image.NewNRGBA(image.Rect(0, 0, 1000, 1000))
-	for y := 0; y < 1000; y++ {
-		for x := 0; x < 1000; x++ {
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
 			i := img.PixOffset(x, y)
-			fx, fy := float64(x)/1000, float64(y)/1000
+			fx, fy := float64(x)/float64(w), float64(y)/float64(h)
 			v := 0.5 + 0.4*math.Sin(6*fx+3*fy)
-			if (x/125+y/125)%2 == 0 {
+			if (8*x/w+8*y/h)%2 == 0 {
 				v = 1 - v
 			}
 			n := r.Float64() * 20
@@ -32,9 +36,17 @@ func benchPhoto() *image.NRGBA {
 }
 
 func BenchmarkImageTensor(b *testing.B) {
-	jpg := encodeJPEG(b, benchPhoto(), 90)
-	for _, filter := range []string{"linear", "lanczos"} {
-		b.Run("jpeg1000-to-224-"+filter, func(b *testing.B) {
+	for _, c := range []struct {
+		name   string
+		jpg    []byte
+		filter string
+	}{
+		{"jpeg1000-to-224-linear", encodeJPEG(b, benchPhoto(), 90), "linear"},
+		{"jpeg1000-to-224-lanczos", encodeJPEG(b, benchPhoto(), 90), "lanczos"},
+		{"jpeg512-to-224-linear", encodeJPEG(b, benchPhotoSize(512, 512), 90), "linear"},
+	} {
+		jpg, filter := c.jpg, c.filter
+		b.Run(c.name, func(b *testing.B) {
 			spec := clipSpec
 			spec.Size, spec.Filter = 224, filter
 			dst := make([]float32, 3*224*224)

@@ -34,7 +34,11 @@ func FuzzImageTensor(f *testing.F) {
 	f.Add(withExifOrientation(jpg, 7, binary.LittleEndian))
 	f.Add(encodeGIF(f, image.NewPaletted(image.Rect(0, 0, 6, 6), color.Palette{color.Black, color.Transparent})))
 	f.Add(pngWithHeader(100000, 100000))
-	addFixtures(f, "quadrants.webp", "quadrants-lossy.webp", "quadrants-cmyk.jpg")
+	addFixtures(f, "quadrants.webp", "quadrants-lossy.webp", "quadrants-cmyk.jpg", "dc-420-restart1.jpg")
+	// JPEGs that take the reduced decoder at 1/2, 1/4 (and 1/8 above) for
+	// Size 16.
+	f.Add(encodeJPEG(f, benchPhotoSize(40, 36), 85))
+	f.Add(withExifOrientation(encodeJPEG(f, benchPhotoSize(70, 64), 85), 6, binary.BigEndian))
 	spec := ImageSpec{Size: 16, Mean: [3]float32{0.5, 0.5, 0.5}, Std: [3]float32{0.25, 0.25, 0.25}, MaxPixels: 1 << 16}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		out, err := ImageTensor(data, spec, nil)

@@ -6,32 +6,61 @@ import (
 	"image"
 )
 
-// decodeJPEGDC decodes a baseline JPEG at 1/8 scale from the DC
-// coefficients alone: each 8×8 block's DC coefficient is, by the DCT's
-// definition, eight times the block's mean level, so the 1/8-scale image is
-// the exact 8×8 box average of the full image, got without any inverse DCT
-// and without visiting a full-resolution pixel. This is the DCT-domain
-// scaling libjpeg offers as scale 1/8. AC coefficients are still entropy
-// decoded (to find the next block) but not stored.
+// decodeJPEGReduced decodes a baseline JPEG at scale n/8 (n = 1, 2 or 4)
+// in the DCT domain, as libjpeg's scaled IDCTs do: of each 8×8 block only
+// the top-left n×n dequantised coefficients are kept, and an n-point
+// inverse DCT turns them into n×n pixels. That n-point IDCT is the 8-point
+// JPEG basis restricted to the n lowest frequencies and sampled at the
+// centres of the n×n output pixels (each covering 8/n × 8/n source pixels),
+// with the same 1/4·C(u)·C(v) scaling, so a flat block keeps its level. It
+// never visits a full-resolution pixel and skips the higher AC
+// coefficients with a table lookup instead of storing them.
+//
+// At n = 1 that is the DC coefficient alone: by the DCT's definition eight
+// times the block's mean level, so the 1/8-scale image is the exact 8×8 box
+// average of the full image, got without any IDCT (libjpeg's scale 1/8).
+// At n = 2 and 4 the output is the band-limited (low n×n frequencies)
+// image point-sampled at 1/4 and 1/2 scale: on average within a level of
+// the 4×4 or 2×2 box average of the full decode on photos, within three
+// on strongly textured pictures, whose detail above n per block it drops.
 //
 // It handles what product photos use: baseline or extended sequential
 // Huffman JPEG (SOF0/SOF1), 8-bit, grey or YCbCr with 4:4:4, 4:2:2, 4:2:0
-// or 4:4:0 sampling, restart intervals, one interleaved scan. Anything else
-// (progressive, arithmetic coding, CMYK, Adobe RGB, several scans) returns
-// ok=false and the caller decodes normally; so does any corruption, so that
-// the standard decoder names the error.
-func decodeJPEGDC(data []byte) (img image.Image, ok bool) {
+// or 4:4:0 sampling, restart intervals, one interleaved scan. The result is
+// an *image.Gray or an *image.YCbCr of the source's subsampling, of size
+// ⌈width·n/8⌉×⌈height·n/8⌉. Anything else (progressive, arithmetic coding,
+// CMYK, Adobe RGB, several scans) returns ok=false and the caller decodes
+// normally; so does any corruption, so that the standard decoder names the
+// error.
+func decodeJPEGReduced(data []byte, n int) (img image.Image, ok bool) {
 	defer func() {
 		if recover() != nil { // never on valid input; fall back, don't crash
 			img, ok = nil, false
 		}
 	}()
+	if n != 1 && n != 2 && n != 4 {
+		return nil, false
+	}
 	d := dcDecoder{data: data}
+	d.setScale(n)
 	im, err := d.decode()
 	if err != nil {
 		return nil, false
 	}
 	return im, true
+}
+
+// unzig maps a zig-zag index to its natural (row-major) index in the 8×8
+// block. Read only.
+var unzig = [64]uint8{
+	0, 1, 8, 16, 9, 2, 3, 10,
+	17, 24, 32, 25, 18, 11, 4, 5,
+	12, 19, 26, 33, 40, 48, 41, 34,
+	27, 20, 13, 6, 7, 14, 21, 28,
+	35, 42, 49, 56, 57, 50, 43, 36,
+	29, 22, 15, 23, 30, 37, 44, 51,
+	58, 59, 52, 45, 38, 31, 39, 46,
+	53, 60, 61, 54, 47, 55, 62, 63,
 }
 
 var errDCUnsupported = errors.New("jpeg: not handled by the DC decoder")
@@ -64,13 +93,20 @@ type dcComponent struct {
 	td, ta       int
 	pred         int32
 	plane        []byte
-	stride       int // blocks per row of plane
+	stride       int // bytes per row of plane: blocks per row × n
 	rows         int
 }
 
 type dcDecoder struct {
 	data []byte
 	pos  int
+
+	// Output scale n/8: each block becomes n×n pixels.
+	n int
+	// kmax is the last zig-zag index kept; slot maps a zig-zag index up to
+	// kmax to its place (row·n + column) in the n×n coefficients, or -1.
+	kmax int
+	slot [64]int8
 
 	width, height  int
 	comps          []dcComponent
@@ -92,8 +128,21 @@ type dcDecoder struct {
 // its last block; more means the data ran out (truncated or corrupt).
 const maxPadBytes = 16
 
-// maxDCBlocks bounds the 1/8-scale image (a 268-megapixel JPEG).
+// maxDCBlocks bounds the blocks of a frame (a 268-megapixel JPEG); the
+// reduced image has n×n pixels per block.
 const maxDCBlocks = 1 << 22
+
+// setScale prepares the decoder for n×n output per block (n = 1, 2 or 4).
+func (d *dcDecoder) setScale(n int) {
+	d.n = n
+	for k := range d.slot {
+		d.slot[k] = -1
+		if r, c := int(unzig[k])/8, int(unzig[k])%8; r < n && c < n {
+			d.slot[k] = int8(r*n + c)
+			d.kmax = k
+		}
+	}
+}
 
 func (d *dcDecoder) u16(i int) int { return int(d.data[i])<<8 | int(d.data[i+1]) }
 
@@ -195,11 +244,13 @@ func (d *dcDecoder) dqt(seg []byte) error {
 		if len(seg) < 1+n {
 			return errDCUnsupported
 		}
-		// Only the DC entry (first in zig-zag order) is needed.
-		if pq == 1 {
-			d.quant[tq][0] = uint16(seg[1])<<8 | uint16(seg[2])
-		} else {
-			d.quant[tq][0] = uint16(seg[1])
+		// Kept in zig-zag order, as the coefficients arrive.
+		for k := 0; k < 64; k++ {
+			if pq == 1 {
+				d.quant[tq][k] = uint16(seg[1+2*k])<<8 | uint16(seg[2+2*k])
+			} else {
+				d.quant[tq][k] = uint16(seg[1+k])
+			}
 		}
 		seg = seg[1+n:]
 	}
@@ -379,23 +430,59 @@ func (d *dcDecoder) huff(t *huffTable) (byte, error) {
 	return 0, errDCUnsupported
 }
 
-// block decodes one block's coefficients, keeping the DC level.
-func (d *dcDecoder) block(c *dcComponent) (byte, error) {
+// block decodes one block's coefficients and writes its n×n pixels to
+// dst (row stride stride): the DC level when n = 1, else the n-point IDCT
+// of the kept low-frequency coefficients.
+func (d *dcDecoder) block(c *dcComponent, dst []byte, stride int) error {
 	if d.padBytes > maxPadBytes {
-		return 0, errDCUnsupported
+		return errDCUnsupported
 	}
 	s, err := d.huff(&d.dc[c.td])
 	if err != nil {
-		return 0, err
+		return err
 	}
 	if s > 11 {
-		return 0, errDCUnsupported
+		return errDCUnsupported
 	}
 	if s > 0 {
 		c.pred += d.receiveExtend(int(s))
 	}
+	q := &d.quant[c.tq]
 	ac := &d.ac[c.ta]
-	for k := 1; k < 64; {
+	var coef [16]int32 // n×n dequantised, row-major; [0] is the DC
+	coef[0] = c.pred * int32(q[0])
+	flat := true // no kept AC coefficient is non-zero
+	k := 1
+	// The kept coefficients, values read.
+	for k <= d.kmax {
+		rs, err := d.huff(ac)
+		if err != nil {
+			return err
+		}
+		r, s := int(rs>>4), int(rs&15)
+		if s == 0 {
+			if r != 15 {
+				k = 64 // end of block
+				break
+			}
+			k += 16
+			continue
+		}
+		if s > 10 {
+			return errDCUnsupported
+		}
+		k += r
+		v := d.receiveExtend(s)
+		if k <= d.kmax {
+			if i := d.slot[k]; i >= 0 && v != 0 {
+				coef[i] = v * int32(q[k])
+				flat = false
+			}
+		}
+		k++
+	}
+	// The rest, skipped.
+	for k < 64 {
 		if d.nbits < skipBits {
 			d.fill()
 		}
@@ -411,7 +498,7 @@ func (d *dcDecoder) block(c *dcComponent) (byte, error) {
 		}
 		rs, err := d.huff(ac)
 		if err != nil {
-			return 0, err
+			return err
 		}
 		r, s := int(rs>>4), int(rs&15)
 		if s == 0 {
@@ -422,15 +509,94 @@ func (d *dcDecoder) block(c *dcComponent) (byte, error) {
 			continue
 		}
 		if s > 10 {
-			return 0, errDCUnsupported
+			return errDCUnsupported
 		}
 		k += r
 		d.getBits(s)
 		k++
 	}
-	// The DC coefficient is 8 × (the block's mean − 128); round to nearest.
-	v := (int(c.pred)*int(d.quant[c.tq][0])+4)>>3 + 128
-	return byte(max(0, min(255, v))), nil
+	if flat {
+		// The DC coefficient is 8 × (the block's mean − 128); round to
+		// nearest.
+		v := byte(max(0, min(255, (int(coef[0])+4)>>3+128)))
+		for y := 0; y < d.n; y++ {
+			row := dst[y*stride : y*stride+d.n]
+			for x := range row {
+				row[x] = v
+			}
+		}
+		return nil
+	}
+	d.idct(&coef, dst, stride)
+	return nil
+}
+
+// The n-point IDCT basis: C(u)/2 · cos((2x+1)uπ/2n) for output pixel x and
+// frequency u, C(0) = 1/√2, C(u) = 1 otherwise. With the same factor on
+// both axes, out = Σ 1/4·C(u)C(v)·F(v,u)·cos·cos, the 8-point JPEG
+// normalisation, so a flat block (F(0,0) = 8·level) keeps its level.
+const (
+	idctK0 = 0.35355339059327373 // C(0)/2 = 1/(2√2), every n
+	// n = 4: cos(π/8)/2, cos(π/4)/2, cos(3π/8)/2.
+	idct4K1 = 0.46193976625564337
+	idct4K2 = 0.35355339059327373
+	idct4K3 = 0.19134171618254492
+	// n = 2: cos(π/4)/2.
+	idct2K1 = 0.35355339059327373
+)
+
+// idct writes the n×n pixels of the n×n coefficients coef (row-major, row
+// = vertical frequency): the separable n-point IDCT, level-shifted by 128,
+// rounded and clamped.
+func (d *dcDecoder) idct(coef *[16]int32, dst []byte, stride int) {
+	if d.n == 2 {
+		idct2(coef, dst, stride)
+	} else {
+		idct4(coef, dst, stride)
+	}
+}
+
+// idct4 is the 4-point IDCT by even and odd halves: out(x) and out(3−x)
+// share the even frequencies' sum and take the odd ones' with either sign.
+func idct4(coef *[16]int32, dst []byte, stride int) {
+	var t [16]float32 // rows transformed: t[v*4+x]
+	for v := 0; v < 4; v++ {
+		f := coef[v*4 : v*4+4 : v*4+4]
+		f0, f1, f2, f3 := float32(f[0]), float32(f[1]), float32(f[2]), float32(f[3])
+		e0, e1 := f0*idctK0+f2*idct4K2, f0*idctK0-f2*idct4K2
+		o0, o1 := f1*idct4K1+f3*idct4K3, f1*idct4K3-f3*idct4K1
+		r := t[v*4 : v*4+4 : v*4+4]
+		r[0], r[1], r[2], r[3] = e0+o0, e1+o1, e1-o1, e0-o0
+	}
+	_ = dst[3*stride+3]
+	for x := 0; x < 4; x++ {
+		f0, f1, f2, f3 := t[x], t[4+x], t[8+x], t[12+x]
+		e0, e1 := f0*idctK0+f2*idct4K2+128.5, f0*idctK0-f2*idct4K2+128.5
+		o0, o1 := f1*idct4K1+f3*idct4K3, f1*idct4K3-f3*idct4K1
+		dst[x] = clampByte(e0 + o0)
+		dst[stride+x] = clampByte(e1 + o1)
+		dst[2*stride+x] = clampByte(e1 - o1)
+		dst[3*stride+x] = clampByte(e0 - o0)
+	}
+}
+
+// idct2 is the 2-point IDCT: sums and differences.
+func idct2(coef *[16]int32, dst []byte, stride int) {
+	f00, f01 := float32(coef[0])*idctK0, float32(coef[1])*idct2K1
+	f10, f11 := float32(coef[2])*idctK0, float32(coef[3])*idct2K1
+	r00, r01 := f00+f01, f00-f01 // row v=0 at x = 0, 1
+	r10, r11 := f10+f11, f10-f11 // row v=1
+	_ = dst[stride+1]
+	dst[0] = clampByte(r00*idctK0 + r10*idct2K1 + 128.5)
+	dst[1] = clampByte(r01*idctK0 + r11*idct2K1 + 128.5)
+	dst[stride] = clampByte(r00*idctK0 - r10*idct2K1 + 128.5)
+	dst[stride+1] = clampByte(r01*idctK0 - r11*idct2K1 + 128.5)
+}
+
+// clampByte is the floor of v clamped to 0..255 (v already holds the
+// rounding half).
+func clampByte(v float32) byte {
+	return byte(max(0, min(255, v)))
 }
 
 func (d *dcDecoder) scan(seg []byte) (image.Image, error) {
@@ -461,9 +627,10 @@ func (d *dcDecoder) scan(seg []byte) (image.Image, error) {
 	}
 	mcuW, mcuH := 8*hmax, 8*vmax
 	mx, my := (d.width+mcuW-1)/mcuW, (d.height+mcuH-1)/mcuH
+	n := d.n
 	for i := range d.comps {
 		c := &d.comps[i]
-		c.stride, c.rows = mx*c.h, my*c.v
+		c.stride, c.rows = mx*c.h*n, my*c.v*n
 		c.plane = make([]byte, c.stride*c.rows)
 	}
 	mcus := 0
@@ -478,18 +645,20 @@ func (d *dcDecoder) scan(seg []byte) (image.Image, error) {
 				c := &d.comps[i]
 				for by := 0; by < c.v; by++ {
 					for bx := 0; bx < c.h; bx++ {
-						v, err := d.block(c)
-						if err != nil {
+						off := (y*c.v+by)*n*c.stride + (x*c.h+bx)*n
+						if err := d.block(c, c.plane[off:], c.stride); err != nil {
 							return nil, err
 						}
-						c.plane[(y*c.v+by)*c.stride+x*c.h+bx] = v
 					}
 				}
 			}
 			mcus++
 		}
 	}
-	w, h := (d.width+7)/8, (d.height+7)/8
+	if err := d.endOfImage(); err != nil {
+		return nil, err
+	}
+	w, h := (d.width*n+7)/8, (d.height*n+7)/8
 	if len(d.comps) == 1 {
 		c := d.comps[0]
 		return &image.Gray{Pix: c.plane, Stride: c.stride, Rect: image.Rect(0, 0, w, h)}, nil
@@ -516,6 +685,29 @@ func (d *dcDecoder) scan(seg []byte) (image.Image, error) {
 		YStride: y.stride, CStride: cb.stride,
 		SubsampleRatio: ratio, Rect: image.Rect(0, 0, w, h),
 	}, nil
+}
+
+// endOfImage checks that the scan is followed by the EOI marker, as the
+// standard decoder requires: a file cut short in its last bytes is refused
+// (and the standard decoder names the error) rather than decoded with its
+// last blocks padded. Any other marker after the scan (a DNL, a further
+// scan or segment) is left to the standard decoder too.
+func (d *dcDecoder) endOfImage() error {
+	// The bit reader stops at a marker, so none lies before d.pos.
+	for i := d.pos; i+1 < len(d.data); i++ {
+		if d.data[i] != 0xFF {
+			continue
+		}
+		switch m := d.data[i+1]; {
+		case m == 0xD9:
+			return nil
+		case m == 0x00 || m == 0xFF || (m >= 0xD0 && m <= 0xD7):
+			// Stuffed byte, fill byte or a stray restart marker.
+		default:
+			return errDCUnsupported
+		}
+	}
+	return errDCUnsupported
 }
 
 // nextRestart skips to the RSTn marker that ends an interval and resets
