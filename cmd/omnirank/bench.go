@@ -12,8 +12,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/omnirank/omnirank/extractors"
 	"github.com/omnirank/omnirank/extractors/bench"
 	"github.com/omnirank/omnirank/ranker/index"
+	"github.com/omnirank/omnirank/ranker/index/starterdata"
 	"github.com/omnirank/omnirank/ranker/loadtest"
 	"github.com/omnirank/omnirank/server"
 )
@@ -39,6 +41,21 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fs.StringVar(&o.Device, "device", "cpu", "auto, cpu or cuda")
 		fs.IntVar(&o.Rounds, "rounds", 3, "rounds, alternating the two paths; medians are reported")
 		fs.BoolVar(&o.Spinning, "spinning", false, "let ONNX Runtime's threads spin between operators")
+		fs.IntVar(&o.IntraOpThreads, "intra-op-threads", 0, "ONNX Runtime threads per operator, both paths (0: its default)")
+		fs.Func("model-dir", "a local model folder (manifest.json, model.onnx, …) to measure for its modality instead of the starter model; repeatable", func(dir string) error {
+			o.ModelDirs = append(o.ModelDirs, dir)
+			return nil
+		})
+		fs.Func("modalities", "comma-separated modalities to measure (default: all, or those of --model-dir)", func(v string) error {
+			for _, m := range strings.Split(v, ",") {
+				mod, err := extractors.ParseModality(strings.TrimSpace(m))
+				if err != nil {
+					return err
+				}
+				o.Modalities = append(o.Modalities, mod)
+			}
+			return nil
+		})
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
@@ -60,9 +77,36 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fs.IntVar(&c.Dim, "dim", 384, "dimension")
 		fs.IntVar(&c.Queries, "queries", 1000, "queries")
 		fs.BoolVar(&c.Baselines, "baselines", true, "also run hnswlib and faiss (Debian python3-hnswlib, python3-faiss) on the same vectors")
+		skip := fs.String("skip-baselines", "", "comma-separated baselines not to run (hnswlib, faiss)")
 		fs.BoolVar(&c.Flat, "flat", false, "add exact brute force")
+		quants := fs.String("quant", "none,int8,int8-only", "comma-separated HNSW quantisations (none, int8, int8-only)")
+		dataset := fs.String("dataset", "lowrank", "lowrank (synthetic, --dim) or starter (products encoded by the starter models, cached in .cache/indexbench)")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
+		}
+		for q := range strings.SplitSeq(*quants, ",") {
+			qq, err := index.ParseQuantization(strings.TrimSpace(q))
+			if err != nil {
+				return fmt.Errorf("--quant: %w", err)
+			}
+			c.Quantizations = append(c.Quantizations, qq)
+		}
+		for b := range strings.SplitSeq(*skip, ",") {
+			if b = strings.TrimSpace(b); b != "" {
+				c.SkipBaselines = append(c.SkipBaselines, b)
+			}
+		}
+		switch *dataset {
+		case "lowrank":
+		case "starter":
+			sc := starterdata.Config{N: c.N, Queries: c.Queries, Logger: logger}
+			d, err := starterdata.Load(ctx, sc)
+			if err != nil {
+				return err
+			}
+			c.Dataset, c.DatasetName = d, sc.Name()
+		default:
+			return fmt.Errorf("--dataset: unknown dataset %q (lowrank, starter)", *dataset)
 		}
 		res, err := index.RunBench(ctx, c)
 		if err != nil {
@@ -71,9 +115,9 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if *asJSON {
 			return json.NewEncoder(stdout).Encode(res)
 		}
-		fmt.Fprintf(stdout, "%-16s %-12s %8s %5s %8s %10s %9s %10s\n", "index", "dataset", "n", "dim", "recall", "qps/core", "build s", "bytes/vec")
+		fmt.Fprintf(stdout, "%-22s %-24s %8s %5s %5s %8s %10s %9s %10s\n", "index", "dataset", "n", "dim", "ef", "recall", "qps/core", "build s", "bytes/vec")
 		for _, r := range res {
-			fmt.Fprintf(stdout, "%-16s %-12s %8d %5d %8.3f %10.0f %9.1f %10.0f\n", r.Index, r.Dataset, r.N, r.Dim, r.RecallAt10, r.QPSOneCore, r.BuildS, r.BytesPerVector)
+			fmt.Fprintf(stdout, "%-22s %-24s %8d %5d %5d %8.3f %10.0f %9.1f %10.0f %s\n", r.Index, r.Dataset, r.N, r.Dim, r.Ef, r.RecallAt10, r.QPSOneCore, r.BuildS, r.BytesPerVector, r.Note)
 		}
 		return nil
 	case "ingest":
@@ -82,8 +126,18 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fs.IntVar(&o.Concurrency, "concurrency", 16, "concurrent uploads")
 		fs.IntVar(&o.Singles, "singles", 20, "single products uploaded one at a time on the idle system")
 		fs.BoolVar(&o.CompareBare, "compare-bare", true, "also measure the bare-model throughput of each modality")
+		fs.StringVar(&o.ImageFormat, "image-format", "png", "format of the uploaded pictures: png (decoded at full size) or jpeg (quality 90, decoded at reduced scale)")
+		cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) of the bulk phase to this file")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
+		}
+		if *cpuProfile != "" {
+			f, err := os.Create(*cpuProfile)
+			if err != nil {
+				return fmt.Errorf("--cpuprofile: %w", err)
+			}
+			defer f.Close()
+			o.CPUProfile = f
 		}
 		res, err := server.BenchIngest(ctx, o)
 		if err != nil {
@@ -97,6 +151,8 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fs.DurationVar(&o.Duration, "duration", 10*time.Second, "measured time per rate")
 		fs.IntVar(&o.Conns, "conns", 4, "gRPC connections")
 		query := fs.String("query", "vector,text", "query kinds: vector (positive ids), text (starter text encoder)")
+		fs.IntVar(&o.RankerMaxInFlight, "max-in-flight", 0, "ranker: Recommend requests worked on at once (0: its default, 4 per CPU)")
+		fs.DurationVar(&o.RankerQueueWait, "queue-wait", 0, "ranker: how long a request waits for a slot before ResourceExhausted (0: its default; negative: none)")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}

@@ -14,6 +14,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,12 +44,22 @@ type BenchConfig struct {
 	// Flat adds a row for exact brute force.
 	Flat bool
 
+	// Dataset, when not nil, replaces the synthetic dataset (N, Dim and
+	// Queries are then taken from it, and Rank, Noise and Seed are unused);
+	// DatasetName names it in the results.
+	Dataset     *Dataset
+	DatasetName string
+
 	// Baselines runs hnswlib and faiss on the same vectors through Script
 	// with Python (defaults /usr/bin/python3 and scripts/bench_baselines.py
 	// found above the working directory).
 	Baselines bool
-	Python    string
-	Script    string
+	// SkipBaselines names baselines not to run ("hnswlib", "faiss"), e.g.
+	// faiss, whose build takes over an hour at a million vectors on two
+	// cores.
+	SkipBaselines []string
+	Python        string
+	Script        string
 	// TmpDir holds the exported vectors (os.TempDir()).
 	TmpDir string
 	Logger *slog.Logger // slog.Default()
@@ -74,6 +86,12 @@ type BenchResult struct {
 }
 
 func (c *BenchConfig) defaults() error {
+	if d := c.Dataset; d != nil {
+		if d.Dim <= 0 {
+			return fmt.Errorf("%w: bench dataset dim %d", ErrInvalidOption, d.Dim)
+		}
+		c.N, c.Dim, c.Queries = d.N(), d.Dim, d.NQ()
+	}
 	def := func(p *int, v int) {
 		if *p == 0 {
 			*p = v
@@ -116,12 +134,16 @@ func (c *BenchConfig) defaults() error {
 	return nil
 }
 
-// RunBench generates a seeded low-rank-plus-noise dataset, computes exact
-// ground truth with Flat (in parallel), then for each HNSW variant builds
-// the index with cfg.Workers goroutines, finds the smallest ef in the sweep
-// reaching cfg.TargetRecall recall@10 and measures single-goroutine
-// (OS-thread-locked) queries per second at that ef. With cfg.Baselines it
-// runs hnswlib and faiss HNSW on the same vectors in the same run.
+// RunBench generates a seeded low-rank-plus-noise dataset (or takes
+// cfg.Dataset), computes exact ground truth with Flat (in parallel), then
+// for each HNSW variant builds the index with cfg.Workers goroutines, finds
+// the smallest ef in the sweep reaching cfg.TargetRecall recall@10 and
+// measures single-goroutine (OS-thread-locked) queries per second at that
+// ef. With cfg.Baselines it first runs hnswlib and faiss HNSW (less
+// cfg.SkipBaselines) on the same vectors in the same run; their rows come
+// last. Memory: the dataset is held once (the ground-truth Flat aliases
+// it), one HNSW index at a time, and the Python baselines run before any
+// HNSW index exists.
 func RunBench(ctx context.Context, cfg BenchConfig) ([]BenchResult, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
@@ -129,16 +151,27 @@ func RunBench(ctx context.Context, cfg BenchConfig) ([]BenchResult, error) {
 	log := cfg.Logger
 	name := fmt.Sprintf("lowrank%d-noise%g-seed%d", cfg.Rank, cfg.Noise, cfg.Seed)
 	t0 := time.Now()
-	d, err := GenerateDataset(DatasetConfig{N: cfg.N, Queries: cfg.Queries, Dim: cfg.Dim, Rank: cfg.Rank, Noise: cfg.Noise, Seed: cfg.Seed})
-	if err != nil {
-		return nil, err
+	var err error
+	d := cfg.Dataset
+	if d != nil {
+		name = cfg.DatasetName
+		if name == "" {
+			name = "custom"
+		}
+	} else {
+		d, err = GenerateDataset(DatasetConfig{N: cfg.N, Queries: cfg.Queries, Dim: cfg.Dim, Rank: cfg.Rank, Noise: cfg.Noise, Seed: cfg.Seed})
+		if err != nil {
+			return nil, err
+		}
 	}
 	log.Info("bench dataset", "name", name, "n", cfg.N, "dim", cfg.Dim, "queries", cfg.Queries, "took", time.Since(t0).Round(time.Millisecond))
 
-	// Ground truth with Flat.
+	// Ground truth with Flat. Its slab aliases the dataset (bulk load: ids
+	// are row numbers; nothing writes to it), so that a million vectors are
+	// held once, not twice.
 	t0 = time.Now()
 	flat := NewFlat(cfg.Dim)
-	flat.vecs = append(flat.vecs, d.Base...) // bulk load: ids are row numbers
+	flat.vecs = d.Base[:len(d.Base):len(d.Base)]
 	flat.keys = make([]string, cfg.N)
 	for i := range flat.keys {
 		flat.keys[i] = strconv.Itoa(i)
@@ -163,7 +196,16 @@ func RunBench(ctx context.Context, cfg BenchConfig) ([]BenchResult, error) {
 	log.Info("bench ground truth", "took", time.Since(t0).Round(time.Millisecond))
 	ids := flat.keys
 
-	var out []BenchResult
+	var out, baselines []BenchResult
+	if cfg.Baselines {
+		// The baselines run first, while this process holds nothing but the
+		// dataset and the ground truth, so that a Python process holding
+		// its own copy of the vectors and an index fits beside it.
+		debug.FreeOSMemory()
+		if baselines, err = runBaselines(ctx, cfg, d, gt, name); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.Flat {
 		qps, wall, err := measureQPS(ctx, cfg, d, flat, SearchOptions{K: 10})
 		if err != nil {
@@ -174,6 +216,7 @@ func RunBench(ctx context.Context, cfg BenchConfig) ([]BenchResult, error) {
 			RecallAt10: 1, QPSOneCore: qps, QPSWall: wall, BytesPerVector: st.BytesPerVector})
 	}
 	for _, q := range cfg.Quantizations {
+		debug.FreeOSMemory() // hand the previous index back before the next
 		r, err := benchHNSW(ctx, cfg, d, ids, gt, q)
 		if err != nil {
 			return nil, err
@@ -182,14 +225,7 @@ func RunBench(ctx context.Context, cfg BenchConfig) ([]BenchResult, error) {
 		log.Info("bench result", "index", r.Index, "recall", r.RecallAt10, "qps", r.QPSOneCore, "ef", r.Ef, "build_s", r.BuildS)
 		out = append(out, r)
 	}
-	if cfg.Baselines {
-		rs, err := runBaselines(ctx, cfg, d, gt, name)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, rs...)
-	}
-	return out, nil
+	return append(out, baselines...), nil
 }
 
 func benchHNSW(ctx context.Context, cfg BenchConfig, d *Dataset, ids []string, gt [][]int32, q Quantization) (BenchResult, error) {
@@ -376,6 +412,15 @@ func runBaselines(ctx context.Context, cfg BenchConfig, d *Dataset, gt [][]int32
 			return nil, fmt.Errorf("baselines: %w", err)
 		}
 	}
+	var only []string
+	for _, b := range []string{"hnswlib", "faiss"} {
+		if !slices.Contains(cfg.SkipBaselines, b) {
+			only = append(only, b)
+		}
+	}
+	if len(only) == 0 {
+		return nil, nil
+	}
 	efs := make([]string, len(cfg.EfSweep))
 	for i, e := range cfg.EfSweep {
 		efs[i] = strconv.Itoa(e)
@@ -384,7 +429,7 @@ func runBaselines(ctx context.Context, cfg BenchConfig, d *Dataset, gt [][]int32
 		"--queries", strconv.Itoa(cfg.Queries), "--m", strconv.Itoa(cfg.M), "--ef-construction", strconv.Itoa(cfg.EfConstruction),
 		"--threads", strconv.Itoa(cfg.Workers), "--target", strconv.FormatFloat(cfg.TargetRecall, 'f', -1, 64),
 		"--ef-sweep", strings.Join(efs, ","), "--min-query-time", strconv.FormatFloat(cfg.MinQueryTime.Seconds(), 'f', -1, 64),
-		"--dataset", name}
+		"--dataset", name, "--only", strings.Join(only, ",")}
 	cmd := exec.CommandContext(ctx, cfg.Python, args...)
 	var stdout bytes.Buffer
 	stderr := &lineLogger{log: cfg.Logger}

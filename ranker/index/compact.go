@@ -1,7 +1,5 @@
 package index
 
-import "github.com/viterin/vek/vek32"
-
 // slabs holds an HNSW's storage while Compact rebuilds it.
 type slabs struct {
 	vecs, scales            []float32
@@ -29,8 +27,13 @@ func (h *HNSW) Stats() Stats {
 		LinkBytes:   int64(n*(h.m0+1)*4 + h.upperLen*4),
 		NodeBytes:   int64(n * (1 + 4 + 4 + 8)), // level, state, upperOff, lock
 		IDBytes:     idBytes(h.nodeIDs[:n]),
+		// One search's visited table covers every node slot.
+		ScratchBytes: int64(4 * h.capacity()),
 	}
-	if h.quant == QuantInt8 {
+	if !h.quant.hasFloats() {
+		st.VectorBytes = 0
+	}
+	if h.quant.hasCodes() {
 		st.QuantBytes = int64(n * (h.dim + 4))
 	}
 	st.finish()
@@ -76,7 +79,6 @@ func (h *HNSW) Compact() {
 			}
 			pool = pool[:0]
 			clear(seen)
-			uv := h.vec(u)
 			add := func(x uint32) {
 				if x == u || dead(x) {
 					return
@@ -85,7 +87,7 @@ func (h *HNSW) Compact() {
 					return
 				}
 				seen[x] = struct{}{}
-				pool = append(pool, cand{sim: vek32.Dot(uv, h.vec(x)), id: x})
+				pool = append(pool, cand{sim: h.nodeSim(u, x), id: x})
 			}
 			for j := 1; j <= cnt; j++ {
 				x := list[off+j]
@@ -139,8 +141,10 @@ func (h *HNSW) Compact() {
 			continue
 		}
 		u := remap[i]
-		copy(h.vecs[int(u)*h.dim:int(u+1)*h.dim], old.vecs[i*h.dim:(i+1)*h.dim])
-		if h.quant == QuantInt8 {
+		if h.quant.hasFloats() {
+			copy(h.vecs[int(u)*h.dim:int(u+1)*h.dim], old.vecs[i*h.dim:(i+1)*h.dim])
+		}
+		if h.quant.hasCodes() {
 			copy(h.codes[int(u)*h.dim:int(u+1)*h.dim], old.codes[i*h.dim:(i+1)*h.dim])
 			h.scales[u] = old.scales[i]
 		}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-
-	"github.com/viterin/vek/vek32"
 )
 
 // Flat is an exact brute-force index: every search scores every live
@@ -110,7 +108,7 @@ func (f *Flat) Search(ctx context.Context, q []float32, opts SearchOptions) ([]H
 		if opts.Filter != nil && !opts.Filter(f.keys[i]) {
 			continue
 		}
-		t.offer(cand{sim: vek32.Dot(q, f.vecs[i*f.dim:(i+1)*f.dim]), id: uint32(i)})
+		t.offer(cand{sim: dotF32(q, f.vecs[i*f.dim:(i+1)*f.dim]), id: uint32(i)})
 	}
 	res := t.h.sortedDesc()
 	hits := make([]Hit, len(res))

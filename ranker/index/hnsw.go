@@ -7,8 +7,6 @@ import (
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
-
-	"github.com/viterin/vek/vek32"
 )
 
 // Node states, stored atomically per node.
@@ -37,9 +35,9 @@ type HNSW struct {
 	// growMu is read-locked by every operation and write-locked only to
 	// replace the slabs below (growth, compaction, load).
 	growMu   sync.RWMutex
-	vecs     []float32    // node n at [n*dim, (n+1)*dim)
-	codes    []int8       // int8 codes, same layout (QuantInt8 only)
-	scales   []float32    // per-node code scale (QuantInt8 only)
+	vecs     []float32    // node n at [n*dim, (n+1)*dim) (not QuantInt8Only)
+	codes    []int8       // int8 codes, same layout (QuantInt8, QuantInt8Only)
+	scales   []float32    // per-node code scale (QuantInt8, QuantInt8Only)
 	links0   []uint32     // node n at [n*(m0+1)]: count, then m0 slots
 	upper    []uint32     // per upper layer of a node: count, then m slots
 	upperOff []uint32     // node -> offset of its layer-1 list in upper
@@ -134,8 +132,10 @@ func (h *HNSW) capacity() int { return len(h.levels) }
 func (h *HNSW) resize(nodeCap, upperCap int) {
 	n := int(h.nodes.Load())
 	grow := func(dst, src []uint32) []uint32 { copy(dst, src); return dst }
-	h.vecs = append(make([]float32, 0, nodeCap*h.dim), h.vecs[:n*h.dim]...)[:nodeCap*h.dim]
-	if h.quant == QuantInt8 {
+	if h.quant.hasFloats() {
+		h.vecs = append(make([]float32, 0, nodeCap*h.dim), h.vecs[:n*h.dim]...)[:nodeCap*h.dim]
+	}
+	if h.quant.hasCodes() {
 		h.codes = append(make([]int8, 0, nodeCap*h.dim), h.codes[:n*h.dim]...)[:nodeCap*h.dim]
 		h.scales = append(make([]float32, 0, nodeCap), h.scales[:n]...)[:nodeCap]
 	}
@@ -222,10 +222,11 @@ func (h *HNSW) Upsert(id string, vec []float32) error {
 // insert writes the node's vector, links it into the graph and publishes it;
 // growMu (read) held.
 func (h *HNSW) insert(n uint32, level int, vec []float32) {
-	v := h.vec(n)
-	copy(v, vec)
-	if h.quant == QuantInt8 {
-		h.scales[n] = quantize(h.codes[int(n)*h.dim:int(n+1)*h.dim], vec)
+	if h.quant.hasFloats() {
+		copy(h.vec(n), vec)
+	}
+	if h.quant.hasCodes() {
+		h.scales[n] = quantize(h.code(n), vec)
 	}
 	h.link(n, level)
 
@@ -259,7 +260,9 @@ func (h *HNSW) Delete(id string) bool {
 	return ok
 }
 
-// Get returns a copy of the vector stored under id.
+// Get returns a copy of the vector stored under id. With QuantInt8Only it
+// is the dequantised vector (code × scale), within max|v_i|/254 of the
+// original in every component.
 func (h *HNSW) Get(id string) ([]float32, bool) {
 	h.growMu.RLock()
 	defer h.growMu.RUnlock()
@@ -268,6 +271,11 @@ func (h *HNSW) Get(id string) ([]float32, bool) {
 	h.idMu.Unlock()
 	if !ok {
 		return nil, false
+	}
+	if !h.quant.hasFloats() {
+		v := make([]float32, h.dim)
+		dequantize(v, h.code(n), h.scales[n])
+		return v, true
 	}
 	return append([]float32(nil), h.vec(n)...), true
 }
@@ -311,10 +319,37 @@ func upsertBatch(ctx context.Context, ix Index, ids []string, vecs [][]float32, 
 	return context.Cause(ctx)
 }
 
-// vec returns node n's stored vector (not a copy); growMu held.
+// vec returns node n's stored vector (not a copy); growMu held. Only for
+// quantisations that keep floats.
 func (h *HNSW) vec(n uint32) []float32 {
 	o := int(n) * h.dim
 	return h.vecs[o : o+h.dim : o+h.dim]
+}
+
+// code returns node n's int8 code (not a copy); growMu held. Only for
+// quantisations that keep codes.
+func (h *HNSW) code(n uint32) []int8 {
+	o := int(n) * h.dim
+	return h.codes[o : o+h.dim : o+h.dim]
+}
+
+// nodeSim is the similarity of two stored nodes: the float dot product, or
+// the scaled int8 dot product with QuantInt8Only; growMu held.
+func (h *HNSW) nodeSim(a, b uint32) float32 {
+	if h.quant.hasFloats() {
+		return dotF32(h.vec(a), h.vec(b))
+	}
+	return float32(dotInt8(h.code(a), h.code(b))) * h.scales[a] * h.scales[b]
+}
+
+// exactSim is the most exact similarity of the query to node n the index
+// can compute: float against float, or float against the dequantised code
+// with QuantInt8Only; growMu held.
+func (h *HNSW) exactSim(q []float32, n uint32) float32 {
+	if h.quant.hasFloats() {
+		return dotF32(q, h.vec(n))
+	}
+	return dotF32I8(q, h.code(n)) * h.scales[n]
 }
 
 // linkList returns the slab and offset of node n's list on layer lc, and the
@@ -349,16 +384,25 @@ func (h *HNSW) link(n uint32, level int) {
 		}
 		h.epMu.Unlock()
 	}
-	q := h.vec(n)
+	// The new node is the query: its float vector, or its code with
+	// QuantInt8Only.
+	var q []float32
+	var qc []int8
+	var qs float32
+	if h.quant.hasFloats() {
+		q = h.vec(n)
+	} else {
+		qc, qs = h.code(n), h.scales[n]
+	}
 	s := h.getSearcher()
 	defer h.putSearcher(s)
 
-	cur := cand{sim: vek32.Dot(q, h.vec(ep)), id: ep}
+	cur := cand{sim: h.nodeSim(n, ep), id: ep}
 	for lc := top; lc > level; lc-- {
-		cur = h.greedyF(q, cur, lc)
+		cur = h.greedy(q, qc, qs, cur, lc)
 	}
 	for lc := min(top, level); lc >= 0; lc-- {
-		res, _ := h.searchLayer(context.Background(), s, q, nil, 0, cur, h.efc, lc, nil)
+		res, _ := h.searchLayer(context.Background(), s, q, qc, qs, cur, h.efc, lc, nil)
 		if len(res) > 0 {
 			cur = res[0]
 		}
@@ -397,10 +441,9 @@ func (h *HNSW) selectNeighbours(s *searcher, cands []cand, m int, self uint32) [
 		if c.id == self || atomic.LoadUint32(&h.state[c.id]) == stateDeleted {
 			continue
 		}
-		cv := h.vec(c.id)
 		good := true
 		for _, r := range out {
-			if vek32.Dot(cv, h.vec(r.id)) > c.sim {
+			if h.nodeSim(c.id, r.id) > c.sim {
 				good = false
 				break
 			}
@@ -430,12 +473,11 @@ func (h *HNSW) addLink(s *searcher, e, n uint32, sim float32, lc int) {
 		atomic.StoreUint32(&list[off], uint32(cnt+1))
 		return
 	}
-	ev := h.vec(e)
 	pool := s.prune[:0]
 	pool = append(pool, cand{sim: sim, id: n})
 	for i := 1; i <= cnt; i++ {
 		id := list[off+i]
-		pool = append(pool, cand{sim: vek32.Dot(ev, h.vec(id)), id: id})
+		pool = append(pool, cand{sim: h.nodeSim(e, id), id: id})
 	}
 	sortDesc(pool)
 	s.prune = pool

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -22,7 +23,38 @@ func newIndexes(t *testing.T, dim int) map[string]Index {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return map[string]Index{"hnsw": h, "hnsw-int8": q, "flat": NewFlat(dim)}
+	qo, err := NewHNSW(dim, WithEfConstruction(64), WithQuantization(QuantInt8Only))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return map[string]Index{"hnsw": h, "hnsw-int8": q, "hnsw-int8-only": qo, "flat": NewFlat(dim)}
+}
+
+// getTolerance is how far, per component, ix's Get may return from the
+// vector v it stored: 0 except for QuantInt8Only, which keeps codes only.
+func getTolerance(ix Index, v []float32) float32 {
+	if h, ok := ix.(*HNSW); !ok || h.Quantization().hasFloats() {
+		return 0
+	}
+	var m float32
+	for _, x := range v {
+		m = max(m, float32(math.Abs(float64(x))))
+	}
+	return m/254 + 1e-7
+}
+
+// closeTo reports whether a and b have equal length and differ by at most
+// tol in every component.
+func closeTo(a, b []float32, tol float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if d := a[i] - b[i]; d > tol || d < -tol {
+			return false
+		}
+	}
+	return true
 }
 
 func unit(dim int, seed uint64) []float32 {
@@ -77,7 +109,7 @@ func TestOptionValidation(t *testing.T) {
 		in   string
 		want Quantization
 		ok   bool
-	}{{"none", QuantNone, true}, {"int8", QuantInt8, true}, {"fp16", 0, false}} {
+	}{{"none", QuantNone, true}, {"int8", QuantInt8, true}, {"int8-only", QuantInt8Only, true}, {"fp16", 0, false}} {
 		q, err := ParseQuantization(tc.in)
 		if tc.ok != (err == nil) || (tc.ok && (q != tc.want || q.String() != tc.in)) {
 			t.Fatalf("ParseQuantization(%q) = %v, %v", tc.in, q, err)
@@ -170,8 +202,9 @@ func TestReplaceAndDelete(t *testing.T) {
 				t.Fatalf("Len %d after replace, want %d", ix.Len(), n)
 			}
 			got, ok := ix.Get(idOf(7))
-			if !ok || !slicesEqual(got, fresh) {
-				t.Fatalf("Get after replace = %v, %v", got, ok)
+			tol := getTolerance(ix, fresh)
+			if !ok || !closeTo(got, fresh, tol) {
+				t.Fatalf("Get after replace = %v, %v; want %v ± %v", got, ok, fresh, tol)
 			}
 			got[0] = 42 // Get returns a copy
 			if again, _ := ix.Get(idOf(7)); again[0] == 42 {
@@ -179,7 +212,7 @@ func TestReplaceAndDelete(t *testing.T) {
 			}
 			hits := search(t, ix, fresh, SearchOptions{K: 5})
 			checkHits(t, hits, SearchOptions{K: 5})
-			if hits[0].ID != idOf(7) || math.Abs(float64(hits[0].Score)-1) > 1e-5 {
+			if hits[0].ID != idOf(7) || math.Abs(float64(hits[0].Score)-1) > 1e-5+float64(tol)*4 {
 				t.Fatalf("search for the replacement vector: %v", hits)
 			}
 			old := search(t, ix, unit(dim, 7), SearchOptions{K: 5})
@@ -244,6 +277,7 @@ func TestCompact(t *testing.T) {
 		{"manual", []Option{WithAutoCompact(0)}},
 		{"auto", []Option{WithAutoCompact(0.2)}},
 		{"manual/int8", []Option{WithAutoCompact(0), WithQuantization(QuantInt8)}},
+		{"manual/int8-only", []Option{WithAutoCompact(0), WithQuantization(QuantInt8Only)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := buildHNSW(t, d, runtime.GOMAXPROCS(0), append(tc.opts, WithEfConstruction(64))...)
@@ -268,7 +302,7 @@ func TestCompact(t *testing.T) {
 			}
 			for i := range 10 {
 				v, ok := h.Get(idOf(3*i + 1))
-				if !ok || !slicesEqual(v, d.Row(3*i+1)) {
+				if !ok || !closeTo(v, d.Row(3*i+1), getTolerance(h, d.Row(3*i+1))) {
 					t.Fatalf("vector of %s lost in compaction", idOf(3*i+1))
 				}
 			}
@@ -293,6 +327,7 @@ func TestConcurrent(t *testing.T) {
 	}{
 		{"float", []Option{WithAutoCompact(0.1)}},
 		{"int8", []Option{WithQuantization(QuantInt8)}},
+		{"int8-only", []Option{WithQuantization(QuantInt8Only)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h, err := NewHNSW(d.Dim, append(tc.opts, WithEfConstruction(48), WithM(8))...)
@@ -392,6 +427,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	}{
 		{"hnsw", buildHNSW(t, d, 2, WithEfConstruction(64))},
 		{"hnsw-int8", buildHNSW(t, d, 2, WithQuantization(QuantInt8), WithEfConstruction(64))},
+		{"hnsw-int8-only", buildHNSW(t, d, 2, WithQuantization(QuantInt8Only), WithEfConstruction(64))},
 		{"hnsw-tombstones", tomb},
 		{"hnsw-empty", empty},
 		{"flat", flat},
@@ -403,6 +439,15 @@ func TestSnapshotRoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 			snap := buf.Bytes()
+			// Only QuantInt8Only needs the version 2 layout; everything
+			// else stays readable by binaries that know version 1 only.
+			wantVer := byte(snapVersion)
+			if h, ok := tc.ix.(*HNSW); ok && h.Quantization() == QuantInt8Only {
+				wantVer = snapVersion2
+			}
+			if snap[8] != wantVer {
+				t.Fatalf("snapshot version %d, want %d", snap[8], wantVer)
+			}
 			got, err := Load(bytes.NewReader(snap))
 			if err != nil {
 				t.Fatal(err)
@@ -457,6 +502,7 @@ func TestSnapshotCorrupt(t *testing.T) {
 		ix   Index
 	}{
 		{"hnsw", buildHNSW(t, d, 1, WithEfConstruction(32))},
+		{"hnsw-int8-only", buildHNSW(t, d, 1, WithEfConstruction(32), WithQuantization(QuantInt8Only))},
 		{"flat", buildFlat(t, d)},
 	} {
 		var buf bytes.Buffer
@@ -504,22 +550,81 @@ func TestStats(t *testing.T) {
 	}{
 		{"float", QuantNone, 1.3},
 		{"int8", QuantInt8, 1.3 + float64(dim+4)/(4*dim)},
+		{"int8-only", QuantInt8Only, 0.4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := buildHNSW(t, d, runtime.GOMAXPROCS(0), WithQuantization(tc.quant), WithEfConstruction(32))
 			st := h.Stats()
 			raw := float64(4 * dim)
 			t.Logf("%+v; %.1f bytes/vector = %.3f × raw", st, st.BytesPerVector, st.BytesPerVector/raw)
-			if st.Live != d.N() || st.VectorBytes != int64(d.N()*dim*4) {
+			wantVec, wantQuant := int64(d.N()*dim*4), int64(0)
+			if tc.quant.hasCodes() {
+				wantQuant = int64(d.N() * (dim + 4))
+			}
+			if !tc.quant.hasFloats() {
+				wantVec = 0
+			}
+			if st.Live != d.N() || st.VectorBytes != wantVec || st.QuantBytes != wantQuant {
 				t.Fatalf("stats %+v", st)
 			}
-			if st.BytesPerVector <= raw || st.BytesPerVector > tc.limit*raw {
-				t.Fatalf("%.1f bytes/vector, want in (%v, %v]", st.BytesPerVector, raw, tc.limit*raw)
+			floor := float64(wantVec+wantQuant) / float64(d.N())
+			if st.BytesPerVector <= floor || st.BytesPerVector > tc.limit*raw {
+				t.Fatalf("%.1f bytes/vector, want in (%v, %v]", st.BytesPerVector, floor, tc.limit*raw)
 			}
 		})
 	}
 	fs := buildFlat(t, d).Stats()
 	if fs.Live != d.N() || fs.BytesPerVector <= float64(4*dim) {
 		t.Fatalf("flat stats %+v", fs)
+	}
+}
+
+// TestSnapshotV1 loads version 1 snapshots written by the code before
+// version 2 existed (testdata/v1-*.snap: 300 vectors of GenerateDataset
+// {Dim 16, Seed 42}, M 8, efConstruction 32, one worker, idOf(5) deleted)
+// and checks that they answer as the index that wrote them would and are
+// written back unchanged.
+func TestSnapshotV1(t *testing.T) {
+	d := dataset(t, 300, 0, 16, 42)
+	for _, tc := range []struct {
+		file  string
+		quant Quantization
+	}{{"testdata/v1-hnsw.snap", QuantNone}, {"testdata/v1-hnsw-int8.snap", QuantInt8}} {
+		t.Run(tc.file, func(t *testing.T) {
+			snap, err := os.ReadFile(tc.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ix, err := Load(bytes.NewReader(snap))
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := ix.(*HNSW)
+			if h.Len() != 299 || h.Quantization() != tc.quant || h.M() != 8 || h.Tombstones() != 1 {
+				t.Fatalf("loaded Len %d quant %v M %d tombstones %d", h.Len(), h.Quantization(), h.M(), h.Tombstones())
+			}
+			if _, ok := h.Get(idOf(5)); ok {
+				t.Fatal("deleted id came back")
+			}
+			for i := 0; i < d.N(); i += 7 {
+				if i == 5 {
+					continue
+				}
+				v, ok := h.Get(idOf(i))
+				if !ok || !slicesEqual(v, d.Row(i)) {
+					t.Fatalf("Get(%s) differs from the vector saved", idOf(i))
+				}
+				if hits := search(t, h, d.Row(i), SearchOptions{K: 1}); hits[0].ID != idOf(i) {
+					t.Fatalf("search for %s: %v", idOf(i), hits)
+				}
+			}
+			var again bytes.Buffer
+			if err := h.Save(&again); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(again.Bytes(), snap) {
+				t.Fatal("re-saved version 1 snapshot differs")
+			}
+		})
 	}
 }

@@ -13,6 +13,15 @@ const (
 	// vector, symmetric, zero-centred) and re-scores the final candidates
 	// with float32 vectors. It adds dim+4 bytes per vector.
 	QuantInt8
+	// QuantInt8Only keeps only the int8 codes and per-vector scales in
+	// memory, no float32 originals: dim+4 bytes per vector instead of
+	// 4·dim. The graph is built and traversed with int8 codes; the final
+	// candidates are re-scored with the float32 query against the
+	// dequantised vectors (code × scale). Scores and Get are therefore
+	// approximate: each component of a stored vector is off by at most
+	// scale/2 = max|v_i|/254, which for unit vectors of a few hundred
+	// dimensions moves a dot product by about 1e-3 or less.
+	QuantInt8Only
 )
 
 // String names the quantisation as ParseQuantization accepts it.
@@ -22,21 +31,34 @@ func (q Quantization) String() string {
 		return "none"
 	case QuantInt8:
 		return "int8"
+	case QuantInt8Only:
+		return "int8-only"
 	default:
 		return fmt.Sprintf("Quantization(%d)", int(q))
 	}
 }
 
-// ParseQuantization parses "none" or "int8".
+// ParseQuantization parses "none", "int8" or "int8-only".
 func ParseQuantization(s string) (Quantization, error) {
 	switch s {
 	case "none", "":
 		return QuantNone, nil
 	case "int8":
 		return QuantInt8, nil
+	case "int8-only":
+		return QuantInt8Only, nil
 	}
-	return 0, fmt.Errorf("%w: quantization %q (want none or int8)", ErrInvalidOption, s)
+	return 0, fmt.Errorf("%w: quantization %q (want none, int8 or int8-only)", ErrInvalidOption, s)
 }
+
+// valid reports whether q is one of the defined quantisations.
+func (q Quantization) valid() bool { return q >= QuantNone && q <= QuantInt8Only }
+
+// hasFloats reports whether vectors are kept as float32.
+func (q Quantization) hasFloats() bool { return q != QuantInt8Only }
+
+// hasCodes reports whether vectors are kept as int8 codes.
+func (q Quantization) hasCodes() bool { return q != QuantNone }
 
 // Limits on HNSW parameters.
 const (
@@ -87,10 +109,11 @@ func WithEfConstruction(ef int) Option {
 	}
 }
 
-// WithQuantization selects QuantNone (default) or QuantInt8.
+// WithQuantization selects QuantNone (default), QuantInt8 or
+// QuantInt8Only.
 func WithQuantization(q Quantization) Option {
 	return func(c *config) error {
-		if q != QuantNone && q != QuantInt8 {
+		if !q.valid() {
 			return fmt.Errorf("%w: quantization %d", ErrInvalidOption, int(q))
 		}
 		c.quant = q

@@ -24,6 +24,7 @@ func TestRecallVsFlat(t *testing.T) {
 		{"float/serial", QuantNone, 1},
 		{"float/parallel", QuantNone, runtime.GOMAXPROCS(0)},
 		{"int8/parallel", QuantInt8, runtime.GOMAXPROCS(0)},
+		{"int8-only/parallel", QuantInt8Only, runtime.GOMAXPROCS(0)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if raceEnabled && tc.workers == 1 {

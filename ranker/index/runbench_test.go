@@ -45,3 +45,37 @@ func TestRunBench(t *testing.T) {
 		t.Fatal("RunBench accepted n=5")
 	}
 }
+
+// TestRunBenchDataset runs the benchmark on a caller's dataset with the
+// int8-only index and faiss skipped.
+func TestRunBenchDataset(t *testing.T) {
+	d := dataset(t, 1200, 30, 24, 11)
+	cfg := BenchConfig{Dataset: d, DatasetName: "mine", EfConstruction: 64, Quantizations: []Quantization{QuantInt8Only},
+		MinQueryTime: 20 * time.Millisecond, SkipBaselines: []string{"faiss"}}
+	_, pyErr := os.Stat("/usr/bin/python3")
+	_, scriptErr := findScript()
+	cfg.Baselines = pyErr == nil && scriptErr == nil && !raceEnabled
+	res, err := RunBench(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"omnirank-hnsw-int8-only"}
+	if cfg.Baselines {
+		want = append(want, "hnswlib")
+	}
+	if len(res) != len(want) {
+		t.Fatalf("%d rows %+v, want %v", len(res), res, want)
+	}
+	for i, r := range res {
+		t.Logf("%+v", r)
+		if r.Index != want[i] || r.Dataset != "mine" || r.N != d.N() || r.Dim != d.Dim {
+			t.Fatalf("row %d: %+v, want index %s on dataset mine", i, r, want[i])
+		}
+		if strings.HasPrefix(r.Note, "skipped") {
+			continue
+		}
+		if r.RecallAt10 < 0.95 || r.QPSOneCore <= 0 {
+			t.Fatalf("row %+v", r)
+		}
+	}
+}

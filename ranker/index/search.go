@@ -6,8 +6,6 @@ import (
 	"math"
 	"sync/atomic"
 	"unsafe"
-
-	"github.com/viterin/vek/vek32"
 )
 
 // Search strategy thresholds.
@@ -78,8 +76,7 @@ func (h *HNSW) admit(f *filterSpec, n uint32) bool {
 
 // simQ is the approximate similarity of a quantised query to node n.
 func (h *HNSW) simQ(qc []int8, qs float32, n uint32) float32 {
-	o := int(n) * h.dim
-	return float32(dotInt8(qc, h.codes[o:o+h.dim])) * qs * h.scales[n]
+	return float32(dotInt8(qc, h.code(n))) * qs * h.scales[n]
 }
 
 // sim is the similarity of the query to node n, quantised when qc != nil.
@@ -87,7 +84,7 @@ func (h *HNSW) sim(q []float32, qc []int8, qs float32, n uint32) float32 {
 	if qc != nil {
 		return h.simQ(qc, qs, n)
 	}
-	return vek32.Dot(q, h.vec(n))
+	return dotF32(q, h.vec(n))
 }
 
 // greedy walks layer lc towards the query, one best neighbour at a time.
@@ -106,8 +103,6 @@ func (h *HNSW) greedy(q []float32, qc []int8, qs float32, cur cand, lc int) cand
 	}
 	return cur
 }
-
-func (h *HNSW) greedyF(q []float32, cur cand, lc int) cand { return h.greedy(q, nil, 0, cur, lc) }
 
 // searchLayer is the HNSW beam search on layer lc from ep with a dynamic
 // list of ef results. With f == nil (construction) every node is a result;
@@ -150,16 +145,23 @@ func (h *HNSW) searchLayer(ctx context.Context, s *searcher, q []float32, qc []i
 			}
 		}
 		s.batch = batch
+		// Memory latency, not arithmetic, bounds this loop: ask for the
+		// first two cache lines of every neighbour's vector (or code) at
+		// once, the whole of the first two, and then, while scoring
+		// neighbour j, the whole of neighbour j+2.
+		base, stride := unsafe.Pointer(unsafe.SliceData(h.vecs)), 4*h.dim
 		if qc != nil {
-			for _, nb := range batch {
-				prefetch(unsafe.Pointer(&h.codes[int(nb)*h.dim]))
-			}
-		} else {
-			for _, nb := range batch {
-				prefetch(unsafe.Pointer(&h.vecs[int(nb)*h.dim]))
-			}
+			base, stride = unsafe.Pointer(unsafe.SliceData(h.codes)), h.dim
 		}
-		for _, nb := range batch {
+		lines := (stride + 63) / 64
+		prefetchRows(base, batch, stride)
+		for j := 0; j < len(batch) && j < 2; j++ {
+			prefetchLines(unsafe.Add(base, int(batch[j])*stride), lines)
+		}
+		for j, nb := range batch {
+			if j+2 < len(batch) {
+				prefetchLines(unsafe.Add(base, int(batch[j+2])*stride), lines)
+			}
 			sim := h.sim(q, qc, qs, nb)
 			if len(results) < ef || sim > lower {
 				cands.push(cand{sim: sim, id: nb})
@@ -252,7 +254,7 @@ func (h *HNSW) graphSearch(ctx context.Context, q []float32, k, ef int, filter f
 	defer h.putSearcher(s)
 	var qc []int8
 	var qs float32
-	if h.quant == QuantInt8 {
+	if h.quant.hasCodes() {
 		if cap(s.qcode) < h.dim {
 			s.qcode = make([]int8, h.dim)
 		}
@@ -268,9 +270,10 @@ func (h *HNSW) graphSearch(ctx context.Context, q []float32, k, ef int, filter f
 		return nil, err
 	}
 	if qc != nil {
-		// Re-score the quantised candidates with the float vectors.
+		// Re-score the quantised candidates with the float query against
+		// the float vectors (or the dequantised codes).
 		for i := range res {
-			res[i].sim = vek32.Dot(q, h.vec(res[i].id))
+			res[i].sim = h.exactSim(q, res[i].id)
 		}
 		sortDesc(res)
 	}
@@ -318,7 +321,7 @@ func (h *HNSW) exactScan(ctx context.Context, q []float32, k int, filter func(st
 		if filter != nil && !filter(h.nodeIDs[i]) {
 			continue
 		}
-		t.offer(cand{sim: vek32.Dot(q, h.vec(uint32(i))), id: uint32(i)})
+		t.offer(cand{sim: h.exactSim(q, uint32(i)), id: uint32(i)})
 	}
 	return h.toHits(t.h.sortedDesc(), k), nil
 }

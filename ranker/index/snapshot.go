@@ -9,6 +9,7 @@ import (
 	"hash/crc32"
 	"io"
 	"math"
+	"unsafe"
 )
 
 // Snapshot format (little endian):
@@ -18,9 +19,17 @@ import (
 //
 // The header checksum lets Load reject a damaged header before allocating
 // anything it describes; the trailing checksum covers the whole file.
+//
+// Version 1 stores HNSW vectors as float32 (QuantNone, QuantInt8: codes are
+// recomputed on load). Version 2 is written only for QuantInt8Only and
+// stores the int8 codes and float32 scales in their place; everything else
+// is laid out as in version 1. Save writes the lowest version that can hold
+// the index, so snapshots without QuantInt8Only still load in older
+// binaries, and Load reads both.
 const (
 	snapMagic    = "ORNXIDX\x00"
-	snapVersion  = 1
+	snapVersion  = 1 // float32 vectors
+	snapVersion2 = 2 // int8 codes and scales instead of float32 vectors
 	kindFlat     = 1
 	kindHNSW     = 2
 	headerFields = 12
@@ -80,9 +89,9 @@ func (s *snapWriter) f32s(v []float32) {
 	}
 }
 
-func (s *snapWriter) header(kind uint32, fields [headerFields]uint64) {
+func (s *snapWriter) header(version, kind uint32, fields [headerFields]uint64) {
 	s.write([]byte(snapMagic))
-	s.u32(snapVersion)
+	s.u32(version)
 	s.u32(kind)
 	for _, f := range fields {
 		s.u64(f)
@@ -199,15 +208,16 @@ func (s *snapReader) f32s(n int) []float32 {
 	return out
 }
 
-// header reads and checks the magic, version and header checksum.
-func (s *snapReader) header() (uint32, [headerFields]uint64, error) {
+// header reads and checks the magic, version and header checksum, and
+// returns the version, kind and fields.
+func (s *snapReader) header() (uint32, uint32, [headerFields]uint64, error) {
 	var f [headerFields]uint64
 	m := s.read(len(snapMagic))
 	if s.err != nil {
-		return 0, f, s.err
+		return 0, 0, f, s.err
 	}
 	if string(m) != snapMagic {
-		return 0, f, corrupt("bad magic %q", m)
+		return 0, 0, f, corrupt("bad magic %q", m)
 	}
 	ver := s.u32()
 	kind := s.u32()
@@ -217,15 +227,15 @@ func (s *snapReader) header() (uint32, [headerFields]uint64, error) {
 	want := s.crc.Sum32()
 	got := s.u32()
 	if s.err != nil {
-		return 0, f, s.err
+		return 0, 0, f, s.err
 	}
 	if got != want {
-		return 0, f, corrupt("header checksum %08x, want %08x", got, want)
+		return 0, 0, f, corrupt("header checksum %08x, want %08x", got, want)
 	}
-	if ver != snapVersion {
-		return 0, f, corrupt("unsupported version %d", ver)
+	if ver != snapVersion && ver != snapVersion2 {
+		return 0, 0, f, corrupt("unsupported version %d", ver)
 	}
-	return kind, f, nil
+	return ver, kind, f, nil
 }
 
 // finish checks the trailing checksum.
@@ -250,16 +260,16 @@ const maxIDLen = 1 << 16
 // damaged or foreign snapshot gives an error wrapping ErrCorrupt.
 func Load(r io.Reader) (Index, error) {
 	s := &snapReader{r: bufio.NewReaderSize(r, 1<<16), crc: crc32.New(castagnoli)}
-	kind, f, err := s.header()
+	ver, kind, f, err := s.header()
 	if err != nil {
 		return nil, fmt.Errorf("load index: %w", err)
 	}
 	var ix Index
-	switch kind {
-	case kindFlat:
+	switch {
+	case kind == kindFlat && ver == snapVersion:
 		ix, err = loadFlat(s, f)
-	case kindHNSW:
-		ix, err = loadHNSW(s, f)
+	case kind == kindHNSW:
+		ix, err = loadHNSW(s, ver, f)
 	default:
 		err = corrupt("unknown index kind %d", kind)
 	}
@@ -277,7 +287,7 @@ func (f *Flat) Save(w io.Writer) error {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	s := newSnapWriter(w)
-	s.header(kindFlat, [headerFields]uint64{uint64(f.dim), uint64(len(f.keys))})
+	s.header(snapVersion, kindFlat, [headerFields]uint64{uint64(f.dim), uint64(len(f.keys))})
 	for _, id := range f.keys {
 		s.bytes([]byte(id))
 	}
@@ -324,7 +334,11 @@ func (h *HNSW) Save(w io.Writer) error {
 		return fmt.Errorf("save index: %w", err)
 	}
 	s := newSnapWriter(w)
-	s.header(kindHNSW, [headerFields]uint64{
+	ver := uint32(snapVersion)
+	if !h.quant.hasFloats() {
+		ver = snapVersion2
+	}
+	s.header(ver, kindHNSW, [headerFields]uint64{
 		uint64(h.dim), uint64(h.m), uint64(h.efc), uint64(h.quant), h.seed,
 		uint64(n), uint64(h.upperLen), h.entry.Load(), uint64(h.tombstones),
 		uint64(len(h.ids)), math.Float64bits(h.compact),
@@ -341,11 +355,16 @@ func (h *HNSW) Save(w io.Writer) error {
 	}
 	s.u32s(h.links0[:n*(h.m0+1)])
 	s.u32s(h.upper[:h.upperLen])
-	s.f32s(h.vecs[:n*h.dim])
+	if ver == snapVersion {
+		s.f32s(h.vecs[:n*h.dim])
+	} else {
+		s.write(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(h.codes))), n*h.dim))
+		s.f32s(h.scales[:n])
+	}
 	return s.finish()
 }
 
-func loadHNSW(s *snapReader, f [headerFields]uint64) (*HNSW, error) {
+func loadHNSW(s *snapReader, ver uint32, f [headerFields]uint64) (*HNSW, error) {
 	dim, m, efc, quant, seed := f[0], f[1], f[2], Quantization(f[3]), f[4]
 	n, upperLen, entry, tomb, live := f[5], f[6], f[7], f[8], f[9]
 	compactRatio := math.Float64frombits(f[10])
@@ -356,8 +375,8 @@ func loadHNSW(s *snapReader, f [headerFields]uint64) (*HNSW, error) {
 		return nil, corrupt("M %d", m)
 	case efc < 1 || efc > maxEfConstruction:
 		return nil, corrupt("efConstruction %d", efc)
-	case quant != QuantNone && quant != QuantInt8:
-		return nil, corrupt("quantization %d", quant)
+	case !quant.valid() || quant.hasFloats() != (ver == snapVersion):
+		return nil, corrupt("quantization %d in a version %d snapshot", quant, ver)
 	case n > maxCapacity || live+tomb != n:
 		return nil, corrupt("node counts n=%d live=%d tombstones=%d", n, live, tomb)
 	case upperLen > n*maxLevel*(m+1):
@@ -379,14 +398,30 @@ func loadHNSW(s *snapReader, f [headerFields]uint64) (*HNSW, error) {
 	}
 	links0 := s.u32s(nn * (h.m0 + 1))
 	upper := s.u32s(int(upperLen))
-	vecs := s.f32s(nn * int(dim))
+	var vecs, scales []float32
+	var codes []byte
+	if ver == snapVersion {
+		vecs = s.f32s(nn * int(dim))
+	} else {
+		codes = s.bytesChunked(nn * int(dim))
+		scales = s.f32s(nn)
+	}
 	if s.err != nil {
 		return nil, s.err
+	}
+	for i, sc := range scales {
+		if !(sc >= 0 && sc <= math.MaxFloat32) {
+			return nil, corrupt("node %d code scale %v", i, sc)
+		}
 	}
 	// Structural checks: nothing below may index out of range later.
 	h.resize(nn, int(upperLen))
 	copy(h.levels, levels)
 	copy(h.vecs, vecs)
+	if codes != nil {
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(h.codes))), len(h.codes)), codes)
+		copy(h.scales, scales)
+	}
 	copy(h.links0, links0)
 	copy(h.upper, upper)
 	off := 0
@@ -447,7 +482,7 @@ func loadHNSW(s *snapReader, f [headerFields]uint64) (*HNSW, error) {
 	}
 	if quant == QuantInt8 {
 		for i := 0; i < nn; i++ {
-			h.scales[i] = quantize(h.codes[i*int(dim):(i+1)*int(dim)], h.vec(uint32(i)))
+			h.scales[i] = quantize(h.code(uint32(i)), h.vec(uint32(i)))
 		}
 	}
 	return h, nil

@@ -3,9 +3,9 @@ package index
 import "unsafe"
 
 // Stats reports an index's size and memory use. Byte counts cover the
-// occupied part of each slab (vectors, links, codes, per-node metadata) and
-// an estimate for the id strings and the id map; reserved but unused slab
-// capacity is not counted.
+// occupied part of each slab (vectors, links, codes, per-node metadata), an
+// estimate for the id strings and the id map, and the visited table of one
+// search; reserved but unused slab capacity is not counted.
 type Stats struct {
 	Nodes       int   // allocated nodes, including tombstones
 	Live        int   // live vectors
@@ -16,13 +16,16 @@ type Stats struct {
 	LinkBytes   int64 // neighbour lists
 	NodeBytes   int64 // per-node metadata: level, state, upper offset, lock
 	IDBytes     int64 // id strings, node->id table and id map (estimated)
-	TotalBytes  int64
+	// ScratchBytes is the visited table one search needs (4 bytes per
+	// node slot); each search running at the same time holds its own.
+	ScratchBytes int64
+	TotalBytes   int64
 	// BytesPerVector is TotalBytes / Live.
 	BytesPerVector float64
 }
 
 func (s *Stats) finish() {
-	s.TotalBytes = s.VectorBytes + s.QuantBytes + s.LinkBytes + s.NodeBytes + s.IDBytes
+	s.TotalBytes = s.VectorBytes + s.QuantBytes + s.LinkBytes + s.NodeBytes + s.IDBytes + s.ScratchBytes
 	if s.Live > 0 {
 		s.BytesPerVector = float64(s.TotalBytes) / float64(s.Live)
 	}

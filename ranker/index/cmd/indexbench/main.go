@@ -1,8 +1,12 @@
 // Command indexbench measures omnirank's vector index (package ranker/index)
-// against hnswlib and faiss on the same synthetic low-rank vectors and
-// prints a table plus JSON results.
+// against hnswlib and faiss on the same vectors — synthetic low-rank ones,
+// or products encoded by the starter models (-dataset starter, package
+// ranker/index/starterdata, cached under .cache/indexbench) — and prints a
+// table plus JSON results.
 //
-//	go run ./ranker/index/cmd/indexbench -n 100000 -dim 384 -baselines
+//	go run ./ranker/index/cmd/indexbench -n 100000 -dim 384 -baselines -quant none,int8,int8-only
+//	go run ./ranker/index/cmd/indexbench -dataset starter -n 100000 -baselines
+//	go run ./ranker/index/cmd/indexbench -n 1000000 -baselines -skip-baselines faiss
 package main
 
 import (
@@ -18,6 +22,7 @@ import (
 	"time"
 
 	"github.com/omnirank/omnirank/ranker/index"
+	"github.com/omnirank/omnirank/ranker/index/starterdata"
 )
 
 func main() {
@@ -40,9 +45,11 @@ func run() error {
 	flag.DurationVar(&cfg.MinQueryTime, "min-query-time", time.Second, "minimum duration of the throughput loop")
 	flag.BoolVar(&cfg.Flat, "flat", false, "also measure exact brute force")
 	flag.BoolVar(&cfg.Baselines, "baselines", false, "run hnswlib and faiss through scripts/bench_baselines.py")
+	skip := flag.String("skip-baselines", "", "comma-separated baselines not to run (hnswlib, faiss)")
+	dataset := flag.String("dataset", "lowrank", "lowrank (synthetic, -dim) or starter (starter-model products; dimension of the starter space)")
 	flag.StringVar(&cfg.Python, "python", "/usr/bin/python3", "Python with hnswlib and faiss")
 	flag.StringVar(&cfg.Script, "script", "", "baseline script (default: scripts/bench_baselines.py above the working directory)")
-	quants := flag.String("quant", "none", "comma-separated HNSW quantisations to measure (none,int8)")
+	quants := flag.String("quant", "none", "comma-separated HNSW quantisations to measure (none, int8, int8-only)")
 	jsonOut := flag.String("json", "", "also write the results as JSON to this file")
 	flag.Parse()
 	for _, q := range strings.Split(*quants, ",") {
@@ -52,9 +59,30 @@ func run() error {
 		}
 		cfg.Quantizations = append(cfg.Quantizations, qq)
 	}
+	for _, b := range strings.Split(*skip, ",") {
+		switch b = strings.TrimSpace(b); b {
+		case "":
+		case "hnswlib", "faiss":
+			cfg.SkipBaselines = append(cfg.SkipBaselines, b)
+		default:
+			return fmt.Errorf("-skip-baselines: unknown baseline %q (hnswlib, faiss)", b)
+		}
+	}
 	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	switch *dataset {
+	case "lowrank":
+	case "starter":
+		sc := starterdata.Config{N: cfg.N, Queries: cfg.Queries, Seed: cfg.Seed, Logger: cfg.Logger}
+		d, err := starterdata.Load(ctx, sc)
+		if err != nil {
+			return err
+		}
+		cfg.Dataset, cfg.DatasetName = d, sc.Name()
+	default:
+		return fmt.Errorf("-dataset: unknown dataset %q (lowrank, starter)", *dataset)
+	}
 
 	res, err := index.RunBench(ctx, cfg)
 	if err != nil {
