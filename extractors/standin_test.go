@@ -36,15 +36,7 @@ func TestStandinModels(t *testing.T) {
 	defer reg.Close()
 
 	t.Run("text", func(t *testing.T) {
-		man, err := reg.Register(ctx, filepath.Join(dir, "text"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		enc, err := reg.Encoder(ctx, man.ID())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer enc.Close()
+		enc := registerEncoder(t, reg, filepath.Join(dir, "text"))
 		alone, err := enc.Encode(ctx, [][]byte{[]byte("red running shoes")})
 		if err != nil {
 			t.Fatal(err)
@@ -62,15 +54,7 @@ func TestStandinModels(t *testing.T) {
 		}
 	})
 	t.Run("image", func(t *testing.T) {
-		man, err := reg.Register(ctx, filepath.Join(dir, "image"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		enc, err := reg.Encoder(ctx, man.ID())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer enc.Close()
+		enc := registerEncoder(t, reg, filepath.Join(dir, "image"))
 		pic := func(c color.RGBA, half bool) []byte {
 			m := image.NewRGBA(image.Rect(0, 0, 48, 48))
 			for y := range 48 {
@@ -97,4 +81,21 @@ func TestStandinModels(t *testing.T) {
 			t.Fatalf("different pictures give the same vector: cosine %v", s)
 		}
 	})
+}
+
+// registerEncoder registers a model folder and opens its encoder, closed
+// at the end of the test.
+func registerEncoder(t *testing.T, reg *extractors.Registry, dir string) extractors.Encoder {
+	t.Helper()
+	ctx := context.Background()
+	man, err := reg.Register(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := reg.Encoder(ctx, man.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { enc.Close() })
+	return enc
 }
