@@ -99,3 +99,35 @@ func (a *admission) ctxShed(err error) error {
 }
 
 func (a *admission) release() { <-a.slots }
+
+// cpuGate bounds the admitted requests that run CPU-bound Go code (index
+// search, scoring, MMR) at once, normally to GOMAXPROCS. The admission
+// gate lets in more requests than there are CPUs, so that requests whose
+// encoder waits (ONNX Runtime runs on its own threads) keep the CPUs busy;
+// but when every admitted request searches, more runnable searches than
+// Ps only queue in the Go scheduler, where each one holds a P for a full
+// time slice and the gRPC transport goroutines that read requests and
+// write responses wait behind all of them. Latency then builds up
+// outside the gate, where shedding cannot see it (served p50 in seconds
+// under overload). A request waiting here is parked, not runnable.
+type cpuGate chan struct{}
+
+func newCPUGate(n int) cpuGate { return make(cpuGate, max(n, 1)) }
+
+// acquire takes a CPU slot, waiting at most until ctx ends; release gives
+// it back.
+func (g cpuGate) acquire(ctx context.Context) (release func(), err error) {
+	select {
+	case g <- struct{}{}:
+		return g.release, nil
+	default:
+	}
+	select {
+	case g <- struct{}{}:
+		return g.release, nil
+	case <-ctx.Done():
+		return nil, status.FromContextError(ctx.Err()).Err()
+	}
+}
+
+func (g cpuGate) release() { <-g }

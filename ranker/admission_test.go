@@ -122,3 +122,49 @@ func shedMetrics(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 	}
 	return out
 }
+
+// TestCPUGateRecommend checks that a request's search waits for a CPU
+// slot (failing with DeadlineExceeded when none frees in time) while a
+// request waiting on its query encoder holds none.
+func TestCPUGateRecommend(t *testing.T) {
+	e := newEnv(t)
+	e.putSpace(testSpace, true)
+	ps := catalogue(3, 40, 4)
+	e.load(testSpace, ps)
+	enc, _, _ := newTestEncoders()
+	like := &omnirankv1.RecommendRequest{PositiveIds: []string{ps[0].id}, K: 5, MmrLambda: 0.5}
+	s := e.serve(enc, ranker.WithMaxInFlight(4))
+	s.waitReady(t, "")
+
+	// A request blocked in its encoder holds an admission slot, no CPU slot.
+	hold, unblock := context.WithCancel(t.Context())
+	held := make(chan error, 1)
+	go func() {
+		_, err := s.r.Recommend(hold, &omnirankv1.RecommendRequest{QueryText: "block"})
+		held <- err
+	}()
+	eventually(t, "the encoding request is admitted", func() bool { return s.r.Stats().RecommendInFlight == 1 })
+	if n := s.r.CPUHeld(); n != 0 {
+		t.Fatalf("%d CPU slots held by a request waiting on its encoder", n)
+	}
+
+	release := s.r.HoldCPU()
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	_, err := s.r.Recommend(ctx, like)
+	cancel()
+	if status.Code(err) != codes.DeadlineExceeded {
+		t.Fatalf("search with every CPU slot taken: %v, want DeadlineExceeded", err)
+	}
+	release()
+	res, err := s.r.Recommend(t.Context(), like)
+	if err != nil || len(res.Results) == 0 {
+		t.Fatalf("after the CPU slots are free: %v, %d results", err, len(res.GetResults()))
+	}
+	if n := s.r.CPUHeld(); n != 0 {
+		t.Fatalf("%d CPU slots held after the request returned", n)
+	}
+	unblock()
+	if err := <-held; status.Code(err) != codes.Canceled {
+		t.Fatalf("encoding request after cancel: %v", err)
+	}
+}

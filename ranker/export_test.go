@@ -26,3 +26,19 @@ func (r *Ranker) RevisionOf(space, id string) (rev uint64, deleted, ok bool) {
 // ProcessCPU is the process's CPU time so far (benchmarks report CPU per
 // operation, which other processes on the machine do not inflate).
 var ProcessCPU = processCPU
+
+// HoldCPU takes every CPU slot (see cpuGate) and returns the function that
+// gives them back.
+func (r *Ranker) HoldCPU() (release func()) {
+	for range cap(r.cpu) {
+		r.cpu <- struct{}{}
+	}
+	return func() {
+		for range cap(r.cpu) {
+			<-r.cpu
+		}
+	}
+}
+
+// CPUHeld is the number of CPU slots taken.
+func (r *Ranker) CPUHeld() int { return len(r.cpu) }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -40,6 +41,7 @@ type Ranker struct {
 
 	catalog *catalog
 	gate    *admission
+	cpu     cpuGate // see cpuGate
 	fb      *feedbackStore
 	fbf     *feedbackFollower
 
@@ -77,6 +79,7 @@ func New(js jetstream.JetStream, enc Encoders, opts ...Option) (*Ranker, error) 
 		feedback: &Feedback{js: js, cfg: cfg},
 		catalog:  newCatalog(cfg.logger.With("component", "catalogue")),
 		gate:     newAdmission(cfg.maxInFlight, cfg.queueWait),
+		cpu:      newCPUGate(runtime.GOMAXPROCS(0)),
 		fb:       fs,
 		fbf:      &feedbackFollower{store: fs, log: cfg.logger.With("component", "feedback"), readyCh: make(chan struct{})},
 		spaces:   map[string]*spaceState{},

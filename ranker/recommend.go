@@ -206,6 +206,13 @@ func (r *Ranker) Recommend(ctx context.Context, req *omnirankv1.RecommendRequest
 	// graph walk's beam grows with the pool (K), so every candidate beyond
 	// what MMR and the page use costs search work.
 	pool := min(max(need*3, minPool), r.cfg.maxPool)
+	// From here on the work is CPU-bound Go code: run at most one request
+	// per P at once (see cpuGate).
+	releaseCPU, err := r.cpu.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer releaseCPU()
 	var cands []candidate
 	lambda := req.GetMmrLambda()
 	if q.vec == nil {
@@ -348,13 +355,15 @@ func (r *Ranker) newQuery(ctx context.Context, sp *spaceState, req *omnirankv1.R
 
 // admit is the search filter, called for every node a filtered search
 // visits: one catalogue lookup and the compiled predicate over the fields
-// kept inline in the catalogue entry.
+// kept inline in the catalogue entry. The exclusions (which hold at least
+// the example products) are checked last, as most nodes a filtered walk
+// visits fail the predicate and so cost one map lookup, not two.
 func (r *Ranker) admit(q *query, id string) bool {
-	if len(q.excluded) > 0 && q.excluded[id] {
+	e, ok := r.catalog.lookup(id)
+	if !ok || !q.filter.test(e.cat, e.price, e.it) {
 		return false
 	}
-	e, ok := r.catalog.lookup(id)
-	return ok && q.filter.test(e.cat, e.price, e.it)
+	return len(q.excluded) == 0 || !q.excluded[id]
 }
 
 // contentVector encodes the request's text, image and audio with the

@@ -153,8 +153,17 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		query := fs.String("query", "vector,text", "query kinds: vector (positive ids), text (starter text encoder)")
 		fs.IntVar(&o.RankerMaxInFlight, "max-in-flight", 0, "ranker: Recommend requests worked on at once (0: its default, 4 per CPU)")
 		fs.DurationVar(&o.RankerQueueWait, "queue-wait", 0, "ranker: how long a request waits for a slot before ResourceExhausted (0: its default; negative: none)")
+		cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) of the measured runs to this file")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
+		}
+		if *cpuProfile != "" {
+			f, err := os.Create(*cpuProfile)
+			if err != nil {
+				return fmt.Errorf("--cpuprofile: %w", err)
+			}
+			defer f.Close()
+			o.CPUProfile = f
 		}
 		for r := range strings.SplitSeq(*rates, ",") {
 			n, err := strconv.Atoi(strings.TrimSpace(r))

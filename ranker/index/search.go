@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"runtime"
 	"sync/atomic"
 	"unsafe"
 )
@@ -131,6 +132,11 @@ func (h *HNSW) searchLayer(ctx context.Context, s *searcher, q []float32, qc []i
 			if err = ctx.Err(); err != nil {
 				break
 			}
+			// A filtered walk can expand thousands of nodes: yield now
+			// and then so that goroutines waiting for this P (the gRPC
+			// transport's readers and writers) are not held up for a whole
+			// scheduler time slice.
+			runtime.Gosched()
 		}
 		list, off, _ := h.linkList(c.id, lc)
 		cnt := int(atomic.LoadUint32(&list[off]))
@@ -314,6 +320,7 @@ func (h *HNSW) exactScan(ctx context.Context, q []float32, k int, filter func(st
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
+			runtime.Gosched() // see searchLayer
 		}
 		if atomic.LoadUint32(&h.state[i]) != stateLive {
 			continue
