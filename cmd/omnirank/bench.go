@@ -132,9 +132,9 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		if *cpuProfile != "" {
-			f, err := os.Create(*cpuProfile)
+			f, err := createProfile(*cpuProfile)
 			if err != nil {
-				return fmt.Errorf("--cpuprofile: %w", err)
+				return err
 			}
 			defer f.Close()
 			o.CPUProfile = f
@@ -158,9 +158,9 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		if *cpuProfile != "" {
-			f, err := os.Create(*cpuProfile)
+			f, err := createProfile(*cpuProfile)
 			if err != nil {
-				return fmt.Errorf("--cpuprofile: %w", err)
+				return err
 			}
 			defer f.Close()
 			o.CPUProfile = f
@@ -192,4 +192,13 @@ func writeJSON(w io.Writer, v any, indent bool) error {
 		enc.SetIndent("", "  ")
 	}
 	return enc.Encode(v)
+}
+
+// createProfile creates the file a --cpuprofile flag names.
+func createProfile(path string) (*os.File, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return f, nil
 }
