@@ -1,7 +1,9 @@
 package preprocess
 
 import (
+	"bytes"
 	"image"
+	"image/png"
 	"math"
 	"math/rand/v2"
 	"strconv"
@@ -36,20 +38,30 @@ func benchPhotoSize(w, h int) *image.NRGBA {
 }
 
 func BenchmarkImageTensor(b *testing.B) {
+	var png512 bytes.Buffer
+	if err := png.Encode(&png512, benchPhotoSize(512, 512)); err != nil {
+		b.Fatal(err)
+	}
 	for _, c := range []struct {
 		name   string
 		jpg    []byte
 		filter string
+		size   int
 	}{
-		{"jpeg1000-to-224-linear", encodeJPEG(b, benchPhoto(), 90), "linear"},
-		{"jpeg1000-to-224-lanczos", encodeJPEG(b, benchPhoto(), 90), "lanczos"},
-		{"jpeg512-to-224-linear", encodeJPEG(b, benchPhotoSize(512, 512), 90), "linear"},
+		{"png512-to-64-linear", png512.Bytes(), "linear", 64},
+		{"png512-to-224-linear", png512.Bytes(), "linear", 224},
+		{"jpeg1000-to-224-linear", encodeJPEG(b, benchPhoto(), 90), "linear", 224},
+		{"jpeg1000-to-224-lanczos", encodeJPEG(b, benchPhoto(), 90), "lanczos", 224},
+		{"jpeg512-to-224-linear", encodeJPEG(b, benchPhotoSize(512, 512), 90), "linear", 224},
 	} {
-		jpg, filter := c.jpg, c.filter
+		jpg, filter, size := c.jpg, c.filter, c.size
+		if size == 0 {
+			size = 224
+		}
 		b.Run(c.name, func(b *testing.B) {
 			spec := clipSpec
-			spec.Size, spec.Filter = 224, filter
-			dst := make([]float32, 3*224*224)
+			spec.Size, spec.Filter = size, filter
+			dst := make([]float32, 3*size*size)
 			b.SetBytes(int64(len(jpg)))
 			b.ReportAllocs()
 			for b.Loop() {

@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"image"
 	"image/color"
+	"image/draw"
 	"image/gif"
 	"image/jpeg"
 	"image/png"
@@ -614,18 +615,22 @@ func TestImageTensorReusesDst(t *testing.T) {
 	}
 }
 
-// TestPreShrink compares the box pre-shrink path for large JPEG / grey
-// inputs with a plain imaging resize of the same decoded pixels, on a smooth
-// picture where both must agree closely, for every chroma subsampling the
-// JPEG decoder produces.
+// TestPreShrink compares the box pre-shrink path for large JPEG, grey and
+// PNG (RGBA / NRGBA, opaque and translucent) inputs with a plain imaging
+// resize of the same decoded pixels, on a smooth picture where both must
+// agree closely, for every chroma subsampling the JPEG decoder produces.
 func TestPreShrink(t *testing.T) {
 	const w, h, size = 523, 411, 32
 	smooth := image.NewNRGBA(image.Rect(0, 0, w, h))
+	translucent := image.NewNRGBA(image.Rect(0, 0, w, h))
 	gray := image.NewGray(image.Rect(0, 0, w, h))
 	for y := 0; y < h; y++ {
 		for x := 0; x < w; x++ {
 			fx, fy := float64(x)/w, float64(y)/h
-			smooth.SetNRGBA(x, y, color.NRGBA{uint8(255 * fx), uint8(255 * fy), uint8(128 + 100*math.Sin(5*fx+3*fy)), 255})
+			c := color.NRGBA{uint8(255 * fx), uint8(255 * fy), uint8(128 + 100*math.Sin(5*fx+3*fy)), 255}
+			smooth.SetNRGBA(x, y, c)
+			c.A = uint8(40 + 200*fy)
+			translucent.SetNRGBA(x, y, c)
 			gray.SetGray(x, y, color.Gray{uint8(128 + 120*math.Sin(4*fx-2*fy))})
 		}
 	}
@@ -647,7 +652,12 @@ func TestPreShrink(t *testing.T) {
 		"444":  ycc(image.YCbCrSubsampleRatio444), "422": ycc(image.YCbCrSubsampleRatio422),
 		"420": ycc(image.YCbCrSubsampleRatio420), "440": ycc(image.YCbCrSubsampleRatio440),
 		"411": ycc(image.YCbCrSubsampleRatio411), "410": ycc(image.YCbCrSubsampleRatio410),
-		"420 odd crop": ycc(image.YCbCrSubsampleRatio420).SubImage(image.Rect(3, 5, w-2, h-1)),
+		"420 odd crop":      ycc(image.YCbCrSubsampleRatio420).SubImage(image.Rect(3, 5, w-2, h-1)),
+		"nrgba":             smooth,
+		"nrgba odd crop":    smooth.SubImage(image.Rect(3, 5, w-2, h-1)),
+		"rgba":              toRGBA(smooth),
+		"nrgba translucent": translucent,
+		"rgba translucent":  toRGBA(translucent),
 	}
 	for name, img := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -675,7 +685,31 @@ func TestPreShrink(t *testing.T) {
 	if preShrink(small, 32) != image.Image(small) {
 		t.Fatal("100px image shrunk for a 32px output")
 	}
-	if preShrink(smooth, size) != image.Image(smooth) {
-		t.Fatal("NRGBA image shrunk")
+	pal := image.NewPaletted(image.Rect(0, 0, w, h), color.Palette{color.Black, color.White})
+	if preShrink(pal, size) != image.Image(pal) {
+		t.Fatal("paletted image shrunk")
 	}
+}
+
+// TestShrinkRGBAWeightsByAlpha: a fully transparent pixel lends no colour
+// to its block, for straight (NRGBA) and premultiplied (RGBA) input.
+func TestShrinkRGBAWeightsByAlpha(t *testing.T) {
+	for _, premul := range []bool{false, true} {
+		// One 2×2 block: three transparent "black" pixels, one opaque red.
+		pix := []uint8{0, 0, 0, 0, 255, 0, 0, 255, 0, 0, 0, 0, 0, 0, 0, 0}
+		if !premul {
+			pix[0], pix[8], pix[12] = 90, 90, 90 // colour under alpha 0 must not count
+		}
+		got := shrinkRGBA(pix, 8, image.Rect(0, 0, 2, 2), 2, premul).(*image.NRGBA)
+		want := color.NRGBA{255, 0, 0, 64}
+		if c := got.NRGBAAt(0, 0); c != want {
+			t.Errorf("premultiplied %v: got %v, want %v", premul, c, want)
+		}
+	}
+}
+
+func toRGBA(m *image.NRGBA) *image.RGBA {
+	out := image.NewRGBA(m.Bounds())
+	draw.Draw(out, out.Rect, m, m.Rect.Min, draw.Src)
+	return out
 }

@@ -5,13 +5,15 @@ import (
 	"image/color"
 )
 
-// preShrink reduces a large decoded JPEG (YCbCr or grey) by an integer
-// factor with a box filter, straight from its planes, so that the final
+// preShrink reduces a large decoded image (JPEG's YCbCr or grey, PNG's
+// RGBA or NRGBA) by an integer factor with a box filter, straight from its
+// pixel buffers, so that the final
 // resize starts from at least twice the output size. This is the "reducing
 // gap" trick of common image libraries: the box average is an adequate
 // anti-alias prefilter at such factors, and it avoids converting and
-// filtering every full-resolution pixel in float. Other image types, and
-// images less than four times the output size, are returned unchanged.
+// filtering every full-resolution pixel in float. Other image types
+// (paletted, 16-bit), and images less than four times the output size, are
+// returned unchanged.
 //
 // The w mod k and h mod k leftover columns and rows are dropped, split
 // evenly between both edges, so the geometry stays uniform; that trims less
@@ -29,8 +31,72 @@ func preShrink(img image.Image, size int) image.Image {
 		return shrinkYCbCr(m.SubImage(inner).(*image.YCbCr), k)
 	case *image.Gray:
 		return shrinkGray(m.SubImage(inner).(*image.Gray), k)
+	case *image.NRGBA:
+		sub := m.SubImage(inner).(*image.NRGBA)
+		return shrinkRGBA(sub.Pix, sub.Stride, sub.Rect, k, false)
+	case *image.RGBA:
+		sub := m.SubImage(inner).(*image.RGBA)
+		return shrinkRGBA(sub.Pix, sub.Stride, sub.Rect, k, true)
 	}
 	return img
+}
+
+// shrinkRGBA box-averages k×k blocks of 8-bit RGBA pixels (pix, stride and
+// rect as in image.RGBA / image.NRGBA; rect's sides are multiples of k) into
+// a non-premultiplied NRGBA image. Colours are averaged weighted by alpha,
+// as a premultiplied resize does, so fully transparent pixels lend no
+// colour to their neighbours; premul says whether pix already holds
+// alpha-premultiplied colours (image.RGBA) or not (image.NRGBA).
+func shrinkRGBA(pix []uint8, stride int, rect image.Rectangle, k int, premul bool) image.Image {
+	w, h := rect.Dx()/k, rect.Dy()/k
+	out := image.NewNRGBA(image.Rect(0, 0, w, h))
+	// Per output pixel: Σ colour·alpha for r, g, b (premultiplied colours
+	// count as colour·alpha/255, so they are scaled by 255), then Σ alpha.
+	sums := make([]uint64, 4*w)
+	n := uint64(k * k)
+	for by := 0; by < h; by++ {
+		clear(sums)
+		for y := by * k; y < (by+1)*k; y++ {
+			row := pix[y*stride:][:4*w*k]
+			for bx := 0; bx < w; bx++ {
+				var sr, sg, sb, sa uint64
+				blk := row[4*bx*k : 4*(bx+1)*k]
+				for p := 0; p+3 < len(blk); p += 4 {
+					a := uint64(blk[p+3])
+					if premul {
+						sr += uint64(blk[p]) * 255
+						sg += uint64(blk[p+1]) * 255
+						sb += uint64(blk[p+2]) * 255
+					} else {
+						sr += uint64(blk[p]) * a
+						sg += uint64(blk[p+1]) * a
+						sb += uint64(blk[p+2]) * a
+					}
+					sa += a
+				}
+				s := sums[4*bx : 4*bx+4 : 4*bx+4]
+				s[0] += sr
+				s[1] += sg
+				s[2] += sb
+				s[3] += sa
+			}
+		}
+		dst := out.Pix[by*out.Stride:][:4*w]
+		for i := 0; i < w; i++ {
+			s := sums[4*i : 4*i+4 : 4*i+4]
+			d := dst[4*i : 4*i+4 : 4*i+4]
+			a := s[3]
+			if a == 0 {
+				d[0], d[1], d[2], d[3] = 0, 0, 0, 0
+				continue
+			}
+			d[0] = uint8(min(255, (s[0]+a/2)/a))
+			d[1] = uint8(min(255, (s[1]+a/2)/a))
+			d[2] = uint8(min(255, (s[2]+a/2)/a))
+			d[3] = uint8((a + n/2) / n)
+		}
+	}
+	return out
 }
 
 // shrinkGray box-averages k×k blocks; m's sides are multiples of k.
