@@ -111,3 +111,20 @@ func BenchmarkResample(b *testing.B) {
 		})
 	}
 }
+
+func BenchmarkPreShrink(b *testing.B) {
+	src := benchPhotoSize(512, 512)
+	for _, c := range []struct {
+		name string
+		img  image.Image
+	}{{"nrgba512-to-64", src}, {"rgba512-to-64", toRGBA(src)}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if preShrink(c.img, 64) == c.img {
+					b.Fatal("not shrunk")
+				}
+			}
+		})
+	}
+}

@@ -50,50 +50,49 @@ func preShrink(img image.Image, size int) image.Image {
 func shrinkRGBA(pix []uint8, stride int, rect image.Rectangle, k int, premul bool) image.Image {
 	w, h := rect.Dx()/k, rect.Dy()/k
 	out := image.NewNRGBA(image.Rect(0, 0, w, h))
-	// Per output pixel: Σ colour·alpha for r, g, b (premultiplied colours
-	// count as colour·alpha/255, so they are scaled by 255), then Σ alpha.
-	sums := make([]uint64, 4*w)
+	// cols holds, per input column, the sums over the block's k rows of
+	// colour·alpha for r, g, b (premultiplied colours already are
+	// colour·alpha/255, so they count ×255) and of alpha: at most
+	// k·255·255, well inside uint32 for any k an image can have here.
+	cols := make([]uint32, 4*w*k)
 	n := uint64(k * k)
 	for by := 0; by < h; by++ {
-		clear(sums)
+		clear(cols)
 		for y := by * k; y < (by+1)*k; y++ {
-			row := pix[y*stride:][:4*w*k]
-			for bx := 0; bx < w; bx++ {
-				var sr, sg, sb, sa uint64
-				blk := row[4*bx*k : 4*(bx+1)*k]
-				for p := 0; p+3 < len(blk); p += 4 {
-					a := uint64(blk[p+3])
-					if premul {
-						sr += uint64(blk[p]) * 255
-						sg += uint64(blk[p+1]) * 255
-						sb += uint64(blk[p+2]) * 255
-					} else {
-						sr += uint64(blk[p]) * a
-						sg += uint64(blk[p+1]) * a
-						sb += uint64(blk[p+2]) * a
-					}
-					sa += a
+			row := pix[y*stride:][:len(cols)]
+			for o := 0; o+3 < len(row); o += 4 {
+				px := row[o : o+4 : o+4]
+				c := cols[o : o+4 : o+4]
+				a := uint32(px[3])
+				wgt := a
+				if premul {
+					wgt = 255
 				}
-				s := sums[4*bx : 4*bx+4 : 4*bx+4]
-				s[0] += sr
-				s[1] += sg
-				s[2] += sb
-				s[3] += sa
+				c[0] += uint32(px[0]) * wgt
+				c[1] += uint32(px[1]) * wgt
+				c[2] += uint32(px[2]) * wgt
+				c[3] += a
 			}
 		}
 		dst := out.Pix[by*out.Stride:][:4*w]
-		for i := 0; i < w; i++ {
-			s := sums[4*i : 4*i+4 : 4*i+4]
-			d := dst[4*i : 4*i+4 : 4*i+4]
-			a := s[3]
-			if a == 0 {
+		for bx := 0; bx < w; bx++ {
+			var sr, sg, sb, sa uint64
+			blk := cols[4*bx*k : 4*(bx+1)*k]
+			for o := 0; o+3 < len(blk); o += 4 {
+				sr += uint64(blk[o])
+				sg += uint64(blk[o+1])
+				sb += uint64(blk[o+2])
+				sa += uint64(blk[o+3])
+			}
+			d := dst[4*bx : 4*bx+4 : 4*bx+4]
+			if sa == 0 {
 				d[0], d[1], d[2], d[3] = 0, 0, 0, 0
 				continue
 			}
-			d[0] = uint8(min(255, (s[0]+a/2)/a))
-			d[1] = uint8(min(255, (s[1]+a/2)/a))
-			d[2] = uint8(min(255, (s[2]+a/2)/a))
-			d[3] = uint8((a + n/2) / n)
+			d[0] = uint8(min(255, (sr+sa/2)/sa))
+			d[1] = uint8(min(255, (sg+sa/2)/sa))
+			d[2] = uint8(min(255, (sb+sa/2)/sa))
+			d[3] = uint8((sa + n/2) / n)
 		}
 	}
 	return out
