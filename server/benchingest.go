@@ -16,6 +16,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -107,6 +108,10 @@ type BenchIngestResult struct {
 	ElapsedS float64 `json:"elapsed_s"`
 	// ImageFormat of the uploaded pictures (png or jpeg).
 	ImageFormat string `json:"image_format"`
+	// Device the models ran on as asked (cpu, cuda or auto) and the CPUs
+	// the process could use (GOMAXPROCS): the numbers mean little without.
+	Device string `json:"device"`
+	CPUs   int    `json:"cpus"`
 	// SlowestBare*: the modality with the lowest bare-model throughput
 	// (extractors/bench, same batch size) and products/s over it; set with
 	// CompareBare.
@@ -208,7 +213,7 @@ func BenchIngest(ctx context.Context, opts BenchIngestOptions) (BenchIngestResul
 		return BenchIngestResult{}, err
 	}
 	log := opts.Logger
-	res := BenchIngestResult{Products: opts.Products, ImageFormat: opts.ImageFormat}
+	res := BenchIngestResult{Products: opts.Products, ImageFormat: opts.ImageFormat, Device: opts.Device, CPUs: runtime.GOMAXPROCS(0)}
 	if opts.CompareBare {
 		if err := benchBare(ctx, opts, &res); err != nil {
 			return res, err

@@ -127,6 +127,8 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fs.IntVar(&o.Singles, "singles", 20, "single products uploaded one at a time on the idle system")
 		fs.BoolVar(&o.CompareBare, "compare-bare", true, "also measure the bare-model throughput of each modality")
 		fs.StringVar(&o.ImageFormat, "image-format", "png", "format of the uploaded pictures: png (decoded at full size) or jpeg (quality 90, decoded at reduced scale)")
+		fs.StringVar(&o.Device, "device", "cpu", "auto, cpu or cuda (ONNX Runtime execution provider, bare and pipeline alike)")
+		fs.IntVar(&o.IntraOpThreads, "intra-op-threads", 0, "ONNX Runtime threads per operator (0: the server's default)")
 		cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) of the bulk phase to this file")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err

@@ -11,6 +11,7 @@ import (
 	"mime"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -304,6 +305,8 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("status: %w", err)
 	}
 	fmt.Fprintf(stdout, "products: %d   rejected: %d\n", st.GetProducts(), st.GetFailed())
+	fmt.Fprintf(stdout, "states: %s\n", statesLine(st.GetStates()))
+	fmt.Fprintf(stdout, "dead letters: %d (omnirank dlq list)\n", st.GetDeadLetters())
 	for _, sp := range st.GetSpaces() {
 		mark := ""
 		if sp.GetActive() {
@@ -327,4 +330,27 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintf(stdout, "rejected %s [%s] %s: %s\n", e.GetProductId(), e.GetStage(), e.GetObjectKey(), e.GetReason())
 	}
 	return nil
+}
+
+// knownStates are the product states status always shows, in pipeline order.
+var knownStates = []string{"pending", "indexed", "partial", "failed"}
+
+// statesLine formats product counts per state: the known states in
+// pipeline order (0 when absent), then any others alphabetically.
+func statesLine(states map[string]int64) string {
+	parts := make([]string, 0, len(knownStates)+len(states))
+	for _, s := range knownStates {
+		parts = append(parts, fmt.Sprintf("%s %d", s, states[s]))
+	}
+	others := make([]string, 0, len(states))
+	for s := range states {
+		if !slices.Contains(knownStates, s) {
+			others = append(others, s)
+		}
+	}
+	sort.Strings(others)
+	for _, s := range others {
+		parts = append(parts, fmt.Sprintf("%s %d", s, states[s]))
+	}
+	return strings.Join(parts, " · ")
 }
