@@ -96,41 +96,6 @@ func ListErrors(ctx context.Context, kv jetstream.KeyValue) ([]topology.IngestEr
 	return out, nil
 }
 
-// Status reports spaces, counts and consumer backlogs.
-func (s *Service) Status(ctx context.Context, _ *pb.StatusRequest) (*pb.StatusResponse, error) {
-	resp := &pb.StatusResponse{Pending: map[string]int64{}}
-	active, _, _ := s.spaces.Active(ctx)
-	all, err := s.spaces.List(ctx)
-	if err != nil {
-		return nil, status.Error(codes.Unavailable, err.Error())
-	}
-	var counts map[string]int
-	if s.stats != nil {
-		counts = s.stats()
-	}
-	for _, sp := range all {
-		resp.Spaces = append(resp.Spaces, &pb.SpaceStatus{Name: sp.Name, Dim: int32(sp.Dim()),
-			Active: sp.Name == active, Vectors: int64(counts[sp.Name])})
-	}
-	if kv, err := s.js.KeyValue(ctx, topology.BucketProducts); err == nil {
-		resp.Products = countKeys(ctx, kv)
-	}
-	resp.Failed = countKeys(ctx, s.errs)
-	for key := range topology.Consumers(topology.DefaultOptions(), topology.Modalities) {
-		stream, name, _ := strings.Cut(key, "/")
-		c, err := s.js.Consumer(ctx, stream, name)
-		if err != nil {
-			continue
-		}
-		info, err := c.Info(ctx)
-		if err != nil {
-			continue
-		}
-		resp.Pending[name] = int64(info.NumPending) + int64(info.NumAckPending)
-	}
-	return resp, nil
-}
-
 // Models is the model registry the admin service lists and registers into.
 type Models interface {
 	Models(ctx context.Context) ([]extractors.Manifest, error)

@@ -87,13 +87,20 @@ func TestCLIIngestQueryStatus(t *testing.T) {
 		if err := run(ctx, []string{"status", "--addr", addr}, &out, &errOut); err != nil {
 			t.Fatal(err)
 		}
-		if strings.Contains(out.String(), "(active): 2 vectors") {
+		if strings.Contains(out.String(), "(active): 2 vectors") && strings.Contains(out.String(), "indexed 2") {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("status never showed 2 vectors:\n%s", out.String())
+			t.Fatalf("status never showed 2 vectors and 2 indexed products:\n%s", out.String())
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+	// Only the two accepted products have records; nothing was dead-lettered.
+	for _, line := range []string{"products: 2   rejected: ", "states: pending 0 · indexed 2 · partial 0 · failed 0\n",
+		"dead letters: 0 (omnirank dlq list)\n"} {
+		if !strings.Contains(out.String(), line) {
+			t.Errorf("status lacks %q:\n%s", line, out.String())
+		}
 	}
 
 	out.Reset()
@@ -138,5 +145,26 @@ func TestCLIIngestQueryStatus(t *testing.T) {
 	}
 	if err := run(ctx, []string{"nonsense"}, &out, &errOut); err == nil {
 		t.Error("unknown command accepted")
+	}
+}
+
+func TestStatesLine(t *testing.T) {
+	tests := []struct {
+		name   string
+		states map[string]int64
+		want   string
+	}{
+		{"empty", nil, "pending 0 · indexed 0 · partial 0 · failed 0"},
+		{"known in pipeline order", map[string]int64{"failed": 1, "indexed": 358, "partial": 1},
+			"pending 0 · indexed 358 · partial 1 · failed 1"},
+		{"others alphabetically after", map[string]int64{"unknown": 2, "archived": 3, "pending": 4},
+			"pending 4 · indexed 0 · partial 0 · failed 0 · archived 3 · unknown 2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := statesLine(tt.states); got != tt.want {
+				t.Errorf("statesLine(%v) = %q, want %q", tt.states, got, tt.want)
+			}
+		})
 	}
 }

@@ -1610,7 +1610,11 @@ type StatusResponse struct {
 	Products int64                  `protobuf:"varint,2,opt,name=products,proto3" json:"products,omitempty"`
 	Failed   int64                  `protobuf:"varint,3,opt,name=failed,proto3" json:"failed,omitempty"`
 	// Pending messages per consumer, e.g. "extract-image": 3.
-	Pending       map[string]int64 `protobuf:"bytes,4,rep,name=pending,proto3" json:"pending,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	Pending map[string]int64 `protobuf:"bytes,4,rep,name=pending,proto3" json:"pending,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// Product records per state ("pending", "indexed", "partial", "failed").
+	States map[string]int64 `protobuf:"bytes,5,rep,name=states,proto3" json:"states,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// Messages in the dead-letter stream (see ListDeadLetters).
+	DeadLetters   int64 `protobuf:"varint,6,opt,name=dead_letters,json=deadLetters,proto3" json:"dead_letters,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1671,6 +1675,20 @@ func (x *StatusResponse) GetPending() map[string]int64 {
 		return x.Pending
 	}
 	return nil
+}
+
+func (x *StatusResponse) GetStates() map[string]int64 {
+	if x != nil {
+		return x.States
+	}
+	return nil
+}
+
+func (x *StatusResponse) GetDeadLetters() int64 {
+	if x != nil {
+		return x.DeadLetters
+	}
+	return 0
 }
 
 type ModelInfo struct {
@@ -2490,13 +2508,18 @@ const file_omnirank_v1_omnirank_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\avectors\x18\x02 \x01(\x03R\avectors\x12\x10\n" +
 	"\x03dim\x18\x03 \x01(\x05R\x03dim\x12\x16\n" +
-	"\x06active\x18\x04 \x01(\bR\x06active\"\xf6\x01\n" +
+	"\x06active\x18\x04 \x01(\bR\x06active\"\x95\x03\n" +
 	"\x0eStatusResponse\x120\n" +
 	"\x06spaces\x18\x01 \x03(\v2\x18.omnirank.v1.SpaceStatusR\x06spaces\x12\x1a\n" +
 	"\bproducts\x18\x02 \x01(\x03R\bproducts\x12\x16\n" +
 	"\x06failed\x18\x03 \x01(\x03R\x06failed\x12B\n" +
-	"\apending\x18\x04 \x03(\v2(.omnirank.v1.StatusResponse.PendingEntryR\apending\x1a:\n" +
+	"\apending\x18\x04 \x03(\v2(.omnirank.v1.StatusResponse.PendingEntryR\apending\x12?\n" +
+	"\x06states\x18\x05 \x03(\v2'.omnirank.v1.StatusResponse.StatesEntryR\x06states\x12!\n" +
+	"\fdead_letters\x18\x06 \x01(\x03R\vdeadLetters\x1a:\n" +
 	"\fPendingEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1a9\n" +
+	"\vStatesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\x88\x01\n" +
 	"\tModelInfo\x12\x0e\n" +
@@ -2578,7 +2601,7 @@ func file_omnirank_v1_omnirank_proto_rawDescGZIP() []byte {
 }
 
 var file_omnirank_v1_omnirank_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_omnirank_v1_omnirank_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
+var file_omnirank_v1_omnirank_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
 var file_omnirank_v1_omnirank_proto_goTypes = []any{
 	(Strategy)(0),                     // 0: omnirank.v1.Strategy
 	(*Product)(nil),                   // 1: omnirank.v1.Product
@@ -2623,6 +2646,7 @@ var file_omnirank_v1_omnirank_proto_goTypes = []any{
 	nil,                               // 40: omnirank.v1.Filter.AttributesEntry
 	nil,                               // 41: omnirank.v1.RecommendResponse.ModelsEntry
 	nil,                               // 42: omnirank.v1.StatusResponse.PendingEntry
+	nil,                               // 43: omnirank.v1.StatusResponse.StatesEntry
 }
 var file_omnirank_v1_omnirank_proto_depIdxs = []int32{
 	39, // 0: omnirank.v1.Product.attributes:type_name -> omnirank.v1.Product.AttributesEntry
@@ -2642,41 +2666,42 @@ var file_omnirank_v1_omnirank_proto_depIdxs = []int32{
 	21, // 14: omnirank.v1.ListErrorsResponse.errors:type_name -> omnirank.v1.IngestError
 	24, // 15: omnirank.v1.StatusResponse.spaces:type_name -> omnirank.v1.SpaceStatus
 	42, // 16: omnirank.v1.StatusResponse.pending:type_name -> omnirank.v1.StatusResponse.PendingEntry
-	26, // 17: omnirank.v1.ListModelsResponse.models:type_name -> omnirank.v1.ModelInfo
-	29, // 18: omnirank.v1.RegisterModelRequest.files:type_name -> omnirank.v1.ModelFile
-	26, // 19: omnirank.v1.RegisterModelResponse.model:type_name -> omnirank.v1.ModelInfo
-	32, // 20: omnirank.v1.ListDeadLettersResponse.dead_letters:type_name -> omnirank.v1.DeadLetter
-	4,  // 21: omnirank.v1.CatalogService.Upsert:input_type -> omnirank.v1.UpsertRequest
-	6,  // 22: omnirank.v1.CatalogService.Get:input_type -> omnirank.v1.GetRequest
-	8,  // 23: omnirank.v1.CatalogService.Delete:input_type -> omnirank.v1.DeleteRequest
-	4,  // 24: omnirank.v1.CatalogService.BulkUpsert:input_type -> omnirank.v1.UpsertRequest
-	13, // 25: omnirank.v1.RankerService.Recommend:input_type -> omnirank.v1.RecommendRequest
-	18, // 26: omnirank.v1.FeedbackService.Record:input_type -> omnirank.v1.RecordRequest
-	20, // 27: omnirank.v1.AdminService.ListErrors:input_type -> omnirank.v1.ListErrorsRequest
-	23, // 28: omnirank.v1.AdminService.Status:input_type -> omnirank.v1.StatusRequest
-	27, // 29: omnirank.v1.AdminService.ListModels:input_type -> omnirank.v1.ListModelsRequest
-	30, // 30: omnirank.v1.AdminService.RegisterModel:input_type -> omnirank.v1.RegisterModelRequest
-	33, // 31: omnirank.v1.AdminService.ListDeadLetters:input_type -> omnirank.v1.ListDeadLettersRequest
-	35, // 32: omnirank.v1.AdminService.ReplayDeadLetters:input_type -> omnirank.v1.ReplayDeadLettersRequest
-	37, // 33: omnirank.v1.AdminService.Reconcile:input_type -> omnirank.v1.ReconcileRequest
-	5,  // 34: omnirank.v1.CatalogService.Upsert:output_type -> omnirank.v1.UpsertResponse
-	7,  // 35: omnirank.v1.CatalogService.Get:output_type -> omnirank.v1.GetResponse
-	9,  // 36: omnirank.v1.CatalogService.Delete:output_type -> omnirank.v1.DeleteResponse
-	10, // 37: omnirank.v1.CatalogService.BulkUpsert:output_type -> omnirank.v1.BulkUpsertResponse
-	16, // 38: omnirank.v1.RankerService.Recommend:output_type -> omnirank.v1.RecommendResponse
-	19, // 39: omnirank.v1.FeedbackService.Record:output_type -> omnirank.v1.RecordResponse
-	22, // 40: omnirank.v1.AdminService.ListErrors:output_type -> omnirank.v1.ListErrorsResponse
-	25, // 41: omnirank.v1.AdminService.Status:output_type -> omnirank.v1.StatusResponse
-	28, // 42: omnirank.v1.AdminService.ListModels:output_type -> omnirank.v1.ListModelsResponse
-	31, // 43: omnirank.v1.AdminService.RegisterModel:output_type -> omnirank.v1.RegisterModelResponse
-	34, // 44: omnirank.v1.AdminService.ListDeadLetters:output_type -> omnirank.v1.ListDeadLettersResponse
-	36, // 45: omnirank.v1.AdminService.ReplayDeadLetters:output_type -> omnirank.v1.ReplayDeadLettersResponse
-	38, // 46: omnirank.v1.AdminService.Reconcile:output_type -> omnirank.v1.ReconcileResponse
-	34, // [34:47] is the sub-list for method output_type
-	21, // [21:34] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	43, // 17: omnirank.v1.StatusResponse.states:type_name -> omnirank.v1.StatusResponse.StatesEntry
+	26, // 18: omnirank.v1.ListModelsResponse.models:type_name -> omnirank.v1.ModelInfo
+	29, // 19: omnirank.v1.RegisterModelRequest.files:type_name -> omnirank.v1.ModelFile
+	26, // 20: omnirank.v1.RegisterModelResponse.model:type_name -> omnirank.v1.ModelInfo
+	32, // 21: omnirank.v1.ListDeadLettersResponse.dead_letters:type_name -> omnirank.v1.DeadLetter
+	4,  // 22: omnirank.v1.CatalogService.Upsert:input_type -> omnirank.v1.UpsertRequest
+	6,  // 23: omnirank.v1.CatalogService.Get:input_type -> omnirank.v1.GetRequest
+	8,  // 24: omnirank.v1.CatalogService.Delete:input_type -> omnirank.v1.DeleteRequest
+	4,  // 25: omnirank.v1.CatalogService.BulkUpsert:input_type -> omnirank.v1.UpsertRequest
+	13, // 26: omnirank.v1.RankerService.Recommend:input_type -> omnirank.v1.RecommendRequest
+	18, // 27: omnirank.v1.FeedbackService.Record:input_type -> omnirank.v1.RecordRequest
+	20, // 28: omnirank.v1.AdminService.ListErrors:input_type -> omnirank.v1.ListErrorsRequest
+	23, // 29: omnirank.v1.AdminService.Status:input_type -> omnirank.v1.StatusRequest
+	27, // 30: omnirank.v1.AdminService.ListModels:input_type -> omnirank.v1.ListModelsRequest
+	30, // 31: omnirank.v1.AdminService.RegisterModel:input_type -> omnirank.v1.RegisterModelRequest
+	33, // 32: omnirank.v1.AdminService.ListDeadLetters:input_type -> omnirank.v1.ListDeadLettersRequest
+	35, // 33: omnirank.v1.AdminService.ReplayDeadLetters:input_type -> omnirank.v1.ReplayDeadLettersRequest
+	37, // 34: omnirank.v1.AdminService.Reconcile:input_type -> omnirank.v1.ReconcileRequest
+	5,  // 35: omnirank.v1.CatalogService.Upsert:output_type -> omnirank.v1.UpsertResponse
+	7,  // 36: omnirank.v1.CatalogService.Get:output_type -> omnirank.v1.GetResponse
+	9,  // 37: omnirank.v1.CatalogService.Delete:output_type -> omnirank.v1.DeleteResponse
+	10, // 38: omnirank.v1.CatalogService.BulkUpsert:output_type -> omnirank.v1.BulkUpsertResponse
+	16, // 39: omnirank.v1.RankerService.Recommend:output_type -> omnirank.v1.RecommendResponse
+	19, // 40: omnirank.v1.FeedbackService.Record:output_type -> omnirank.v1.RecordResponse
+	22, // 41: omnirank.v1.AdminService.ListErrors:output_type -> omnirank.v1.ListErrorsResponse
+	25, // 42: omnirank.v1.AdminService.Status:output_type -> omnirank.v1.StatusResponse
+	28, // 43: omnirank.v1.AdminService.ListModels:output_type -> omnirank.v1.ListModelsResponse
+	31, // 44: omnirank.v1.AdminService.RegisterModel:output_type -> omnirank.v1.RegisterModelResponse
+	34, // 45: omnirank.v1.AdminService.ListDeadLetters:output_type -> omnirank.v1.ListDeadLettersResponse
+	36, // 46: omnirank.v1.AdminService.ReplayDeadLetters:output_type -> omnirank.v1.ReplayDeadLettersResponse
+	38, // 47: omnirank.v1.AdminService.Reconcile:output_type -> omnirank.v1.ReconcileResponse
+	35, // [35:48] is the sub-list for method output_type
+	22, // [22:35] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_omnirank_v1_omnirank_proto_init() }
@@ -2690,7 +2715,7 @@ func file_omnirank_v1_omnirank_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_omnirank_v1_omnirank_proto_rawDesc), len(file_omnirank_v1_omnirank_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   42,
+			NumMessages:   43,
 			NumExtensions: 0,
 			NumServices:   4,
 		},
