@@ -8,7 +8,7 @@ PROTOC_GEN_GO_GRPC := google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.0
 # Debian packages the build, tests and demo use.
 APT_PKGS := npm espeak-ng sox
 
-.PHONY: all setup deps onnxruntime sample build test test-short vet demo proto bench fuzz golden gpu-check clean
+.PHONY: all setup deps onnxruntime sample build test test-short vet demo proto bench fuzz golden gpu-check onnxruntime-cuda clean
 
 all: build
 
@@ -79,8 +79,12 @@ fuzz:
 golden:
 	cd scripts/golden-wordpiece && npm install --ignore-scripts --no-audit --no-fund && node gen.mjs
 
+## onnxruntime-cuda: fetch a CUDA-capable ONNX Runtime (1.29.0 core + CUDA provider, ~275 MB)
+onnxruntime-cuda: deps
+	@bash scripts/fetch-onnxruntime-cuda.sh
+
 ## gpu-check: on a machine with an NVIDIA GPU, compare every model's CUDA outputs with CPU's
-gpu-check: onnxruntime
+gpu-check: onnxruntime-cuda
 	bash scripts/gpu-check.sh
 
 clean:

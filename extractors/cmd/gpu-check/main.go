@@ -9,8 +9,10 @@
 //	go run ./extractors/cmd/gpu-check [-lib libonnxruntime.so] [-models DIR,...]
 //
 // It needs a libonnxruntime build with the CUDA provider (ONNXRUNTIME_LIB
-// or -lib); the CPU build `make setup` installs has none, so there it
-// reports the load failure. Not yet run on a GPU machine.
+// or -lib; `make gpu-check` fetches one, see docs/GPU.md); the CPU build
+// `make setup` installs has none, so there it reports the load failure.
+// Run on an NVIDIA H200 on 2026-11-27: every starter and stand-in model
+// within 1.5e-4 of CPU.
 package main
 
 import (
