@@ -7,10 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/omnirank/omnirank/natsembed"
+	"github.com/omnirank/omnirank/natsembed/natstest"
 	pb "github.com/omnirank/omnirank/proto/omnirank/v1"
 	"github.com/omnirank/omnirank/topology"
 )
@@ -18,20 +17,7 @@ import (
 // startJetStream starts an embedded NATS server with omnirank's topology.
 func startJetStream(t *testing.T) jetstream.JetStream {
 	t.Helper()
-	ns, err := natsembed.Start(natsembed.Config{StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Close)
-	nc, err := nats.Connect(ns.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := natstest.JetStream(t)
 	if err := topology.Ensure(context.Background(), js, topology.DefaultOptions(), topology.Modalities); err != nil {
 		t.Fatal(err)
 	}

@@ -20,14 +20,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/omnirank/omnirank/extractors"
-	"github.com/omnirank/omnirank/natsembed"
+	"github.com/omnirank/omnirank/natsembed/natstest"
 	omnirankv1 "github.com/omnirank/omnirank/proto/omnirank/v1"
 	"github.com/omnirank/omnirank/ranker"
 	"github.com/omnirank/omnirank/spaces"
@@ -127,20 +126,7 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	srv, err := natsembed.Start(natsembed.Config{StoreDir: t.TempDir(), Logger: testLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	nc, err := nats.Connect(srv.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := natstest.JetStream(t)
 	ctx := t.Context()
 	if err := topology.Ensure(ctx, js, topology.DefaultOptions(), []string{"text", "image", "audio"}); err != nil {
 		t.Fatal(err)

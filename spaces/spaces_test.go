@@ -6,10 +6,7 @@ import (
 	"math"
 	"testing"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/omnirank/omnirank/natsembed"
+	"github.com/omnirank/omnirank/natsembed/natstest"
 	"github.com/omnirank/omnirank/topology"
 )
 
@@ -120,17 +117,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestStoreAliasCompareAndSwap(t *testing.T) {
-	ns, err := natsembed.Start(natsembed.Config{StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.Close()
-	nc, err := nats.Connect(ns.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	js := natstest.JetStream(t)
 	ctx := context.Background()
 	if err := topology.Ensure(ctx, js, topology.DefaultOptions(), topology.Modalities); err != nil {
 		t.Fatal(err)

@@ -11,10 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/omnirank/omnirank/natsembed"
+	"github.com/omnirank/omnirank/natsembed/natstest"
 )
 
 func TestVectorJSONRoundTripIsExact(t *testing.T) {
@@ -43,17 +42,7 @@ func TestVectorJSONRoundTripIsExact(t *testing.T) {
 }
 
 func TestEnsureIsIdempotent(t *testing.T) {
-	ns, err := natsembed.Start(natsembed.Config{StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.Close()
-	nc, err := nats.Connect(ns.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	js := natstest.JetStream(t)
 	ctx := context.Background()
 	for range 2 {
 		if err := Ensure(ctx, js, DefaultOptions(), Modalities); err != nil {
@@ -107,17 +96,7 @@ func TestEnsureIsIdempotent(t *testing.T) {
 // held group comes back joined by the key's later messages; other keys do
 // not wait for it; and every message is settled once.
 func TestPullGroupsJoinsAndHolds(t *testing.T) {
-	ns, err := natsembed.Start(natsembed.Config{StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.Close()
-	nc, err := nats.Connect(ns.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	js := natstest.JetStream(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.*"}}); err != nil {
