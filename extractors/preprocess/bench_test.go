@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"testing"
+
+	"github.com/disintegration/imaging"
 )
 
 // benchPhoto is a 1000×1000 picture with smooth gradients, edges and noise,
@@ -123,6 +125,35 @@ func BenchmarkPreShrink(b *testing.B) {
 			for b.Loop() {
 				if preShrink(c.img, 64) == c.img {
 					b.Fatal("not shrunk")
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkResize compares imaging.Resize with resizeSeparable on the
+// sources the JPEG and PNG paths hand to the resize step.
+func BenchmarkResize(b *testing.B) {
+	for _, c := range []struct {
+		name     string
+		img      image.Image
+		size     int
+		separate bool
+	}{
+		{"nrgba250-to-224/imaging", benchPhotoSize(250, 250), 224, false},
+		{"nrgba250-to-224/separable", benchPhotoSize(250, 250), 224, true},
+		{"ycbcr250-to-224/imaging", toYCbCr(benchPhotoSize(250, 250), image.YCbCrSubsampleRatio420), 224, false},
+		{"ycbcr250-to-224/separable", toYCbCr(benchPhotoSize(250, 250), image.YCbCrSubsampleRatio420), 224, true},
+		{"nrgba128-to-64/imaging", benchPhotoSize(128, 128), 64, false},
+		{"nrgba128-to-64/separable", benchPhotoSize(128, 128), 64, true},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if !c.separate {
+					imaging.Resize(c.img, c.size, c.size, imaging.Linear)
+				} else if _, ok := resizeSeparable(c.img, c.size, c.size, imaging.Linear); !ok {
+					b.Fatal("declined")
 				}
 			}
 		})

@@ -128,20 +128,8 @@ func shrinkGray(m *image.Gray, k int) image.Image {
 // shrinkYCbCr box-averages k×k blocks of luma and the chroma each luma
 // pixel reads, then converts to RGB; m's sides are multiples of k.
 func shrinkYCbCr(m *image.YCbCr, k int) image.Image {
-	var hs, vs int // log2 of the horizontal and vertical chroma subsampling
-	switch m.SubsampleRatio {
-	case image.YCbCrSubsampleRatio444:
-	case image.YCbCrSubsampleRatio422:
-		hs = 1
-	case image.YCbCrSubsampleRatio420:
-		hs, vs = 1, 1
-	case image.YCbCrSubsampleRatio440:
-		vs = 1
-	case image.YCbCrSubsampleRatio411:
-		hs = 2
-	case image.YCbCrSubsampleRatio410:
-		hs, vs = 2, 1
-	default:
+	hs, vs, ok := chromaShifts(m.SubsampleRatio)
+	if !ok {
 		return m
 	}
 	b := m.Bounds()
