@@ -84,7 +84,8 @@ onnxruntime-cuda: deps
 	@bash scripts/fetch-onnxruntime-cuda.sh
 
 ## gpu-check: on a machine with an NVIDIA GPU, compare every model's CUDA outputs with CPU's
-gpu-check: onnxruntime-cuda
+## (checks for the GPU first, then fetches the CUDA build of ONNX Runtime)
+gpu-check: deps
 	bash scripts/gpu-check.sh
 
 clean:
