@@ -634,19 +634,7 @@ func TestPreShrink(t *testing.T) {
 			gray.SetGray(x, y, color.Gray{uint8(128 + 120*math.Sin(4*fx-2*fy))})
 		}
 	}
-	ycc := func(r image.YCbCrSubsampleRatio) *image.YCbCr {
-		m := image.NewYCbCr(smooth.Bounds(), r)
-		for y := 0; y < h; y++ {
-			for x := 0; x < w; x++ {
-				c := smooth.NRGBAAt(x, y)
-				yy, cb, cr := color.RGBToYCbCr(c.R, c.G, c.B)
-				m.Y[m.YOffset(x, y)] = yy
-				m.Cb[m.COffset(x, y)] = cb
-				m.Cr[m.COffset(x, y)] = cr
-			}
-		}
-		return m
-	}
+	ycc := func(r image.YCbCrSubsampleRatio) *image.YCbCr { return toYCbCr(smooth, r) }
 	cases := map[string]image.Image{
 		"gray": gray,
 		"444":  ycc(image.YCbCrSubsampleRatio444), "422": ycc(image.YCbCrSubsampleRatio422),
