@@ -22,6 +22,7 @@ import (
 	"github.com/omnirank/omnirank/catalog"
 	pb "github.com/omnirank/omnirank/proto/omnirank/v1"
 	"github.com/omnirank/omnirank/storage"
+	"github.com/omnirank/omnirank/topology"
 )
 
 const defaultAddr = "127.0.0.1:50051"
@@ -333,7 +334,8 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 // knownStates are the product states status always shows, in pipeline order.
-var knownStates = []string{"pending", "indexed", "partial", "failed"}
+var knownStates = []string{string(topology.StatePending), string(topology.StateIndexed),
+	string(topology.StatePartial), string(topology.StateFailed)}
 
 // statesLine formats product counts per state: the known states in
 // pipeline order (0 when absent), then any others alphabetically.
