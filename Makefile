@@ -30,7 +30,7 @@ onnxruntime: deps
 	@bash scripts/fetch-onnxruntime.sh
 
 sample: deps build
-	@$(GO) run ./samplecatalog/cmd/mksample -out $(SAMPLE)
+	@$(GO) run ./cmd/mksample -out $(SAMPLE)
 
 build:
 	@mkdir -p bin

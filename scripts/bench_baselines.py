@@ -120,11 +120,15 @@ def main():
     a.ef_sweep = [int(x) for x in a.ef_sweep.split(",") if x]
 
     common = dict(dataset=a.dataset, n=a.n, dim=a.dim)
+
+    def label(name):
+        return "faiss-hnsw" if name == "faiss" else name
+
     try:
         import numpy as np
     except ImportError as e:
         for name in a.only.split(","):
-            print(json.dumps(dict(index=name, note=f"skipped: numpy missing ({e})", **common)))
+            print(json.dumps(dict(index=label(name), note=f"skipped: numpy missing ({e})", **common)))
         return
     base = np.fromfile(os.path.join(a.dir, "base.f32"), dtype="<f4").reshape(a.n, a.dim)
     queries = np.fromfile(os.path.join(a.dir, "queries.f32"), dtype="<f4").reshape(a.queries, a.dim)
@@ -132,15 +136,14 @@ def main():
 
     runners = {"hnswlib": run_hnswlib, "faiss": run_faiss}
     for name in a.only.split(","):
-        label = "faiss-hnsw" if name == "faiss" else name
         try:
             __import__(name)
         except ImportError as e:
-            print(json.dumps(dict(index=label, note=f"skipped: python module {name} not installed ({e})", **common)), flush=True)
+            print(json.dumps(dict(index=label(name), note=f"skipped: python module {name} not installed ({e})", **common)), flush=True)
             continue
         row = runners[name](a, base, queries, gt)
         row.update(common)
-        log(f"{label}: {json.dumps(row)}")
+        log(f"{label(name)}: {json.dumps(row)}")
         print(json.dumps(row), flush=True)
 
 

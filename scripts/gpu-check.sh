@@ -52,4 +52,4 @@ for a in "$@"; do
 	*) args+=("$a") ;;
 	esac
 done
-exec go run ./extractors/cmd/gpu-check "${args[@]+"${args[@]}"}"
+exec go run ./cmd/gpu-check "${args[@]+"${args[@]}"}"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the demo sample catalogue (package samplecatalog) into
+# Builds the demo sample catalogue (package internal/samplecatalog) into
 # .cache/sample-catalog, or the folder given as the first argument. Extra
 # arguments go to mksample (-limit, -voice-every, -queries, -force, ...).
 # Needs Go, npm once (to fetch the pinned emoji package, sha256-checked),
@@ -12,4 +12,4 @@ shift || true
 for tool in espeak-ng sox; do
   command -v "$tool" >/dev/null || { echo "make-sample-catalog: $tool is required (apt-get install $tool)" >&2; exit 1; }
 done
-exec go run ./samplecatalog/cmd/mksample -out "$OUT" "$@"
+exec go run ./cmd/mksample -out "$OUT" "$@"

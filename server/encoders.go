@@ -60,6 +60,11 @@ func (e *Encoders) StarterSpace(ctx context.Context) (spaces.Space, error) {
 			return spaces.Space{}, fmt.Errorf("starter %s model: %w", m, err)
 		}
 		sp.Blocks = append(sp.Blocks, spaces.Block{Modality: string(m), Model: enc.Model(), Dim: enc.Dim(), Weight: starterWeights[m]})
+		// Release the reference: holding it would keep the model's
+		// session and batcher alive after the registry closes.
+		if err := enc.Close(); err != nil {
+			return spaces.Space{}, fmt.Errorf("starter %s model: %w", m, err)
+		}
 	}
 	return sp, sp.Validate()
 }

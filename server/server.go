@@ -22,8 +22,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 
-	"github.com/omnirank/omnirank/admin"
-	"github.com/omnirank/omnirank/catalog"
+	"github.com/omnirank/omnirank/api"
 	"github.com/omnirank/omnirank/extractors"
 	"github.com/omnirank/omnirank/extractors/worker"
 	"github.com/omnirank/omnirank/fusion"
@@ -213,12 +212,12 @@ func (s *Server) startRoles(ctx context.Context) error {
 
 func (s *Server) startAPI(ctx context.Context) error {
 	s.grpc = grpc.NewServer(grpc.MaxRecvMsgSize(MaxRequestBytes))
-	cat, err := catalog.New(ctx, s.js, s.store, s.log)
+	cat, err := api.NewCatalog(ctx, s.js, s.store, s.log)
 	if err != nil {
 		return err
 	}
 	pb.RegisterCatalogServiceServer(s.grpc, cat)
-	var stats admin.SpaceStats
+	var stats api.SpaceStats
 	if s.rank != nil {
 		s.rank.Register(s.grpc)
 		rank := s.rank
@@ -230,7 +229,7 @@ func (s *Server) startAPI(ctx context.Context) error {
 			return out
 		}
 	}
-	adm, err := admin.New(ctx, s.js, stats)
+	adm, err := api.NewAdmin(ctx, s.js, stats)
 	if err != nil {
 		return err
 	}
@@ -342,6 +341,9 @@ func (s *Server) Store() *storage.S3Store { return s.store }
 
 // JetStream is the process's JetStream client.
 func (s *Server) JetStream() jetstream.JetStream { return s.js }
+
+// Encoders is the process's model registry.
+func (s *Server) Encoders() *Encoders { return s.encs }
 
 // Ranker is the in-process ranker, or nil.
 func (s *Server) Ranker() *ranker.Ranker { return s.rank }

@@ -12,12 +12,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/omnirank/omnirank/bench/extractbench"
+	"github.com/omnirank/omnirank/bench/indexbench"
+	"github.com/omnirank/omnirank/bench/ingestbench"
+	"github.com/omnirank/omnirank/bench/loadtest"
+	"github.com/omnirank/omnirank/bench/starterdata"
 	"github.com/omnirank/omnirank/extractors"
-	"github.com/omnirank/omnirank/extractors/bench"
 	"github.com/omnirank/omnirank/ranker/index"
-	"github.com/omnirank/omnirank/ranker/index/starterdata"
-	"github.com/omnirank/omnirank/ranker/loadtest"
-	"github.com/omnirank/omnirank/server"
 )
 
 func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -35,7 +36,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	os.Stdout = os.Stderr
 	switch args[0] {
 	case "extract":
-		o := bench.BenchOptions{Logger: logger}
+		o := extractbench.BenchOptions{Logger: logger}
 		fs.IntVar(&o.BatchSize, "batch", 32, "batch size for both paths")
 		fs.IntVar(&o.Items, "items", 512, "inputs per measurement")
 		fs.StringVar(&o.Device, "device", "cpu", "auto, cpu or cuda")
@@ -59,7 +60,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
-		res, err := bench.BenchExtract(ctx, o)
+		res, err := extractbench.BenchExtract(ctx, o)
 		if err != nil {
 			return err
 		}
@@ -72,7 +73,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return nil
 	case "index":
-		c := index.BenchConfig{Logger: logger}
+		c := indexbench.BenchConfig{Logger: logger}
 		fs.IntVar(&c.N, "n", 100000, "vectors")
 		fs.IntVar(&c.Dim, "dim", 384, "dimension")
 		fs.IntVar(&c.Queries, "queries", 1000, "queries")
@@ -108,7 +109,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		default:
 			return fmt.Errorf("--dataset: unknown dataset %q (lowrank, starter)", *dataset)
 		}
-		res, err := index.RunBench(ctx, c)
+		res, err := indexbench.RunBench(ctx, c)
 		if err != nil {
 			return err
 		}
@@ -121,7 +122,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return nil
 	case "ingest":
-		o := server.BenchIngestOptions{Logger: logger}
+		o := ingestbench.BenchIngestOptions{Logger: logger}
 		fs.IntVar(&o.Products, "products", 1000, "products uploaded at once (image, audio, text each)")
 		fs.IntVar(&o.Concurrency, "concurrency", 16, "concurrent uploads")
 		fs.IntVar(&o.Singles, "singles", 20, "single products uploaded one at a time on the idle system")
@@ -141,7 +142,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			defer f.Close()
 			o.CPUProfile = f
 		}
-		res, err := server.BenchIngest(ctx, o)
+		res, err := ingestbench.BenchIngest(ctx, o)
 		if err != nil {
 			return err
 		}

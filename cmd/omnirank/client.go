@@ -19,7 +19,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
-	"github.com/omnirank/omnirank/catalog"
+	"github.com/omnirank/omnirank/api"
 	pb "github.com/omnirank/omnirank/proto/omnirank/v1"
 	"github.com/omnirank/omnirank/storage"
 	"github.com/omnirank/omnirank/topology"
@@ -143,7 +143,7 @@ func cmdIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var lastDraw time.Time
 	var localErrs []string
 	for i, lp := range prods {
-		req := &pb.UpsertRequest{Product: catalog.ToProto(&lp.product)}
+		req := &pb.UpsertRequest{Product: api.ToProto(&lp.product)}
 		for _, m := range lp.product.Media {
 			data, err := os.ReadFile(lp.files[m.Key])
 			if err != nil {

@@ -23,6 +23,25 @@ func NewFlat(dim int) *Flat {
 	return &Flat{dim: dim, ids: make(map[string]int)}
 }
 
+// NewFlatFromRows returns an exact index over rows, row i (at
+// [i*dim, (i+1)*dim)) stored under ids[i], without copying: the index
+// aliases rows, so that a bulk of vectors held elsewhere (a benchmark's
+// dataset) is not held twice. The caller must not modify rows afterwards;
+// the index's own Upsert and Delete may.
+func NewFlatFromRows(dim int, rows []float32, ids []string) (*Flat, error) {
+	if dim <= 0 || len(rows) != dim*len(ids) {
+		return nil, fmt.Errorf("%w: %d floats for %d ids of dimension %d", ErrDimension, len(rows), len(ids), dim)
+	}
+	f := &Flat{dim: dim, vecs: rows[:len(rows):len(rows)], keys: ids, ids: make(map[string]int, len(ids))}
+	for i, id := range ids {
+		if _, dup := f.ids[id]; dup {
+			return nil, fmt.Errorf("%w: duplicate id %q", ErrInvalidVector, id)
+		}
+		f.ids[id] = i
+	}
+	return f, nil
+}
+
 // Dim returns the vector length.
 func (f *Flat) Dim() int { return f.dim }
 

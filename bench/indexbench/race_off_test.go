@@ -1,0 +1,5 @@
+//go:build !race
+
+package indexbench
+
+const raceEnabled = false

@@ -1,0 +1,21 @@
+// Package samplecatalog owns the demo catalogue: it turns the Noto emoji
+// artwork and names of the npm package emoji-datasource-google (MIT) into a
+// few hundred shop-like products, with a spoken voice-over per product made
+// by espeak-ng and sox, and a set of sample queries.
+//
+// Nothing here is committed: the catalogue is built at setup time by
+// cmd/mksample (make demo) into a folder, by default
+// .cache/sample-catalog in the repository:
+//
+//	<out>/<id>/product.json   a storage.Product; media keys relative to <id>/
+//	<out>/<id>/image.png      the emoji artwork (64×64 RGBA PNG)
+//	<out>/<id>/voice.wav      the voice-over, 16 kHz mono 16-bit PCM
+//	<out>/catalog.jsonl       one storage.Product per line, media keys relative to <out>
+//	<out>/queries/            query inputs that are not byte-identical to any product media
+//	<out>/queries/queries.json the queries and the product id each should find
+//	<out>/.stamp              what the folder was built from; a matching stamp skips the rebuild
+//
+// The pure parts (titles, category paths, descriptions, brands, prices) are
+// deterministic functions of the emoji record, so the same package version
+// always gives the same catalogue byte for byte.
+package samplecatalog

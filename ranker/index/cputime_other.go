@@ -1,8 +1,0 @@
-//go:build !linux
-
-package index
-
-import "time"
-
-// threadCPU is unavailable off Linux; callers fall back to wall time.
-func threadCPU() (time.Duration, bool) { return 0, false }
