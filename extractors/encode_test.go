@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/omnirank/omnirank/extractors"
+	"github.com/omnirank/omnirank/extractors/batch"
 	"github.com/omnirank/omnirank/extractors/starter"
 )
 
@@ -18,7 +19,7 @@ import (
 // the lowest bad index is reported whichever chunk it is in.
 func TestEncodeAcrossChunks(t *testing.T) {
 	ctx := context.Background()
-	reg := newRegistry(t, extractors.WithMaxBatch(3), extractors.WithPreprocessWorkers(2))
+	reg := newRegistry(t, extractors.WithBatching(batch.WithMaxBatch(3)), extractors.WithPreprocessWorkers(2))
 	enc := defaultEncoder(t, reg, extractors.Text)
 	var inputs [][]byte
 	for i := range 11 {

@@ -14,7 +14,7 @@
 // Runtime session (package ort, thread spinning off by default) are shared
 // with every other caller.
 //
-//	reg, err := extractors.NewRegistry(store, extractors.WithDevice("auto"))
+//	reg, err := extractors.NewRegistry(store, extractors.WithSession(ort.WithDevice(ort.DeviceAuto)))
 //	enc, err := reg.Default(ctx, extractors.Image) // starter-image@1
 //	vecs, err := enc.Encode(ctx, [][]byte{jpegBytes})
 //

@@ -9,8 +9,10 @@ import (
 	"testing"
 
 	"github.com/omnirank/omnirank/extractors"
+	"github.com/omnirank/omnirank/extractors/batch"
 	"github.com/omnirank/omnirank/extractors/internal/onnxgraph"
 	"github.com/omnirank/omnirank/extractors/manifest"
+	"github.com/omnirank/omnirank/extractors/ort"
 	"github.com/omnirank/omnirank/extractors/preprocess"
 )
 
@@ -145,7 +147,7 @@ func TestTwoStageAudioModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg, err := extractors.NewRegistry(st, extractors.WithIntraOpThreads(1), extractors.WithMaxBatch(4))
+	reg, err := extractors.NewRegistry(st, extractors.WithSession(ort.WithIntraOpThreads(1)), extractors.WithBatching(batch.WithMaxBatch(4)))
 	if err != nil {
 		t.Fatal(err)
 	}

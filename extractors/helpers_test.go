@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/omnirank/omnirank/extractors"
+	"github.com/omnirank/omnirank/extractors/ort"
 )
 
 // sharedStore holds the starter models, built once per test binary.
@@ -61,7 +62,7 @@ func newRegistry(t testing.TB, opts ...extractors.Option) *extractors.Registry {
 	t.Helper()
 	// One intra-op thread: the test machines are small and shared, and
 	// spinning ORT pool threads only compete with the test itself.
-	opts = append([]extractors.Option{extractors.WithIntraOpThreads(1)}, opts...)
+	opts = append([]extractors.Option{extractors.WithSession(ort.WithIntraOpThreads(1))}, opts...)
 	reg, err := extractors.NewRegistry(starterStore(t), opts...)
 	if err != nil {
 		t.Fatal(err)

@@ -52,11 +52,9 @@ func newModel(rt *ort.Runtime, man Manifest, onnxBytes []byte, extra map[string]
 		return nil, fmt.Errorf("%w: %v", ErrInvalidModel, err)
 	}
 	m := &model{man: man, modality: mod, workers: cfg.workers, refs: 1}
-	spin := func(opts []ort.SessionOption) []ort.SessionOption {
-		if !cfg.spinning {
-			opts = append(opts, ort.WithoutSpinning())
-		}
-		return opts
+	// The registry's session options first, then what this session needs.
+	sessOpts := func(own ...ort.SessionOption) []ort.SessionOption {
+		return append(slices.Clone(cfg.session), own...)
 	}
 	switch mod {
 	case Text:
@@ -72,7 +70,7 @@ func newModel(rt *ort.Runtime, man Manifest, onnxBytes []byte, extra map[string]
 			// One clip per call on a preprocessing worker: one thread each,
 			// the workers give the parallelism.
 			m.front, err = rt.NewSession(extra[f.Model], []string{f.Input}, []string{f.Output},
-				spin([]ort.SessionOption{ort.WithName(man.ID() + " frontend"), ort.WithDevice(cfg.device), ort.WithIntraOpThreads(1), ort.WithInterOpThreads(1)})...)
+				sessOpts(ort.WithName(man.ID()+" frontend"), ort.WithIntraOpThreads(1), ort.WithInterOpThreads(1))...)
 			if err != nil {
 				return nil, fmt.Errorf("%w: %s frontend %s: %v", ErrInvalidModel, man.ID(), f.Model, err)
 			}
@@ -83,13 +81,12 @@ func newModel(rt *ort.Runtime, man Manifest, onnxBytes []byte, extra map[string]
 		return nil, errors.Join(err, m.closeFront())
 	}
 	sess, err := rt.NewSession(onnxBytes, man.InputNames(), []string{man.Outputs[0].Name},
-		spin([]ort.SessionOption{ort.WithName(man.ID()), ort.WithDevice(cfg.device),
-			ort.WithIntraOpThreads(cfg.intraOp), ort.WithInterOpThreads(cfg.interOp)})...)
+		sessOpts(ort.WithName(man.ID()))...)
 	if err != nil {
 		return nil, errors.Join(err, m.closeFront())
 	}
 	m.sess = sess
-	bopts := []batch.Option{batch.WithMaxBatch(cfg.maxBatch), batch.WithMaxDelay(cfg.maxDelay), batch.WithConcurrency(cfg.concurrency)}
+	bopts := slices.Clone(cfg.batching)
 	if metrics != nil {
 		bopts = append(bopts, batch.WithMetrics(metrics, man.ID()))
 	}

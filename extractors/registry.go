@@ -19,6 +19,7 @@ import (
 	"github.com/omnirank/omnirank/extractors/manifest"
 	"github.com/omnirank/omnirank/extractors/ort"
 	"github.com/omnirank/omnirank/extractors/starter"
+	"github.com/omnirank/omnirank/internal/option"
 )
 
 // Manifest describes one model version (see package manifest).
@@ -31,8 +32,9 @@ func ParseManifest(data []byte) (Manifest, error) { return manifest.Parse(data) 
 var (
 	// ErrClosed: the registry or encoder was closed.
 	ErrClosed = errors.New("closed")
-	// ErrInvalidOption: an option had an invalid value.
-	ErrInvalidOption = errors.New("invalid option")
+	// ErrInvalidOption: an option had an invalid value (the same error as
+	// ort's and batch's, option.ErrInvalid).
+	ErrInvalidOption = option.ErrInvalid
 	// ErrModelNotFound: no manifest under models/<name>/<version>/.
 	ErrModelNotFound = errors.New("model not found")
 	// ErrInvalidModel: a model folder is incomplete or inconsistent.
@@ -48,65 +50,57 @@ const (
 )
 
 type config struct {
-	device        ort.Device
-	intraOp       int
-	interOp       int
-	libraryPath   string
+	runtime       []ort.Option
+	session       []ort.SessionOption
+	batching      []batch.Option
 	logger        *slog.Logger
 	promReg       prometheus.Registerer
-	maxBatch      int
-	maxDelay      time.Duration
-	concurrency   int
 	maxModelBytes int64
 	workers       int
-	spinning      bool
 }
 
-// Option configures a Registry.
+// Option configures a Registry. Every option checks its value when
+// NewRegistry applies it and fails with ErrInvalidOption.
 type Option func(*config) error
 
-// WithDevice selects "auto", "cpu" or "cuda" for every session.
-func WithDevice(device string) Option {
+// WithRuntime passes options to ONNX Runtime's loading (ort.Acquire), such
+// as ort.WithLibraryPath (else ONNXRUNTIME_LIB, else the cache folder
+// `make setup` fills).
+func WithRuntime(opts ...ort.Option) Option {
 	return func(c *config) error {
-		d, err := ort.ParseDevice(device)
-		if err != nil {
-			return fmt.Errorf("%w: %v", ErrInvalidOption, err)
+		if err := ort.ValidateOptions(opts...); err != nil {
+			return err
 		}
-		c.device = d
+		c.runtime = append(c.runtime, opts...)
 		return nil
 	}
 }
 
-// WithIntraOpThreads sets ORT's threads per operator (0: ORT default).
-func WithIntraOpThreads(n int) Option {
+// WithSession passes options to every model's ONNX Runtime session:
+// ort.WithDevice, ort.WithIntraOpThreads, ort.WithInterOpThreads,
+// ort.WithSpinning. They apply after the registry's defaults, which are
+// ort.WithDevice(ort.DeviceAuto) and ort.WithSpinning(false): while one
+// batch runs, Encode decodes and preprocesses the next on the same cores,
+// and spinning threads would take that CPU for nothing.
+func WithSession(opts ...ort.SessionOption) Option {
 	return func(c *config) error {
-		if n < 0 {
-			return fmt.Errorf("%w: intra-op threads %d < 0", ErrInvalidOption, n)
+		if err := ort.ValidateSessionOptions(opts...); err != nil {
+			return err
 		}
-		c.intraOp = n
+		c.session = append(c.session, opts...)
 		return nil
 	}
 }
 
-// WithInterOpThreads sets ORT's inter-operator threads (0: ORT default).
-func WithInterOpThreads(n int) Option {
+// WithBatching passes options to every model's dynamic batcher:
+// batch.WithMaxBatch (default 32), batch.WithMaxDelay (default 2 ms),
+// batch.WithConcurrency (default 1), batch.WithQueueSize.
+func WithBatching(opts ...batch.Option) Option {
 	return func(c *config) error {
-		if n < 0 {
-			return fmt.Errorf("%w: inter-op threads %d < 0", ErrInvalidOption, n)
+		if err := batch.ValidateOptions(opts...); err != nil {
+			return err
 		}
-		c.interOp = n
-		return nil
-	}
-}
-
-// WithLibraryPath names libonnxruntime explicitly (else ONNXRUNTIME_LIB,
-// else the cache folder `make setup` fills).
-func WithLibraryPath(path string) Option {
-	return func(c *config) error {
-		if path == "" {
-			return fmt.Errorf("%w: empty library path", ErrInvalidOption)
-		}
-		c.libraryPath = path
+		c.batching = append(c.batching, opts...)
 		return nil
 	}
 }
@@ -133,39 +127,6 @@ func WithMetrics(reg prometheus.Registerer) Option {
 	}
 }
 
-// WithMaxBatch caps the items per inference batch (default 32).
-func WithMaxBatch(n int) Option {
-	return func(c *config) error {
-		if n < 1 {
-			return fmt.Errorf("%w: max batch %d < 1", ErrInvalidOption, n)
-		}
-		c.maxBatch = n
-		return nil
-	}
-}
-
-// WithMaxDelay is how long a batch waits for more items (default 2ms).
-func WithMaxDelay(d time.Duration) Option {
-	return func(c *config) error {
-		if d < 0 {
-			return fmt.Errorf("%w: max delay %v < 0", ErrInvalidOption, d)
-		}
-		c.maxDelay = d
-		return nil
-	}
-}
-
-// WithConcurrency is how many batches of one model run at once (default 1).
-func WithConcurrency(n int) Option {
-	return func(c *config) error {
-		if n < 1 {
-			return fmt.Errorf("%w: concurrency %d < 1", ErrInvalidOption, n)
-		}
-		c.concurrency = n
-		return nil
-	}
-}
-
 // WithMaxModelBytes bounds model.onnx (default DefaultMaxModelBytes).
 func WithMaxModelBytes(n int64) Option {
 	return func(c *config) error {
@@ -185,17 +146,6 @@ func WithPreprocessWorkers(n int) Option {
 			return fmt.Errorf("%w: preprocess workers %d < 1", ErrInvalidOption, n)
 		}
 		c.workers = n
-		return nil
-	}
-}
-
-// WithSpinning lets ONNX Runtime's thread pools busy-wait between
-// operators (ORT's own default). The registry's default is off: while one
-// batch runs, Encode decodes and preprocesses the next on the same cores,
-// and spinning threads would take that CPU for nothing.
-func WithSpinning(on bool) Option {
-	return func(c *config) error {
-		c.spinning = on
 		return nil
 	}
 }
@@ -226,9 +176,9 @@ func NewRegistry(store ModelStore, opts ...Option) (*Registry, error) {
 		return nil, fmt.Errorf("%w: nil model store", ErrInvalidOption)
 	}
 	cfg := config{
-		device: ort.DeviceAuto, logger: slog.Default(), maxBatch: 32,
-		maxDelay: 2 * time.Millisecond, concurrency: 1,
-		maxModelBytes: DefaultMaxModelBytes, workers: runtime.GOMAXPROCS(0),
+		session:  []ort.SessionOption{ort.WithDevice(ort.DeviceAuto), ort.WithSpinning(false)},
+		batching: []batch.Option{batch.WithMaxBatch(32), batch.WithMaxDelay(2 * time.Millisecond), batch.WithConcurrency(1)},
+		logger:   slog.Default(), maxModelBytes: DefaultMaxModelBytes, workers: runtime.GOMAXPROCS(0),
 	}
 	for _, o := range opts {
 		if err := o(&cfg); err != nil {
@@ -333,10 +283,7 @@ func (r *Registry) runtime() (*ort.Runtime, error) {
 	if r.rt != nil {
 		return r.rt, nil
 	}
-	opts := []ort.Option{ort.WithLogger(r.cfg.logger)}
-	if r.cfg.libraryPath != "" {
-		opts = append(opts, ort.WithLibraryPath(r.cfg.libraryPath))
-	}
+	opts := append([]ort.Option{ort.WithLogger(r.cfg.logger)}, r.cfg.runtime...)
 	rt, err := ort.Acquire(opts...)
 	if err != nil {
 		return nil, err

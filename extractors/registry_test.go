@@ -13,7 +13,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/omnirank/omnirank/extractors"
+	"github.com/omnirank/omnirank/extractors/batch"
 	"github.com/omnirank/omnirank/extractors/manifest"
+	"github.com/omnirank/omnirank/extractors/ort"
 )
 
 func TestEnsureStarterIsIdempotent(t *testing.T) {
@@ -187,7 +189,7 @@ func TestCorruptModelInStore(t *testing.T) {
 // matches the single-item result.
 func TestSharedModelConcurrentEncode(t *testing.T) {
 	prom := prometheus.NewRegistry()
-	reg := newRegistry(t, extractors.WithMetrics(prom), extractors.WithMaxBatch(16), extractors.WithMaxDelay(5*time.Millisecond))
+	reg := newRegistry(t, extractors.WithMetrics(prom), extractors.WithBatching(batch.WithMaxBatch(16), batch.WithMaxDelay(5*time.Millisecond)))
 	ctx := context.Background()
 	texts := []string{"red running shoes", "green tea", "steel chef knife", "wooden toy blocks"}
 	ref := defaultEncoder(t, reg, extractors.Text)
@@ -294,9 +296,11 @@ func TestEncoderLifetimes(t *testing.T) {
 func TestRegistryOptionsValidate(t *testing.T) {
 	st := starterStore(t)
 	for _, o := range []extractors.Option{
-		extractors.WithDevice("tpu"), extractors.WithIntraOpThreads(-1), extractors.WithInterOpThreads(-1),
-		extractors.WithLibraryPath(""), extractors.WithLogger(nil), extractors.WithMetrics(nil),
-		extractors.WithMaxBatch(0), extractors.WithMaxDelay(-1), extractors.WithConcurrency(0),
+		extractors.WithSession(ort.WithDevice("tpu")), extractors.WithSession(ort.WithIntraOpThreads(-1)),
+		extractors.WithSession(ort.WithInterOpThreads(-1)), extractors.WithSession(ort.WithName("")),
+		extractors.WithRuntime(ort.WithLibraryPath("")), extractors.WithLogger(nil), extractors.WithMetrics(nil),
+		extractors.WithBatching(batch.WithMaxBatch(0)), extractors.WithBatching(batch.WithMaxDelay(-1)),
+		extractors.WithBatching(batch.WithConcurrency(0)), extractors.WithBatching(batch.WithQueueSize(0)),
 		extractors.WithMaxModelBytes(0), extractors.WithPreprocessWorkers(0),
 	} {
 		if _, err := extractors.NewRegistry(st, o); !errors.Is(err, extractors.ErrInvalidOption) {
@@ -307,7 +311,7 @@ func TestRegistryOptionsValidate(t *testing.T) {
 		t.Errorf("nil store: err = %v", err)
 	}
 	// A missing ONNX Runtime fails the first load with the setup hint.
-	reg, err := extractors.NewRegistry(st, extractors.WithLibraryPath(filepath.Join(t.TempDir(), "none.so")))
+	reg, err := extractors.NewRegistry(st, extractors.WithRuntime(ort.WithLibraryPath(filepath.Join(t.TempDir(), "none.so"))))
 	if err != nil {
 		t.Fatal(err)
 	}

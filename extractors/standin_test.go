@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/omnirank/omnirank/extractors"
+	"github.com/omnirank/omnirank/extractors/batch"
+	"github.com/omnirank/omnirank/extractors/ort"
 	"github.com/omnirank/omnirank/extractors/starter"
 )
 
@@ -29,7 +31,7 @@ func TestStandinModels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg, err := extractors.NewRegistry(st, extractors.WithDevice("cpu"), extractors.WithMaxBatch(4))
+	reg, err := extractors.NewRegistry(st, extractors.WithSession(ort.WithDevice(ort.DeviceCPU)), extractors.WithBatching(batch.WithMaxBatch(4)))
 	if err != nil {
 		t.Fatal(err)
 	}

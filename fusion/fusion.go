@@ -23,6 +23,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/omnirank/omnirank/internal/option"
 	"github.com/omnirank/omnirank/metrics"
 	"github.com/omnirank/omnirank/spaces"
 	"github.com/omnirank/omnirank/topology"
@@ -52,7 +53,7 @@ type Option func(*Fuser) error
 func WithWait(d time.Duration) Option {
 	return func(f *Fuser) error {
 		if d < 0 {
-			return fmt.Errorf("fusion: negative wait %s", d)
+			return option.Errorf("fusion: negative wait %s", d)
 		}
 		f.wait = d
 		return nil
@@ -62,6 +63,9 @@ func WithWait(d time.Duration) Option {
 // WithMetrics records the role's work on m.
 func WithMetrics(m *metrics.Pipeline) Option {
 	return func(f *Fuser) error {
+		if m == nil {
+			return option.Errorf("fusion: nil metrics")
+		}
 		f.metrics = m
 		return nil
 	}
@@ -71,7 +75,7 @@ func WithMetrics(m *metrics.Pipeline) Option {
 func WithLogger(l *slog.Logger) Option {
 	return func(f *Fuser) error {
 		if l == nil {
-			return errors.New("fusion: nil logger")
+			return option.Errorf("fusion: nil logger")
 		}
 		f.log = l
 		return nil
@@ -116,9 +120,8 @@ func (f *Fuser) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	topology.PullGroups(ctx, cons, 64, time.Second, 4, productOfFeatures, f.log, "fusion",
+	return topology.PullGroups(ctx, topology.PullConfig{Consumer: cons, Role: "fusion", Key: productOfFeatures, Workers: 4, Logger: f.log},
 		func(g topology.Group) time.Duration { return f.handleGroup(ctx, g) })
-	return nil
 }
 
 func (f *Fuser) handleGroup(ctx context.Context, g topology.Group) time.Duration {
@@ -133,7 +136,7 @@ func (f *Fuser) handleGroup(ctx context.Context, g topology.Group) time.Duration
 			f.log.Error("fusion: malformed features message, dropped to DLQ", "subject", msg.Subject(), "err", err)
 			ie := topology.IngestError{Stage: "fusion", Reason: "malformed features: " + err.Error(), Time: f.now()}
 			if perr := topology.PublishDeadLetter(ctx, f.js, ie, msg); perr != nil {
-				_ = msg.NakWithDelay(5 * time.Second)
+				topology.NakForRetry(msg)
 				continue
 			}
 			_ = msg.Term()
@@ -154,7 +157,9 @@ func (f *Fuser) handleGroup(ctx context.Context, g topology.Group) time.Duration
 		}
 		f.log.Warn("fusion: will retry", "product", ft.ProductID, "space", ft.Space, "err", err)
 		f.metrics.Failed("fusion", "transient")
-		nakAll(good, 2*time.Second)
+		for _, m := range good {
+			topology.NakForRetry(m)
+		}
 	case retry > 0 && retry <= maxHold && !malformed && ctx.Err() == nil:
 		// Keep them in hand: the next features of this product, or the
 		// end of the wait, brings them back here.

@@ -21,6 +21,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/omnirank/omnirank/internal/option"
 	"github.com/omnirank/omnirank/metrics"
 	"github.com/omnirank/omnirank/spaces"
 	"github.com/omnirank/omnirank/storage"
@@ -55,7 +56,7 @@ type Option func(*Ingestor) error
 func WithLogger(l *slog.Logger) Option {
 	return func(in *Ingestor) error {
 		if l == nil {
-			return errors.New("ingest: nil logger")
+			return option.Errorf("ingest: nil logger")
 		}
 		in.log = l
 		return nil
@@ -65,6 +66,9 @@ func WithLogger(l *slog.Logger) Option {
 // WithMetrics records the role's work on m.
 func WithMetrics(m *metrics.Pipeline) Option {
 	return func(in *Ingestor) error {
+		if m == nil {
+			return option.Errorf("ingest: nil metrics")
+		}
 		in.metrics = m
 		return nil
 	}
@@ -108,9 +112,8 @@ func (in *Ingestor) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	topology.PullGroups(ctx, cons, 64, time.Second, 8, eventProduct, in.log, "ingest",
+	return topology.PullGroups(ctx, topology.PullConfig{Consumer: cons, Role: "ingest", Key: eventProduct, Workers: 8, Logger: in.log},
 		func(g topology.Group) time.Duration { return in.handleGroup(ctx, g) })
-	return nil
 }
 
 // eventMsg is one S3 event message of a group, parsed.
@@ -254,7 +257,7 @@ func (in *Ingestor) parse(ctx context.Context, msg jetstream.Msg) *eventMsg {
 // retry leaves a message whose product failed to sync for redelivery with
 // backoff, or dead-letters it once the outage has lasted too long.
 func (in *Ingestor) retry(ctx context.Context, em *eventMsg, id, key string, err error) {
-	delay := backoff(int(em.meta.NumDelivered))
+	delay := topology.RetryDelay(int(em.meta.NumDelivered))
 	in.log.Warn("ingest: sync product failed, will retry", "product", id, "attempt", em.meta.NumDelivered, "retry_in", delay, "err", err)
 	// SyncProduct fails only when the bucket or NATS does (a bad product
 	// is recorded, not returned): retry through outages.
@@ -602,7 +605,7 @@ func (in *Ingestor) deadLetter(ctx context.Context, ie topology.IngestError, msg
 	in.metrics.Failed(ie.Stage, "dead_letter")
 	if err := topology.PublishDeadLetter(ctx, in.js, ie, msg); err != nil {
 		in.log.Error("ingest: dead letter not stored; leaving the event for redelivery", "err", err)
-		_ = msg.NakWithDelay(5 * time.Second)
+		topology.NakForRetry(msg)
 		return false
 	}
 	if ie.ProductID != "" {
@@ -670,9 +673,4 @@ func equalJSON(a, b any) bool {
 	x, _ := json.Marshal(a)
 	y, _ := json.Marshal(b)
 	return string(x) == string(y)
-}
-
-func backoff(attempt int) time.Duration {
-	d := time.Second << min(max(attempt-1, 0), 5)
-	return min(d, 30*time.Second)
 }

@@ -10,13 +10,15 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/omnirank/omnirank/internal/option"
 	"github.com/omnirank/omnirank/ranker/index"
 )
 
 // Sentinel errors. Errors returned by this package wrap them.
 var (
 	// ErrInvalidOption marks a constructor option out of range.
-	ErrInvalidOption = errors.New("ranker: invalid option")
+	// It is option.ErrInvalid, the error of every component's options.
+	ErrInvalidOption = option.ErrInvalid
 	// ErrClosed is returned by Start after Close, or by a second Start.
 	ErrClosed = errors.New("ranker: closed or already started")
 	// ErrUnknownSpace marks a space the ranker does not follow.

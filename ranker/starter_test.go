@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/omnirank/omnirank/extractors"
+	"github.com/omnirank/omnirank/extractors/ort"
 	"github.com/omnirank/omnirank/extractors/starter"
 	omnirankv1 "github.com/omnirank/omnirank/proto/omnirank/v1"
 	"github.com/omnirank/omnirank/spaces"
@@ -22,7 +23,7 @@ func TestStarterEncoders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg, err := extractors.NewRegistry(store, extractors.WithLogger(testLogger()), extractors.WithIntraOpThreads(1))
+	reg, err := extractors.NewRegistry(store, extractors.WithLogger(testLogger()), extractors.WithSession(ort.WithIntraOpThreads(1)))
 	if err != nil {
 		t.Fatal(err)
 	}

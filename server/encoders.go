@@ -8,6 +8,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/omnirank/omnirank/extractors"
+	"github.com/omnirank/omnirank/extractors/batch"
+	"github.com/omnirank/omnirank/extractors/ort"
 	"github.com/omnirank/omnirank/spaces"
 )
 
@@ -27,18 +29,13 @@ type Encoders struct {
 // NewEncoders opens the registry over the bucket and uploads the starter
 // models if they are not there yet.
 func NewEncoders(ctx context.Context, store extractors.ModelStore, cfg Config, promReg prometheus.Registerer, log *slog.Logger) (*Encoders, error) {
-	opts := []extractors.Option{extractors.WithDevice(cfg.Device), extractors.WithLogger(log), extractors.WithMetrics(promReg)}
+	opts := []extractors.Option{extractors.WithLogger(log), extractors.WithMetrics(promReg),
+		extractors.WithSession(ort.WithDevice(ort.Device(cfg.Device)), ort.WithIntraOpThreads(cfg.IntraOpThreads), ort.WithSpinning(cfg.ORTSpinning))}
 	if cfg.ORTLibrary != "" {
-		opts = append(opts, extractors.WithLibraryPath(cfg.ORTLibrary))
-	}
-	if cfg.IntraOpThreads > 0 {
-		opts = append(opts, extractors.WithIntraOpThreads(cfg.IntraOpThreads))
-	}
-	if cfg.ORTSpinning {
-		opts = append(opts, extractors.WithSpinning(true))
+		opts = append(opts, extractors.WithRuntime(ort.WithLibraryPath(cfg.ORTLibrary)))
 	}
 	if cfg.BatchSize > 0 {
-		opts = append(opts, extractors.WithMaxBatch(cfg.BatchSize))
+		opts = append(opts, extractors.WithBatching(batch.WithMaxBatch(cfg.BatchSize)))
 	}
 	reg, err := extractors.NewRegistry(store, opts...)
 	if err != nil {

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/omnirank/omnirank/internal/option"
 )
 
 // Group is the messages of one key (one product) that a PullGroups handler
@@ -28,22 +30,63 @@ type Group struct {
 // the server so (jetstream.Msg.InProgress).
 type GroupHandler func(g Group) (hold time.Duration)
 
-// Pull fetches messages from a durable consumer in batches and hands each
-// to handle until ctx ends; see PullGroups, of which it is the one message
-// at a time form.
-func Pull(ctx context.Context, cons jetstream.Consumer, batch int, wait time.Duration, workers int, key func(jetstream.Msg) string,
-	log *slog.Logger, role string, handle func(jetstream.Msg)) {
-	PullGroups(ctx, cons, batch, wait, workers, key, log, role, func(g Group) time.Duration {
-		for _, m := range g.Msgs {
-			handle(m)
-		}
-		return 0
-	})
+// PullConfig configures PullGroups. Zero fields take the defaults noted.
+type PullConfig struct {
+	// Consumer is the durable consumer to fetch from (required).
+	Consumer jetstream.Consumer
+	// Role names the loop in its log lines (required), e.g. "ingest".
+	Role string
+	// Key maps a message to the key it is grouped and ordered by, the
+	// product (required).
+	Key func(jetstream.Msg) string
+	// Batch is the most messages one fetch asks for (default 64).
+	Batch int
+	// FetchWait is the longest a fetch waits for its batch (default 1 s).
+	FetchWait time.Duration
+	// Workers is how many goroutines handle groups (default 1).
+	Workers int
+	// Logger receives fetch errors (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// Validate reports the first field out of range, wrapping option.ErrInvalid.
+func (c PullConfig) Validate() error {
+	switch {
+	case c.Consumer == nil:
+		return option.Errorf("pull: nil consumer")
+	case c.Role == "":
+		return option.Errorf("pull: empty role")
+	case c.Key == nil:
+		return option.Errorf("pull: nil key function")
+	case c.Batch < 0:
+		return option.Errorf("pull: batch %d < 0", c.Batch)
+	case c.FetchWait < 0:
+		return option.Errorf("pull: fetch wait %v < 0", c.FetchWait)
+	case c.Workers < 0:
+		return option.Errorf("pull: workers %d < 0", c.Workers)
+	}
+	return nil
+}
+
+func (c PullConfig) withDefaults() PullConfig {
+	if c.Batch == 0 {
+		c.Batch = 64
+	}
+	if c.FetchWait == 0 {
+		c.FetchWait = time.Second
+	}
+	if c.Workers == 0 {
+		c.Workers = 1
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
 }
 
 // PullGroups fetches messages from a durable consumer in batches until ctx
 // ends, then returns once every handler call has returned. Messages are
-// spread over workers goroutines by key: messages with the same key (the
+// spread over cfg.Workers goroutines by key: messages with the same key (the
 // same product) are handled one group after another, in order, by the
 // same goroutine, so a role never races itself on one product; different
 // products proceed in parallel. Every message of a key that is waiting
@@ -53,8 +96,21 @@ func Pull(ctx context.Context, cons jetstream.Consumer, batch int, wait time.Dur
 // of a burst arrive (see GroupHandler). Fetch errors (a NATS restart, say)
 // are logged and retried after a pause: a role's loop never dies of a
 // transient error. When ctx ends, held groups are nakked for redelivery.
-func PullGroups(ctx context.Context, cons jetstream.Consumer, batch int, wait time.Duration, workers int, key func(jetstream.Msg) string,
-	log *slog.Logger, role string, handle GroupHandler) {
+// It returns an error only for an invalid cfg, before fetching anything.
+func PullGroups(ctx context.Context, cfg PullConfig, handle GroupHandler) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if handle == nil {
+		return option.Errorf("pull: nil handler")
+	}
+	cfg = cfg.withDefaults()
+	pullGroups(ctx, cfg, handle)
+	return nil
+}
+
+func pullGroups(ctx context.Context, cfg PullConfig, handle GroupHandler) {
+	cons, batch, wait, workers, key, log, role := cfg.Consumer, cfg.Batch, cfg.FetchWait, cfg.Workers, cfg.Key, cfg.Logger, cfg.Role
 	lanes := make([]chan keyed, max(workers, 1))
 	var wg sync.WaitGroup
 	for i := range lanes {

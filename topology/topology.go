@@ -105,12 +105,9 @@ func ExtractConsumer(modality string, lane Lane) string {
 const MaxDeliver = 5
 
 // MaxTransientDeliver bounds retries of failures of the infrastructure
-// (object store or NATS unreachable): with backoff capped at 30 s, about
-// 15 minutes of outage before a message is dead-lettered.
+// (object store or NATS unreachable): with RetryDelay capped at 30 s, about
+// 14 minutes of outage before a message is dead-lettered.
 const MaxTransientDeliver = 32
-
-// Backoff is the redelivery schedule of a message that was not acked.
-var backoff = []time.Duration{2 * time.Second, 5 * time.Second, 15 * time.Second, 30 * time.Second}
 
 // Options tune the topology for a deployment.
 type Options struct {

@@ -144,8 +144,11 @@ func TestPullGroupsJoinsAndHolds(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		PullGroups(ctx, cons, 16, 100*time.Millisecond, 1, func(m jetstream.Msg) string { return m.Subject()[2:] },
-			quietLog(), "test", handle)
+		err := PullGroups(ctx, PullConfig{Consumer: cons, Role: "test", Batch: 16, FetchWait: 100 * time.Millisecond,
+			Key: func(m jetstream.Msg) string { return m.Subject()[2:] }, Logger: quietLog()}, handle)
+		if err != nil {
+			t.Error(err)
+		}
 	}()
 	next := func() call {
 		t.Helper()

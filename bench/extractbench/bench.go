@@ -20,12 +20,14 @@ import (
 	"time"
 
 	"github.com/omnirank/omnirank/extractors"
+	"github.com/omnirank/omnirank/extractors/batch"
 	"github.com/omnirank/omnirank/extractors/manifest"
 	"github.com/omnirank/omnirank/extractors/ort"
+	"github.com/omnirank/omnirank/internal/option"
 )
 
 // ErrInvalidOptions marks BenchOptions that make no sense.
-var ErrInvalidOptions = errors.New("invalid bench options")
+var ErrInvalidOptions = option.ErrInvalid
 
 // BenchOptions configures BenchExtract. Zero values take the defaults.
 type BenchOptions struct {
@@ -166,12 +168,11 @@ func NewFixture(ctx context.Context, store extractors.ModelStore, opts BenchOpti
 		return nil, err
 	}
 	ropts := []extractors.Option{
-		extractors.WithDevice(opts.Device), extractors.WithMaxBatch(opts.BatchSize),
-		extractors.WithIntraOpThreads(opts.IntraOpThreads), extractors.WithLogger(opts.Logger),
-		extractors.WithSpinning(opts.Spinning),
+		extractors.WithSession(ort.WithDevice(ort.Device(opts.Device)), ort.WithIntraOpThreads(opts.IntraOpThreads), ort.WithSpinning(opts.Spinning)),
+		extractors.WithBatching(batch.WithMaxBatch(opts.BatchSize)), extractors.WithLogger(opts.Logger),
 	}
 	if opts.LibraryPath != "" {
-		ropts = append(ropts, extractors.WithLibraryPath(opts.LibraryPath))
+		ropts = append(ropts, extractors.WithRuntime(ort.WithLibraryPath(opts.LibraryPath)))
 	}
 	reg, err := extractors.NewRegistry(store, ropts...)
 	if err != nil {
@@ -242,7 +243,7 @@ func (f *Fixture) prepare(ctx context.Context, m extractors.Modality) (*modality
 	dev, _ := ort.ParseDevice(f.opts.Device)
 	sopts := []ort.SessionOption{ort.WithDevice(dev), ort.WithIntraOpThreads(f.opts.IntraOpThreads), ort.WithName(id + " (bare)")}
 	if !f.opts.Spinning {
-		sopts = append(sopts, ort.WithoutSpinning())
+		sopts = append(sopts, ort.WithSpinning(false))
 	}
 	mf.sess, err = f.rt.NewSession(model, man.InputNames(), []string{man.Outputs[0].Name}, sopts...)
 	if err != nil {

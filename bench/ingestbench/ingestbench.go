@@ -10,7 +10,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -31,6 +30,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/omnirank/omnirank/bench/extractbench"
+	"github.com/omnirank/omnirank/internal/option"
 	"github.com/omnirank/omnirank/server"
 	"github.com/omnirank/omnirank/spaces"
 	"github.com/omnirank/omnirank/storage"
@@ -38,7 +38,7 @@ import (
 )
 
 // ErrInvalidBenchOptions marks BenchIngestOptions that make no sense.
-var ErrInvalidBenchOptions = errors.New("invalid ingest bench options")
+var ErrInvalidBenchOptions = option.ErrInvalid
 
 // BenchIngestOptions configures BenchIngest. Zero values take the defaults.
 type BenchIngestOptions struct {

@@ -3,7 +3,6 @@ package loadtest
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/omnirank/omnirank/extractors"
 	"github.com/omnirank/omnirank/extractors/starter"
+	"github.com/omnirank/omnirank/internal/option"
 	omnirankv1 "github.com/omnirank/omnirank/proto/omnirank/v1"
 	"github.com/omnirank/omnirank/ranker"
 	"github.com/omnirank/omnirank/server"
@@ -33,7 +33,7 @@ import (
 )
 
 // ErrInvalidOptions marks BenchRecommendOptions out of range.
-var ErrInvalidOptions = errors.New("loadtest: invalid options")
+var ErrInvalidOptions = option.ErrInvalid
 
 // QueryKind is the shape of the Recommend requests a run sends.
 type QueryKind string

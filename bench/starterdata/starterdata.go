@@ -48,6 +48,7 @@ import (
 	"time"
 
 	"github.com/omnirank/omnirank/extractors"
+	"github.com/omnirank/omnirank/extractors/ort"
 	"github.com/omnirank/omnirank/ranker/index"
 	"github.com/omnirank/omnirank/spaces"
 )
@@ -174,9 +175,9 @@ func Generate(ctx context.Context, cfg Config) (*index.Dataset, error) {
 	if err != nil {
 		return nil, fmt.Errorf("starter dataset: %w", err)
 	}
-	opts := []extractors.Option{extractors.WithDevice("cpu"), extractors.WithLogger(cfg.Logger)}
+	opts := []extractors.Option{extractors.WithSession(ort.WithDevice(ort.DeviceCPU)), extractors.WithLogger(cfg.Logger)}
 	if cfg.LibraryPath != "" {
-		opts = append(opts, extractors.WithLibraryPath(cfg.LibraryPath))
+		opts = append(opts, extractors.WithRuntime(ort.WithLibraryPath(cfg.LibraryPath)))
 	}
 	reg, err := extractors.NewRegistry(store, opts...)
 	if err != nil {

@@ -65,9 +65,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	newReg := func(device string) (*extractors.Registry, error) {
-		opts := []extractors.Option{extractors.WithDevice(device), extractors.WithLogger(logger)}
+		opts := []extractors.Option{extractors.WithSession(ort.WithDevice(ort.Device(device))), extractors.WithLogger(logger)}
 		if *lib != "" {
-			opts = append(opts, extractors.WithLibraryPath(*lib))
+			opts = append(opts, extractors.WithRuntime(ort.WithLibraryPath(*lib)))
 		}
 		return extractors.NewRegistry(store, opts...)
 	}

@@ -18,14 +18,16 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/omnirank/omnirank/internal/option"
 )
 
 // Sentinel errors.
 var (
 	// ErrClosed: the batcher no longer accepts work.
 	ErrClosed = errors.New("batcher closed")
-	// ErrInvalidOption: an option had an invalid value.
-	ErrInvalidOption = errors.New("invalid batcher option")
+	// ErrInvalidOption: an option had an invalid value (option.ErrInvalid).
+	ErrInvalidOption = option.ErrInvalid
 	// ErrResultCount: the run function returned the wrong number of results.
 	ErrResultCount = errors.New("batch result count mismatch")
 )
@@ -45,6 +47,19 @@ type config struct {
 
 // Option configures New.
 type Option func(*config) error
+
+// ValidateOptions applies opts to a scratch configuration and returns the
+// first error, so that a component taking batcher options for later can
+// refuse bad ones when it is made.
+func ValidateOptions(opts ...Option) error {
+	var cfg config
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // WithMaxBatch caps the items per batch (default 32).
 func WithMaxBatch(n int) Option {

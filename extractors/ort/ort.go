@@ -18,6 +18,8 @@ import (
 	"sync"
 
 	onnx "github.com/yalue/onnxruntime_go"
+
+	"github.com/omnirank/omnirank/internal/option"
 )
 
 // LibraryVersion is the ONNX Runtime release the project's setup installs.
@@ -31,8 +33,9 @@ var (
 	ErrDevice = errors.New("execution provider unavailable")
 	// ErrClosed: the session or runtime was already closed.
 	ErrClosed = errors.New("closed")
-	// ErrInvalidOption: a functional option had an invalid value.
-	ErrInvalidOption = errors.New("invalid option")
+	// ErrInvalidOption: a functional option had an invalid value
+	// (option.ErrInvalid).
+	ErrInvalidOption = option.ErrInvalid
 	// ErrBadTensor: an input tensor's shape and data disagree.
 	ErrBadTensor = errors.New("bad tensor")
 )
@@ -74,6 +77,19 @@ func WithLibraryPath(path string) Option {
 		c.libraryPath = path
 		return nil
 	}
+}
+
+// ValidateOptions applies opts to a scratch configuration and returns the
+// first error, so that a component taking runtime options for later can
+// refuse bad ones when it is made.
+func ValidateOptions(opts ...Option) error {
+	var cfg runtimeConfig
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // WithLogger sets the logger for runtime and session events.

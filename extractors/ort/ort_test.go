@@ -40,7 +40,7 @@ func acquire(t testing.TB) *ort.Runtime {
 func TestRunAffine(t *testing.T) {
 	rt := acquire(t)
 	defer rt.Release()
-	s, err := rt.NewSession(affineModel(t), []string{"x"}, []string{"y"}, ort.WithIntraOpThreads(1), ort.WithInterOpThreads(1), ort.WithName("affine"), ort.WithoutSpinning())
+	s, err := rt.NewSession(affineModel(t), []string{"x"}, []string{"y"}, ort.WithIntraOpThreads(1), ort.WithInterOpThreads(1), ort.WithName("affine"), ort.WithSpinning(false))
 	if err != nil {
 		t.Fatal(err)
 	}

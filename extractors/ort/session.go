@@ -45,13 +45,15 @@ func WithInterOpThreads(n int) SessionOption {
 	}
 }
 
-// WithDevice picks the execution provider (default DeviceCPU).
+// WithDevice picks the execution provider (default DeviceCPU); d is
+// parsed as ParseDevice does ("CPU" is DeviceCPU).
 func WithDevice(d Device) SessionOption {
 	return func(c *sessionConfig) error {
-		if _, err := ParseDevice(string(d)); err != nil {
+		parsed, err := ParseDevice(string(d))
+		if err != nil {
 			return err
 		}
-		c.device = d
+		c.device = parsed
 		return nil
 	}
 }
@@ -67,15 +69,35 @@ func WithCUDADeviceID(id int) SessionOption {
 	}
 }
 
-// WithoutSpinning stops ORT's thread pool from busy-waiting between
-// operators: slower per call, kinder to a machine shared with other work.
-func WithoutSpinning() SessionOption {
-	return func(c *sessionConfig) error { c.noSpin = true; return nil }
+// WithSpinning lets ORT's thread pools busy-wait between operators (on,
+// ORT's own default) or not (off: slower per call, kinder to a machine
+// shared with other work).
+func WithSpinning(on bool) SessionOption {
+	return func(c *sessionConfig) error { c.noSpin = !on; return nil }
 }
 
 // WithName names the session in logs and errors (e.g. "starter-text@1").
 func WithName(name string) SessionOption {
-	return func(c *sessionConfig) error { c.name = name; return nil }
+	return func(c *sessionConfig) error {
+		if name == "" {
+			return fmt.Errorf("%w: empty session name", ErrInvalidOption)
+		}
+		c.name = name
+		return nil
+	}
+}
+
+// ValidateSessionOptions applies opts to a scratch configuration and
+// returns the first error, so that a component taking session options for
+// later can refuse bad ones when it is made.
+func ValidateSessionOptions(opts ...SessionOption) error {
+	var cfg sessionConfig
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Tensor is a dense tensor in Go memory: exactly one of Float32 and Int64

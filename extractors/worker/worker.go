@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/omnirank/omnirank/extractors"
+	"github.com/omnirank/omnirank/internal/option"
 	"github.com/omnirank/omnirank/metrics"
 	"github.com/omnirank/omnirank/storage"
 	"github.com/omnirank/omnirank/topology"
@@ -52,7 +53,7 @@ type Option func(*Worker) error
 func WithBatchSize(n int) Option {
 	return func(w *Worker) error {
 		if n < 1 || n > 1024 {
-			return fmt.Errorf("worker: batch size %d out of 1..1024", n)
+			return option.Errorf("worker: batch size %d out of 1..1024", n)
 		}
 		w.batchSize = n
 		return nil
@@ -64,7 +65,7 @@ func WithBatchSize(n int) Option {
 func WithConcurrency(n int) Option {
 	return func(w *Worker) error {
 		if n < 1 || n > 64 {
-			return fmt.Errorf("worker: concurrency %d out of 1..64", n)
+			return option.Errorf("worker: concurrency %d out of 1..64", n)
 		}
 		w.loops = n
 		return nil
@@ -75,7 +76,7 @@ func WithConcurrency(n int) Option {
 func WithFetchers(n int) Option {
 	return func(w *Worker) error {
 		if n < 1 || n > 256 {
-			return fmt.Errorf("worker: fetchers %d out of 1..256", n)
+			return option.Errorf("worker: fetchers %d out of 1..256", n)
 		}
 		w.fetchers = n
 		return nil
@@ -86,7 +87,7 @@ func WithFetchers(n int) Option {
 func WithLogger(l *slog.Logger) Option {
 	return func(w *Worker) error {
 		if l == nil {
-			return errors.New("worker: nil logger")
+			return option.Errorf("worker: nil logger")
 		}
 		w.log = l
 		return nil
@@ -96,6 +97,9 @@ func WithLogger(l *slog.Logger) Option {
 // WithMetrics records the worker's work on m.
 func WithMetrics(m *metrics.Pipeline) Option {
 	return func(w *Worker) error {
+		if m == nil {
+			return option.Errorf("worker: nil metrics")
+		}
 		w.metrics = m
 		return nil
 	}
@@ -304,27 +308,20 @@ func (w *Worker) encode(ctx context.Context, enc extractors.Encoder, group []*it
 // failed retries a transient failure with backoff and dead-letters bad
 // input at once, or any failure after topology.MaxDeliver attempts.
 func (w *Worker) failed(ctx context.Context, it *item, err error) {
-	meta, merr := it.msg.Metadata()
-	attempts := 1
-	if merr == nil {
-		attempts = int(meta.NumDelivered)
-	}
+	attempts := topology.Attempts(it.msg)
 	transient := errors.Is(err, errTransient)
 	if errors.Is(err, extractors.ErrBadInput) || (!transient && attempts >= topology.MaxDeliver) || attempts >= topology.MaxTransientDeliver {
 		w.deadLetter(ctx, it, err.Error())
 		return
 	}
 	w.metrics.Failed(w.stage(), "transient")
-	delay := min(time.Second<<min(attempts-1, 5), 30*time.Second)
+	delay := topology.RetryDelay(attempts)
 	w.log.Warn("extract: will retry", "product", it.job.ProductID, "modality", w.modality, "attempt", attempts, "retry_in", delay, "err", err)
 	_ = it.msg.NakWithDelay(delay)
 }
 
 func (w *Worker) deadLetter(ctx context.Context, it *item, reason string) {
-	attempts := 1
-	if meta, err := it.msg.Metadata(); err == nil {
-		attempts = int(meta.NumDelivered)
-	}
+	attempts := topology.Attempts(it.msg)
 	ie := topology.IngestError{ProductID: it.job.ProductID, ObjectKey: it.job.Key, Stage: "extract-" + string(w.modality),
 		Reason: reason, Attempts: attempts, Time: time.Now()}
 	reasonClass := "dead_letter"
@@ -344,7 +341,7 @@ func (w *Worker) deadLetter(ctx context.Context, it *item, reason string) {
 		}
 		if err != nil {
 			w.log.Error("extract: rejection not published; leaving the job for redelivery", "product", j.ProductID, "err", err)
-			_ = it.msg.NakWithDelay(5 * time.Second)
+			topology.NakForRetry(it.msg)
 			return
 		}
 	}
@@ -352,7 +349,7 @@ func (w *Worker) deadLetter(ctx context.Context, it *item, reason string) {
 	w.log.Warn("extract: dead-lettered", "product", ie.ProductID, "object", ie.ObjectKey, "reason", reason)
 	if err := topology.PublishDeadLetter(ctx, w.js, ie, it.msg); err != nil {
 		w.log.Error("extract: dead-letter publish failed; leaving the job for redelivery", "err", err)
-		_ = it.msg.NakWithDelay(5 * time.Second)
+		topology.NakForRetry(it.msg)
 		return
 	}
 	if ie.ProductID != "" {

@@ -1,6 +1,10 @@
 package samplecatalog
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/omnirank/omnirank/internal/option"
+)
 
 // Sentinel errors; wrapped errors say which file or tool.
 var (
@@ -13,7 +17,7 @@ var (
 	// expects.
 	ErrSource = errors.New("samplecatalog: bad emoji source")
 	// ErrInvalidOption: an option's value is out of range.
-	ErrInvalidOption = errors.New("samplecatalog: invalid option")
+	ErrInvalidOption = option.ErrInvalid
 	// ErrOutputNotOurs: the output folder holds files this package did not
 	// write; it is left alone.
 	ErrOutputNotOurs = errors.New("samplecatalog: output folder not made by samplecatalog")

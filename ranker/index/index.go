@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+
+	"github.com/omnirank/omnirank/internal/option"
 )
 
 // Hit is one search result.
@@ -65,7 +67,8 @@ var (
 	ErrCorrupt = errors.New("index: corrupt snapshot")
 	// ErrInvalidOption marks a constructor option or search option out of
 	// range.
-	ErrInvalidOption = errors.New("index: invalid option")
+	// It is option.ErrInvalid, the error of every component's options.
+	ErrInvalidOption = option.ErrInvalid
 )
 
 // Compile-time interface checks.
