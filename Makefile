@@ -5,6 +5,8 @@ BIN := bin/omnirank
 SAMPLE := .cache/sample-catalog
 PROTOC_GEN_GO := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 PROTOC_GEN_GO_GRPC := google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.0
+# The linter `make vet` runs (from the Go module proxy, cached after the first run).
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.7.0
 # Debian packages the build, tests and demo use.
 APT_PKGS := npm espeak-ng sox
 
@@ -36,8 +38,10 @@ build:
 	@mkdir -p bin
 	$(GO) build -o $(BIN) ./cmd/omnirank
 
+## vet: go vet, staticcheck (every default check; fails on any finding) and gofmt
 vet:
 	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 
 ## test: vet, then every test with the race detector

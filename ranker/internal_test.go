@@ -174,3 +174,24 @@ func TestPageToken(t *testing.T) {
 		t.Error("token of another request accepted")
 	}
 }
+
+// TestFreshness: 1 when new (or uploaded "in the future"), halving per
+// half-life, and 0, no boost, without an upload time.
+func TestFreshness(t *testing.T) {
+	day := 24 * time.Hour
+	for _, tc := range []struct {
+		name     string
+		uploaded time.Time
+		want     float32
+	}{
+		{"now", t0, 1},
+		{"future", t0.Add(time.Hour), 1},
+		{"one half-life", t0.Add(-7 * day), 0.5},
+		{"two half-lives", t0.Add(-14 * day), 0.25},
+		{"no upload time", time.Time{}, 0},
+	} {
+		if got := freshness(tc.uploaded, t0, 7*day); math.Abs(float64(got-tc.want)) > 1e-6 {
+			t.Errorf("%s: freshness = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

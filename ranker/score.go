@@ -26,7 +26,8 @@ type Features struct {
 	// Popularity in [0, 1]: log of the time-decayed interaction count,
 	// relative to the most popular item.
 	Popularity float32
-	// Freshness in (0, 1]: exponential decay of the product's age.
+	// Freshness in [0, 1]: exponential decay of the product's age; 0 when
+	// the product has no upload time.
 	Freshness float32
 }
 
@@ -85,8 +86,12 @@ func (l LinearScorer) Explain(f Features) []Contribution {
 	)
 }
 
-// freshness is exp decay of age with the given half-life; a product with
-// no upload time (or one in the future) counts as new.
+// freshness is exp decay of age with the given half-life, 1 for a product
+// uploaded now. An upload time in the future (clock skew between the
+// uploader and this replica) counts as now. A product with no upload time
+// gets 0, no boost: an unknown age is no evidence of newness, and counting
+// it as new would rank records that lack the field (older writers, hand-made
+// records) above products that are really new.
 func freshness(uploaded, now time.Time, halfLife time.Duration) float32 {
 	if uploaded.IsZero() {
 		return 0

@@ -17,6 +17,7 @@ package topology
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -91,9 +92,15 @@ var Modalities = []string{"text", "image", "audio"}
 const (
 	ConsumerIngest = "ingest"
 	ConsumerFusion = "fusion"
-	// ConsumerFeedback is the durable consumer a ranker group reads feedback with.
-	ConsumerFeedback = "ranker-feedback"
 )
+
+// retiredConsumers are durable consumers earlier releases declared and
+// Ensure now deletes: "ranker-feedback" was never read (every ranker
+// replica replays FEEDBACK with its own ordered consumer, so that each has
+// the complete history), so its backlog only grew in `omnirank status`.
+var retiredConsumers = []struct{ stream, name string }{
+	{StreamFeedback, "ranker-feedback"},
+}
 
 // ExtractConsumer is the durable consumer of one modality and lane.
 func ExtractConsumer(modality string, lane Lane) string {
@@ -162,9 +169,8 @@ func Consumers(o Options, modalities []string) map[string]jetstream.ConsumerConf
 		}
 	}
 	cs := map[string]jetstream.ConsumerConfig{
-		StreamS3Events + "/" + ConsumerIngest:   base(ConsumerIngest, S3EventsSubject),
-		StreamFeatures + "/" + ConsumerFusion:   base(ConsumerFusion, "features.>"),
-		StreamFeedback + "/" + ConsumerFeedback: base(ConsumerFeedback, "feedback.>"),
+		StreamS3Events + "/" + ConsumerIngest: base(ConsumerIngest, S3EventsSubject),
+		StreamFeatures + "/" + ConsumerFusion: base(ConsumerFusion, "features.>"),
 	}
 	for _, m := range modalities {
 		for _, l := range []Lane{LaneLive, LaneBackfill} {
@@ -192,6 +198,11 @@ func Ensure(ctx context.Context, js jetstream.JetStream, o Options, modalities [
 		stream, _, _ := strings.Cut(key, "/")
 		if _, err := js.CreateOrUpdateConsumer(ctx, stream, cc); err != nil {
 			return fmt.Errorf("ensure consumer %s: %w", key, err)
+		}
+	}
+	for _, rc := range retiredConsumers {
+		if err := js.DeleteConsumer(ctx, rc.stream, rc.name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+			return fmt.Errorf("delete retired consumer %s/%s: %w", rc.stream, rc.name, err)
 		}
 	}
 	return nil

@@ -3,11 +3,13 @@ package topology
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -95,6 +97,32 @@ func TestEnsureIsIdempotent(t *testing.T) {
 // PullGroups hands a key's waiting messages over together, in order; a
 // held group comes back joined by the key's later messages; other keys do
 // not wait for it; and every message is settled once.
+// TestEnsureDeletesRetiredConsumers: the never-read "ranker-feedback"
+// durable an older release created, whose backlog only grew, is deleted,
+// and no declared consumer reads FEEDBACK any more.
+func TestEnsureDeletesRetiredConsumers(t *testing.T) {
+	js := natstest.JetStream(t)
+	ctx := context.Background()
+	if err := Ensure(ctx, js, DefaultOptions(), Modalities); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.CreateOrUpdateConsumer(ctx, StreamFeedback, jetstream.ConsumerConfig{
+		Durable: "ranker-feedback", FilterSubject: "feedback.>", AckPolicy: jetstream.AckExplicitPolicy}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Ensure(ctx, js, DefaultOptions(), Modalities); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Consumer(ctx, StreamFeedback, "ranker-feedback"); !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		t.Fatalf("ranker-feedback after Ensure: %v, want ErrConsumerNotFound", err)
+	}
+	for key := range Consumers(DefaultOptions(), Modalities) {
+		if strings.HasPrefix(key, StreamFeedback+"/") {
+			t.Errorf("topology still declares %s", key)
+		}
+	}
+}
+
 func TestPullGroupsJoinsAndHolds(t *testing.T) {
 	js := natstest.JetStream(t)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -177,13 +177,6 @@ func Acquire(opts ...Option) (*Runtime, error) {
 	return &Runtime{path: path, logger: cfg.logger}, nil
 }
 
-// acquireRef adds one reference to the environment (used by sessions).
-func acquireRef() {
-	env.mu.Lock()
-	env.refs++
-	env.mu.Unlock()
-}
-
 // releaseRef drops one reference, destroying the environment at zero.
 func releaseRef() error {
 	env.mu.Lock()
