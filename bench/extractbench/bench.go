@@ -15,9 +15,10 @@ import (
 	"os"
 	"runtime"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/omnirank/omnirank/extractors"
 	"github.com/omnirank/omnirank/extractors/batch"
@@ -338,16 +339,13 @@ func median(xs []float64) float64 {
 func (f *Fixture) Pipeline(ctx context.Context, m extractors.Modality, n int) error {
 	mf := f.mods[m]
 	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make([]error, f.opts.Clients)
-	for c := 0; c < f.opts.Clients; c++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	var g errgroup.Group
+	for range f.opts.Clients {
+		g.Go(func() error {
 			for {
 				lo := int(next.Add(int64(f.opts.BatchSize))) - f.opts.BatchSize
 				if lo >= n {
-					return
+					return nil
 				}
 				hi := min(lo+f.opts.BatchSize, n)
 				in := make([][]byte, 0, hi-lo)
@@ -355,14 +353,12 @@ func (f *Fixture) Pipeline(ctx context.Context, m extractors.Modality, n int) er
 					in = append(in, mf.raw[i%len(mf.raw)])
 				}
 				if _, err := mf.enc.Encode(ctx, in); err != nil {
-					errs[c] = err
-					return
+					return err
 				}
 			}
-		}()
+		})
 	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return g.Wait()
 }
 
 // Bare runs the ready batch through the bare session n times.

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/omnirank/omnirank/bench/extractbench"
 	"github.com/omnirank/omnirank/internal/option"
@@ -436,38 +437,18 @@ func (p benchProduct) upload(ctx context.Context, store storage.ObjectStore, tr 
 }
 
 func uploadAll(ctx context.Context, store storage.ObjectStore, ps []benchProduct, concurrency int, tr *ingestTracker) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	work := make(chan benchProduct)
-	errc := make(chan error, concurrency)
-	var wg sync.WaitGroup
-	for range concurrency {
-		wg.Go(func() {
-			for p := range work {
-				if err := p.upload(ctx, store, tr); err != nil {
-					errc <- err
-					cancel()
-					return
-				}
-			}
-		})
-	}
-feed:
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(concurrency)
 	for _, p := range ps {
-		select {
-		case work <- p:
-		case <-ctx.Done():
-			break feed
+		if gctx.Err() != nil {
+			break
 		}
+		g.Go(func() error { return p.upload(gctx, store, tr) })
 	}
-	close(work)
-	wg.Wait()
-	select {
-	case err := <-errc:
+	if err := g.Wait(); err != nil {
 		return err
-	default:
-		return ctx.Err()
 	}
+	return ctx.Err()
 }
 
 // ingestTracker follows a space's embeddings and the ranker's progress to

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -452,34 +453,21 @@ func (t *target) load(ctx context.Context, js jetstream.JetStream) error {
 		data []byte
 	}
 	items := make(chan kvItem, 1024)
-	var (
-		wg    sync.WaitGroup
-		kvErr error
-		errMu sync.Mutex
-	)
-	cctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	// 16 goroutines put the product records while this one publishes the
+	// embeddings; the first failed put cancels the rest.
+	g, gctx := errgroup.WithContext(ctx)
 	for range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		g.Go(func() error {
 			for it := range items {
-				if _, err := kv.Put(cctx, it.id, it.data); err != nil {
-					errMu.Lock()
-					if kvErr == nil {
-						kvErr = fmt.Errorf("put product %s: %w", it.id, err)
-					}
-					errMu.Unlock()
-					cancel()
+				if _, err := kv.Put(gctx, it.id, it.data); err != nil {
+					return fmt.Errorf("put product %s: %w", it.id, err)
 				}
 			}
-		}()
+			return nil
+		})
 	}
 	pubErr := func() error {
-		defer func() {
-			close(items)
-			wg.Wait()
-		}()
+		defer close(items)
 		for i, d := range draws {
 			id := fmt.Sprintf("p%07d", i)
 			t.ids[i] = id
@@ -508,8 +496,8 @@ func (t *target) load(ctx context.Context, js jetstream.JetStream) error {
 			}
 			select {
 			case items <- kvItem{id, rec}:
-			case <-cctx.Done():
-				return cctx.Err()
+			case <-gctx.Done():
+				return gctx.Err()
 			}
 			if _, err := js.PublishAsync(topology.EmbSubject(benchSpace.Name, id), emb); err != nil {
 				return fmt.Errorf("publish embedding %s: %w", id, err)
@@ -522,8 +510,8 @@ func (t *target) load(ctx context.Context, js jetstream.JetStream) error {
 		}
 		return waitPublished(ctx, js)
 	}()
-	if kvErr != nil {
-		return kvErr
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	return pubErr
 }

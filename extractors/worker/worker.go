@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/omnirank/omnirank/extractors"
 	"github.com/omnirank/omnirank/internal/option"
@@ -236,18 +237,16 @@ func (w *Worker) process(ctx context.Context, msgs []jetstream.Msg) {
 // prefetch downloads the media of every job concurrently (bounded), so the
 // encoder never waits on the network one object at a time.
 func (w *Worker) prefetch(ctx context.Context, items []*item) {
-	sem := make(chan struct{}, w.fetchers)
-	var wg sync.WaitGroup
+	// Each job keeps its own error (a bad object fails only its job), so
+	// no goroutine returns one to the group.
+	var g errgroup.Group
+	g.SetLimit(w.fetchers)
 	for _, it := range items {
 		if w.modality == extractors.Text {
 			it.input = []byte(it.job.Text)
 			continue
 		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
+		g.Go(func() error {
 			data, err := w.store.GetObject(ctx, it.job.Key, w.maxBytes)
 			switch {
 			case errors.Is(err, storage.ErrNotFound):
@@ -259,9 +258,10 @@ func (w *Worker) prefetch(ctx context.Context, items []*item) {
 			default:
 				it.input = data
 			}
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	_ = g.Wait()
 }
 
 func (w *Worker) encode(ctx context.Context, enc extractors.Encoder, group []*item) {
