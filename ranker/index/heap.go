@@ -29,31 +29,20 @@ func (h *minHeap) pop() cand {
 	n := len(s) - 1
 	s[0] = s[n]
 	s = s[:n]
-	i := 0
-	for {
-		l := 2*i + 1
-		if l >= n {
-			break
-		}
-		m := l
-		if r := l + 1; r < n && s[r].sim < s[l].sim {
-			m = r
-		}
-		if s[i].sim <= s[m].sim {
-			break
-		}
-		s[i], s[m] = s[m], s[i]
-		i = m
-	}
+	s.down()
 	*h = s
 	return top
 }
 
 // replaceTop swaps the top for c and restores the heap; cheaper than pop+push.
 func (h minHeap) replaceTop(c cand) {
-	s := h
-	n := len(s)
-	s[0] = c
+	h[0] = c
+	h.down()
+}
+
+// down sifts the top element to its place.
+func (h minHeap) down() {
+	n := len(h)
 	i := 0
 	for {
 		l := 2*i + 1
@@ -61,59 +50,38 @@ func (h minHeap) replaceTop(c cand) {
 			break
 		}
 		m := l
-		if r := l + 1; r < n && s[r].sim < s[l].sim {
+		if r := l + 1; r < n && h[r].sim < h[l].sim {
 			m = r
 		}
-		if s[i].sim <= s[m].sim {
+		if h[i].sim <= h[m].sim {
 			break
 		}
-		s[i], s[m] = s[m], s[i]
+		h[i], h[m] = h[m], h[i]
 		i = m
 	}
 }
 
-// maxHeap keeps the highest similarity on top: the best unexplored candidate.
-type maxHeap []cand
+// maxHeap keeps the highest similarity on top: the best unexplored
+// candidate. It is a minHeap of negated similarities, so one sift serves
+// both orders (negation is exact for floats, and ties stay ties).
+type maxHeap struct{ h minHeap }
 
 func (h *maxHeap) push(c cand) {
-	s := append(*h, c)
-	i := len(s) - 1
-	for i > 0 {
-		p := (i - 1) / 2
-		if s[p].sim >= s[i].sim {
-			break
-		}
-		s[p], s[i] = s[i], s[p]
-		i = p
-	}
-	*h = s
+	c.sim = -c.sim
+	h.h.push(c)
 }
 
 func (h *maxHeap) pop() cand {
-	s := *h
-	top := s[0]
-	n := len(s) - 1
-	s[0] = s[n]
-	s = s[:n]
-	i := 0
-	for {
-		l := 2*i + 1
-		if l >= n {
-			break
-		}
-		m := l
-		if r := l + 1; r < n && s[r].sim > s[l].sim {
-			m = r
-		}
-		if s[i].sim >= s[m].sim {
-			break
-		}
-		s[i], s[m] = s[m], s[i]
-		i = m
-	}
-	*h = s
-	return top
+	c := h.h.pop()
+	c.sim = -c.sim
+	return c
 }
+
+// len is the number of candidates held.
+func (h *maxHeap) len() int { return len(h.h) }
+
+// reset empties the heap, keeping its storage.
+func (h *maxHeap) reset() { h.h = h.h[:0] }
 
 // topK accumulates the k best candidates.
 type topK struct {

@@ -113,7 +113,8 @@ func (h *HNSW) searchLayer(ctx context.Context, s *searcher, q []float32, qc []i
 	s.nextGen()
 	gen := s.gen
 	visited := s.visited
-	cands := s.cands[:0]
+	cands := s.cands
+	cands.reset()
 	results := s.results[:0]
 	visited[ep.id] = gen
 	cands.push(ep)
@@ -123,7 +124,7 @@ func (h *HNSW) searchLayer(ctx context.Context, s *searcher, q []float32, qc []i
 		lower = ep.sim
 	}
 	var err error
-	for iter := 1; len(cands) > 0; iter++ {
+	for iter := 1; cands.len() > 0; iter++ {
 		c := cands.pop()
 		if c.sim < lower && len(results) >= ef {
 			break
