@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/disintegration/imaging"
+	xdraw "golang.org/x/image/draw"
 )
 
 // benchPhoto is a 1000×1000 picture with smooth gradients, edges and noise,
@@ -131,31 +132,49 @@ func BenchmarkPreShrink(b *testing.B) {
 	}
 }
 
-// BenchmarkResize compares imaging.Resize with resizeSeparable on the
-// sources the JPEG and PNG paths hand to the resize step.
+// BenchmarkResize compares imaging.Resize, resizeSeparable (ours) and
+// golang.org/x/image/draw's bilinear scalers (BiLinear: the true filter,
+// stretched when shrinking; ApproxBiLinear: four nearest pixels, no
+// stretching, so it aliases when shrinking) on the sources the JPEG and
+// PNG paths hand to the resize step. x/image/draw writes *image.RGBA (its
+// fast path).
 func BenchmarkResize(b *testing.B) {
-	for _, c := range []struct {
-		name     string
-		img      image.Image
-		size     int
-		separate bool
+	srcs := []struct {
+		name string
+		img  image.Image
+		size int
 	}{
-		{"nrgba250-to-224/imaging", benchPhotoSize(250, 250), 224, false},
-		{"nrgba250-to-224/separable", benchPhotoSize(250, 250), 224, true},
-		{"ycbcr250-to-224/imaging", toYCbCr(benchPhotoSize(250, 250), image.YCbCrSubsampleRatio420), 224, false},
-		{"ycbcr250-to-224/separable", toYCbCr(benchPhotoSize(250, 250), image.YCbCrSubsampleRatio420), 224, true},
-		{"nrgba128-to-64/imaging", benchPhotoSize(128, 128), 64, false},
-		{"nrgba128-to-64/separable", benchPhotoSize(128, 128), 64, true},
-	} {
-		b.Run(c.name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if !c.separate {
-					imaging.Resize(c.img, c.size, c.size, imaging.Linear)
-				} else if _, ok := resizeSeparable(c.img, c.size, c.size, imaging.Linear); !ok {
-					b.Fatal("declined")
+		{"nrgba250-to-224", benchPhotoSize(250, 250), 224},
+		{"ycbcr250-to-224", toYCbCr(benchPhotoSize(250, 250), image.YCbCrSubsampleRatio420), 224},
+		{"nrgba128-to-64", benchPhotoSize(128, 128), 64},
+		{"ycbcr1000-to-224", toYCbCr(benchPhotoSize(1000, 1000), image.YCbCrSubsampleRatio420), 224},
+	}
+	for _, src := range srcs {
+		for _, way := range []struct {
+			name   string
+			resize func(image.Image, int) bool
+		}{
+			{"imaging", func(img image.Image, n int) bool { return imaging.Resize(img, n, n, imaging.Linear) != nil }},
+			{"separable", func(img image.Image, n int) bool { _, ok := resizeSeparable(img, n, n, imaging.Linear); return ok }},
+			{"xdraw-bilinear", func(img image.Image, n int) bool {
+				dst := image.NewRGBA(image.Rect(0, 0, n, n))
+				xdraw.BiLinear.Scale(dst, dst.Bounds(), img, img.Bounds(), xdraw.Src, nil)
+				return true
+			}},
+			{"xdraw-approxbilinear", func(img image.Image, n int) bool {
+				dst := image.NewRGBA(image.Rect(0, 0, n, n))
+				xdraw.ApproxBiLinear.Scale(dst, dst.Bounds(), img, img.Bounds(), xdraw.Src, nil)
+				return true
+			}},
+		} {
+			b.Run(src.name+"/"+way.name, func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if !way.resize(src.img, src.size) {
+						b.Fatal("declined")
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }
