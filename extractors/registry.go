@@ -180,10 +180,8 @@ func NewRegistry(store ModelStore, opts ...Option) (*Registry, error) {
 		batching: []batch.Option{batch.WithMaxBatch(32), batch.WithMaxDelay(2 * time.Millisecond), batch.WithConcurrency(1)},
 		logger:   slog.Default(), maxModelBytes: DefaultMaxModelBytes, workers: runtime.GOMAXPROCS(0),
 	}
-	for _, o := range opts {
-		if err := o(&cfg); err != nil {
-			return nil, err
-		}
+	if err := option.Apply(&cfg, opts...); err != nil {
+		return nil, err
 	}
 	r := &Registry{store: store, cfg: cfg, models: map[string]*entry{}}
 	if cfg.promReg != nil {

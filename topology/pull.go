@@ -130,7 +130,7 @@ func pullGroups(ctx context.Context, cfg PullConfig, handle GroupHandler) {
 				return
 			}
 			log.Warn(role+": fetch", "err", err)
-			Sleep(ctx, time.Second)
+			_ = Sleep(ctx, time.Second)
 			continue
 		}
 		for msg := range msgs.Messages() {
@@ -252,12 +252,14 @@ func runLane(in <-chan keyed, handle GroupHandler) {
 	}
 }
 
-// Sleep waits for d or until ctx ends.
-func Sleep(ctx context.Context, d time.Duration) {
+// Sleep waits for d or until ctx ends, and then returns ctx.Err().
+func Sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
+		return ctx.Err()
 	case <-t.C:
+		return nil
 	}
 }

@@ -340,7 +340,7 @@ func BenchIngest(ctx context.Context, opts BenchIngestOptions) (BenchIngestResul
 	res.SingleProductP99Ms = ms(percentile(singles, 99))
 
 	// Let straggling duplicates, if any, arrive before counting them.
-	if err := sleepCtx(ctx, 2*opts.FusionWait+time.Second); err != nil {
+	if err := topology.Sleep(ctx, 2*opts.FusionWait+time.Second); err != nil {
 		return res, err
 	}
 	res.Duplicated = tr.duplicated(ids)
@@ -617,7 +617,7 @@ func (tr *ingestTracker) wait(ctx context.Context, ids []string, timeout time.Du
 			log.Info("bench ingest: progress", "searchable", done, "of", len(ids))
 			lastLog = time.Now()
 		}
-		if err := sleepCtx(ctx, 20*time.Millisecond); err != nil {
+		if err := topology.Sleep(ctx, 20*time.Millisecond); err != nil {
 			return fmt.Errorf("bench ingest: %w", err)
 		}
 	}
@@ -667,17 +667,6 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 }
 
 func ms(d time.Duration) float64 { return math.Round(float64(d)/float64(time.Microsecond)) / 1000 }
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
 
 // benchImageKey is the file name of a product's picture in a format.
 func benchImageKey(format string) string {

@@ -53,12 +53,7 @@ type Option func(*config) error
 // refuse bad ones when it is made.
 func ValidateOptions(opts ...Option) error {
 	var cfg config
-	for _, o := range opts {
-		if err := o(&cfg); err != nil {
-			return err
-		}
-	}
-	return nil
+	return option.Apply(&cfg, opts...)
 }
 
 // WithMaxBatch caps the items per batch (default 32).
@@ -224,10 +219,8 @@ func New[In, Out any](run Func[In, Out], opts ...Option) (*Batcher[In, Out], err
 		return nil, fmt.Errorf("%w: nil run function", ErrInvalidOption)
 	}
 	cfg := config{maxBatch: 32, maxDelay: 2 * time.Millisecond, concurrency: 1}
-	for _, o := range opts {
-		if err := o(&cfg); err != nil {
-			return nil, err
-		}
+	if err := option.Apply(&cfg, opts...); err != nil {
+		return nil, err
 	}
 	if cfg.queue == 0 {
 		cfg.queue = 4 * cfg.maxBatch

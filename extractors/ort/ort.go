@@ -84,12 +84,7 @@ func WithLibraryPath(path string) Option {
 // refuse bad ones when it is made.
 func ValidateOptions(opts ...Option) error {
 	var cfg runtimeConfig
-	for _, o := range opts {
-		if err := o(&cfg); err != nil {
-			return err
-		}
-	}
-	return nil
+	return option.Apply(&cfg, opts...)
 }
 
 // WithLogger sets the logger for runtime and session events.
@@ -147,10 +142,8 @@ func ResolveLibraryPath(explicit string) (string, error) {
 // one library: asking for a different path while it is loaded is an error.
 func Acquire(opts ...Option) (*Runtime, error) {
 	cfg := runtimeConfig{logger: slog.Default()}
-	for _, o := range opts {
-		if err := o(&cfg); err != nil {
-			return nil, err
-		}
+	if err := option.Apply(&cfg, opts...); err != nil {
+		return nil, err
 	}
 	path, err := ResolveLibraryPath(cfg.libraryPath)
 	if err != nil {

@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	onnx "github.com/yalue/onnxruntime_go"
+
+	"github.com/omnirank/omnirank/internal/option"
 )
 
 type sessionConfig struct {
@@ -92,12 +94,7 @@ func WithName(name string) SessionOption {
 // later can refuse bad ones when it is made.
 func ValidateSessionOptions(opts ...SessionOption) error {
 	var cfg sessionConfig
-	for _, o := range opts {
-		if err := o(&cfg); err != nil {
-			return err
-		}
-	}
-	return nil
+	return option.Apply(&cfg, opts...)
 }
 
 // Tensor is a dense tensor in Go memory: exactly one of Float32 and Int64
@@ -166,10 +163,8 @@ type Session struct {
 // graph inputs Run receives and the outputs it returns, in order.
 func (r *Runtime) NewSession(model []byte, inputs, outputs []string, opts ...SessionOption) (*Session, error) {
 	cfg := sessionConfig{device: DeviceCPU, name: "model"}
-	for _, o := range opts {
-		if err := o(&cfg); err != nil {
-			return nil, err
-		}
+	if err := option.Apply(&cfg, opts...); err != nil {
+		return nil, err
 	}
 	if len(model) == 0 {
 		return nil, fmt.Errorf("%w: empty model bytes for %s", ErrInvalidOption, cfg.name)

@@ -159,7 +159,7 @@ func (w *Worker) loop(ctx context.Context, live, backfill jetstream.Consumer) {
 				break
 			}
 			w.log.Warn("extract: fetch", "modality", w.modality, "err", err)
-			topology.Sleep(ctx, time.Second)
+			_ = topology.Sleep(ctx, time.Second)
 			continue
 		}
 		if len(msgs) > 0 {

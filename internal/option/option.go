@@ -16,3 +16,14 @@ var ErrInvalid = errors.New("invalid option")
 func Errorf(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
 }
+
+// Apply applies functional options to cfg in order and returns the first
+// error. With a zero cfg it validates options a component keeps for later.
+func Apply[C any, O ~func(*C) error](cfg *C, opts ...O) error {
+	for _, o := range opts {
+		if err := o(cfg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
