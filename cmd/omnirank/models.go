@@ -8,7 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/omnirank/omnirank/extractors/openwakeword"
+	"github.com/omnirank/omnirank/internal/openwakeword"
 	"github.com/omnirank/omnirank/extractors/starter"
 	pb "github.com/omnirank/omnirank/proto/omnirank/v1"
 )

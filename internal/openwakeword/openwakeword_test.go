@@ -17,7 +17,7 @@ import (
 
 	"github.com/omnirank/omnirank/extractors"
 	"github.com/omnirank/omnirank/extractors/manifest"
-	"github.com/omnirank/omnirank/extractors/openwakeword"
+	"github.com/omnirank/omnirank/internal/openwakeword"
 	"github.com/omnirank/omnirank/extractors/preprocess"
 )
 
