@@ -3,7 +3,7 @@
 // Flat) on a synthetic low-rank dataset or a caller's (bench/starterdata),
 // choosing for each the smallest ef that reaches a recall target, and runs
 // hnswlib and faiss on the same vectors through scripts/bench_baselines.py
-// for comparison. It is the only place that starts an external program.
+// for comparison: the one benchmark that starts an external program.
 package indexbench
 
 import (
