@@ -8,8 +8,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/omnirank/omnirank/internal/openwakeword"
 	"github.com/omnirank/omnirank/extractors/starter"
+	"github.com/omnirank/omnirank/internal/openwakeword"
 	pb "github.com/omnirank/omnirank/proto/omnirank/v1"
 )
 

@@ -17,8 +17,8 @@ import (
 
 	"github.com/omnirank/omnirank/extractors"
 	"github.com/omnirank/omnirank/extractors/manifest"
-	"github.com/omnirank/omnirank/internal/openwakeword"
 	"github.com/omnirank/omnirank/extractors/preprocess"
+	"github.com/omnirank/omnirank/internal/openwakeword"
 )
 
 func TestManifestValidates(t *testing.T) {
