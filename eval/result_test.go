@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -60,21 +61,21 @@ func TestResultJSONFields(t *testing.T) {
 	if err := json.Unmarshal(data, &top); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := sortedKeys(top), []string{"all", "by_kind", "failed", "k", "queries", "space"}; !slices.Equal(got, want) {
+	if got, want := slices.Sorted(maps.Keys(top)), []string{"all", "by_kind", "failed", "k", "queries", "space"}; !slices.Equal(got, want) {
 		t.Errorf("top-level fields %v, want %v", got, want)
 	}
 	var all map[string]json.RawMessage
 	if err := json.Unmarshal(top["all"], &all); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := sortedKeys(all), []string{"mrr_at_k", "n", "ndcg_at_k", "recall_at_k"}; !slices.Equal(got, want) {
+	if got, want := slices.Sorted(maps.Keys(all)), []string{"mrr_at_k", "n", "ndcg_at_k", "recall_at_k"}; !slices.Equal(got, want) {
 		t.Errorf("aggregate fields %v, want %v", got, want)
 	}
 	var byKind map[string]json.RawMessage
 	if err := json.Unmarshal(top["by_kind"], &byKind); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := sortedKeys(byKind), []string{"image", "like", "text"}; !slices.Equal(got, want) {
+	if got, want := slices.Sorted(maps.Keys(byKind)), []string{"image", "like", "text"}; !slices.Equal(got, want) {
 		t.Errorf("by_kind keys %v, want %v", got, want)
 	}
 	r = Summarise("s1", 2, perQuery())
@@ -88,15 +89,6 @@ func TestResultJSONFields(t *testing.T) {
 	if len(withPQ.PerQuery) != 4 || withPQ.PerQuery[0]["recall_at_k"] != 1.0 || withPQ.PerQuery[3]["error"] == nil {
 		t.Errorf("per_query = %v", withPQ.PerQuery)
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 func TestOverlap(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"image/color"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -115,7 +116,7 @@ func TestCLIEval(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &raw); err != nil {
 		t.Fatalf("eval --json is not one JSON object: %v\n%s", err, out.String())
 	}
-	if got, want := keys(raw), []string{"all", "by_kind", "failed", "k", "queries", "space"}; !slices.Equal(got, want) {
+	if got, want := slices.Sorted(maps.Keys(raw)), []string{"all", "by_kind", "failed", "k", "queries", "space"}; !slices.Equal(got, want) {
 		t.Errorf("fields %v, want %v", got, want)
 	}
 	var byKind map[string]map[string]json.RawMessage
@@ -123,7 +124,7 @@ func TestCLIEval(t *testing.T) {
 		t.Fatal(err)
 	}
 	for kind, agg := range byKind {
-		if got, want := keys(agg), []string{"mrr_at_k", "n", "ndcg_at_k", "recall_at_k"}; !slices.Equal(got, want) {
+		if got, want := slices.Sorted(maps.Keys(agg)), []string{"mrr_at_k", "n", "ndcg_at_k", "recall_at_k"}; !slices.Equal(got, want) {
 			t.Errorf("by_kind.%s fields %v, want %v", kind, got, want)
 		}
 	}
@@ -249,15 +250,6 @@ func TestCLIEval(t *testing.T) {
 			}
 		}
 	})
-}
-
-func keys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
