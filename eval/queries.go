@@ -27,7 +27,9 @@ const (
 )
 
 // Kinds lists every kind in table order.
-var Kinds = []Kind{KindText, KindImage, KindAudio, KindLike, KindUser, KindMixed}
+func Kinds() []Kind {
+	return []Kind{KindText, KindImage, KindAudio, KindLike, KindUser, KindMixed}
+}
 
 // ErrBadQueryFile is wrapped by every error about the content of a query
 // file.

@@ -10,7 +10,8 @@ import (
 // rows lists the kinds r has, in table order, then "all".
 func rows(r Result) []Kind {
 	var out []Kind
-	for _, k := range Kinds {
+	known := Kinds()
+	for _, k := range known {
 		if _, ok := r.ByKind[k]; ok {
 			out = append(out, k)
 		}
@@ -18,7 +19,7 @@ func rows(r Result) []Kind {
 	// kinds this package does not know (from a newer writer) still show
 	var unknown []Kind
 	for k := range r.ByKind {
-		if !slices.Contains(Kinds, k) {
+		if !slices.Contains(known, k) {
 			unknown = append(unknown, k)
 		}
 	}
