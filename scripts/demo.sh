@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The demo: start omnirank with every role on embedded NATS and S3, ingest the
 # sample catalogue through the API (the bucket's events trigger ingestion),
-# wait until it is searchable, then answer a text, an image and an audio query.
+# wait until it is searchable, answer text, image and audio queries, then
+# evaluate the sample queries with omnirank eval.
 set -euo pipefail
 BIN=${1:-bin/omnirank}
 SAMPLE=${2:-.cache/sample-catalog}
@@ -57,3 +58,10 @@ while IFS=$'\t' read -r kind path expect; do
 done
 echo
 "$BIN" status --addr "$GRPC" --errors 5
+# The same sample queries as a labelled query file: Recall, NDCG and MRR
+# at 10 per query kind (a query "finds" the product it was made from).
+if [ -f "$SAMPLE/queries/eval.jsonl" ]; then
+  echo
+  echo "== offline evaluation of the active space on $SAMPLE/queries/eval.jsonl"
+  "$BIN" eval --addr "$GRPC" --queries "$SAMPLE/queries/eval.jsonl" -k 10
+fi

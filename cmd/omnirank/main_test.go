@@ -19,12 +19,9 @@ import (
 	"github.com/omnirank/omnirank/server"
 )
 
-func writeProduct(t *testing.T, dir, id, title string, c color.RGBA) {
+// checkerPNG is a 48×48 PNG checkerboard of c and c's channels rotated.
+func checkerPNG(t *testing.T, c color.RGBA) []byte {
 	t.Helper()
-	pd := filepath.Join(dir, id)
-	if err := os.MkdirAll(pd, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	img := image.NewRGBA(image.Rect(0, 0, 48, 48))
 	for y := range 48 {
 		for x := range 48 {
@@ -39,7 +36,16 @@ func writeProduct(t *testing.T, dir, id, title string, c color.RGBA) {
 	if err := png.Encode(&buf, img); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(pd, "image.png"), buf.Bytes(), 0o644); err != nil {
+	return buf.Bytes()
+}
+
+func writeProduct(t *testing.T, dir, id, title string, c color.RGBA) {
+	t.Helper()
+	pd := filepath.Join(dir, id)
+	if err := os.MkdirAll(pd, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(pd, "image.png"), checkerPNG(t, c), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	pj := fmt.Sprintf(`{"id":%q,"title":%q,"category":["test"],"price":5,"currency":"EUR","media":[{"key":"image.png","kind":"image","content_type":"image/png"}]}`, id, title)
@@ -48,8 +54,11 @@ func writeProduct(t *testing.T, dir, id, title string, c color.RGBA) {
 	}
 }
 
-// The CLI's client commands against a real server over gRPC.
-func TestCLIIngestQueryStatus(t *testing.T) {
+// startServer starts a real server with every role (embedded NATS and S3,
+// the starter models, gRPC on loopback), closed at cleanup, and returns
+// its gRPC address.
+func startServer(t *testing.T) string {
+	t.Helper()
 	cfg := server.DefaultConfig()
 	cfg.DataDir = t.TempDir()
 	cfg.GRPCAddr = "127.0.0.1:0"
@@ -57,17 +66,22 @@ func TestCLIIngestQueryStatus(t *testing.T) {
 	cfg.Device = "cpu"
 	cfg.FusionWait = time.Second
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	ctx := context.Background()
-	srv, err := server.Start(ctx, cfg)
+	srv, err := server.Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
-		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		_ = srv.Close(cctx)
-	}()
-	addr := srv.GRPCAddr()
+		_ = srv.Close(ctx)
+	})
+	return srv.GRPCAddr()
+}
+
+// The CLI's client commands against a real server over gRPC.
+func TestCLIIngestQueryStatus(t *testing.T) {
+	ctx := context.Background()
+	addr := startServer(t)
 	cat := t.TempDir()
 	writeProduct(t, cat, "teapot", "Porcelain teapot", color.RGBA{200, 30, 30, 255})
 	writeProduct(t, cat, "sneaker", "Canvas sneaker", color.RGBA{30, 30, 200, 255})

@@ -54,7 +54,7 @@ const (
 // generatorVersion is part of the stamp: bump it when the output changes
 // for the same options in a way the tables below do not show (the stamp
 // also hashes every mapping and wording table, so editing one rebuilds).
-const generatorVersion = "samplecatalog/1"
+const generatorVersion = "samplecatalog/2" // 2: queries/eval.jsonl
 
 // tablesDigest hashes the tables the products are made from. fmt prints
 // maps with sorted keys, so the digest is stable.
@@ -502,6 +502,9 @@ func (b *Builder) writeQueries(ctx context.Context, t tools, src Source, root st
 		qs = append(qs, Query{ID: fmt.Sprintf("text-%d", i+1), Kind: "text", Text: text, Expect: products[k].ID, Note: note})
 	}
 	if err := writeJSON(filepath.Join(dir, QueriesFile), QuerySet{Queries: qs}); err != nil {
+		return nil, err
+	}
+	if err := writeEvalQueries(dir, qs); err != nil {
 		return nil, err
 	}
 	return qs, nil

@@ -15,6 +15,7 @@ import (
 
 	"github.com/go-audio/wav"
 
+	"github.com/omnirank/omnirank/eval"
 	"github.com/omnirank/omnirank/storage"
 )
 
@@ -339,6 +340,22 @@ func TestBuildSmallCatalogue(t *testing.T) {
 	for _, k := range []string{"image", "audio", "text"} {
 		if kinds[k] != queries {
 			t.Errorf("%d %s queries, want %d", kinds[k], k, queries)
+		}
+	}
+
+	// eval.jsonl is a valid labelled query file (media found relative to
+	// it) holding the same queries.
+	eqs, err := eval.ReadQueryFile(filepath.Join(out, QueriesDir, EvalFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(eqs) != len(qs.Queries) {
+		t.Fatalf("%d eval queries, want %d", len(eqs), len(qs.Queries))
+	}
+	for i, eq := range eqs {
+		q := qs.Queries[i]
+		if eq.ID != q.ID || string(eq.Kind()) != q.Kind || len(eq.Relevant) != 1 || eq.Relevant[0] != q.Expect {
+			t.Errorf("eval query %+v, from %+v", eq, q)
 		}
 	}
 

@@ -13,6 +13,7 @@
 //	<out>/catalog.jsonl       one storage.Product per line, media keys relative to <out>
 //	<out>/queries/            query inputs that are not byte-identical to any product media
 //	<out>/queries/queries.json the queries and the product id each should find
+//	<out>/queries/eval.jsonl  the same queries as a labelled query file for `omnirank eval`
 //	<out>/.stamp              what the folder was built from; a matching stamp skips the rebuild
 //
 // The pure parts (titles, category paths, descriptions, brands, prices) are

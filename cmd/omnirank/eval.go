@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/omnirank/omnirank/eval"
+	pb "github.com/omnirank/omnirank/proto/omnirank/v1"
+)
+
+// cmdEval runs a labelled query file against RankerService and prints
+// Recall@k, NDCG@k and MRR@k per query kind and overall.
+func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	defaults := eval.DefaultConfig()
+	addr := fs.String("addr", defaultAddr, "omnirank gRPC address")
+	queries := fs.String("queries", "", "labelled query file (JSONL: id, text/image/audio/like/user, relevant)")
+	space := fs.String("space", "", "embedding space to evaluate (default: the active one)")
+	k := fs.Int("k", defaults.K, "results asked for and scored per query")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	perQuery := fs.Bool("per-query", false, "with --json: add every query's ranked ids, metrics and error (per_query)")
+	concurrency := fs.Int("concurrency", defaults.Concurrency, "queries in flight at once")
+	timeout := fs.Duration("timeout", defaults.Timeout, "limit per query, retries included")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: omnirank eval --queries FILE [--space NAME] [-k 10] [--json [--per-query]] [--addr A]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *queries == "" || fs.NArg() != 0 {
+		fs.Usage()
+		return fmt.Errorf("eval: give --queries FILE and no other arguments")
+	}
+	cfg := defaults
+	cfg.Space, cfg.K, cfg.Concurrency, cfg.Timeout = *space, *k, *concurrency, *timeout
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	qs, err := eval.ReadQueryFile(*queries)
+	if err != nil {
+		return err
+	}
+	conn, err := dial(*addr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	res, err := eval.Run(ctx, pb.NewRankerServiceClient(conn), qs, cfg)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		out := res
+		if !*perQuery {
+			out.PerQuery = nil
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(out); err != nil {
+			return err
+		}
+		for _, q := range res.PerQuery {
+			if q.Failed() {
+				fmt.Fprintf(stderr, "failed %s (%s): %s\n", q.ID, q.Kind, q.Error)
+			}
+		}
+	} else if err := eval.WriteTable(stdout, res); err != nil {
+		return err
+	}
+	if res.Failed > 0 {
+		return fmt.Errorf("eval: %d of %d queries failed", res.Failed, res.Queries)
+	}
+	return nil
+}
