@@ -489,6 +489,18 @@ func textPreparer(man Manifest, vocab []byte) (preparer, error) {
 			}
 			return []unit{{ints: ids, floats: w}}, nil
 		}, nil
+	case manifest.TokenizerStarterWordNet:
+		tok, err := starter.NewWordNetTokenizer(t.Buckets, t.MaxLength, vocab)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrInvalidModel, man.ID(), err)
+		}
+		return func(_ context.Context, data []byte) ([]unit, error) {
+			ids, w, err := tok.Features(string(data))
+			if err != nil {
+				return nil, fmt.Errorf("%w: %v", ErrBadInput, err)
+			}
+			return []unit{{ints: ids, floats: w}}, nil
+		}, nil
 	case manifest.TokenizerWordPiece:
 		return wordpiecePreparer(man, vocab, maxWindows)
 	}

@@ -21,6 +21,40 @@ var detach = map[POS][][2]string{
 	Adjective: {{"er", ""}, {"est", ""}, {"er", "e"}, {"est", "e"}},
 }
 
+// Detach returns the candidate base forms WordNet's detachment rules give
+// for an inflected word (lower-case), nouns' rules first, then verbs' and
+// adjectives', without checking that they are words: "boxes" → box, boxe,
+// boxe, box... Callers keep the candidates their vocabulary knows.
+func Detach(word string) []string {
+	var out []string
+	for _, pos := range []POS{Noun, Verb, Adjective} {
+		for _, r := range detach[pos] {
+			if strings.HasSuffix(word, r[0]) && len(word) > len(r[0]) {
+				c := word[:len(word)-len(r[0])] + r[1]
+				if !slices.Contains(out, c) {
+					out = append(out, c)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// Exceptions returns every (inflected form, base) pair of the exception
+// lists, sorted by form then base, nouns' first for a form.
+func (db *DB) Exceptions() [][2]string {
+	var out [][2]string
+	for _, pos := range []POS{Noun, Verb, Adjective, Adverb} {
+		for form, bases := range db.exc[pos] {
+			for _, b := range bases {
+				out = append(out, [2]string{form, b})
+			}
+		}
+	}
+	slices.SortStableFunc(out, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
+	return out
+}
+
 // Lemmatize returns the base forms of word (lower-case; spaces or '_'
 // between the words of a phrase) that WordNet knows, as morphy finds
 // them: per part of speech (nouns, adjectives, verbs, adverbs), the
