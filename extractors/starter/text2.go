@@ -59,7 +59,8 @@ func BuildText2(ctx context.Context, cfg Text2Config) (Text2, error) {
 		return Text2{}, fmt.Errorf("build %s: %w", Text2ID, err)
 	}
 	lemmas := wordvec.Vocabulary(db, cfg.Vocab)
-	vecs, err := wordvec.Learn(ctx, db, lemmas, cfg.Vectors, nil)
+	src := wordvec.NewSource(db)
+	vecs, err := wordvec.Learn(ctx, src, lemmas, cfg.Vectors, nil)
 	if err != nil {
 		return Text2{}, fmt.Errorf("build %s: %w", Text2ID, err)
 	}
@@ -67,7 +68,7 @@ func BuildText2(ctx context.Context, cfg Text2Config) (Text2, error) {
 	if err != nil {
 		return Text2{}, fmt.Errorf("build %s: %w", Text2ID, err)
 	}
-	idf := wordvec.GlossIDF(db, lemmas)
+	idf := wordvec.GlossIDF(src, lemmas)
 	model, err := buildText2Graph(vecs, idf)
 	if err != nil {
 		return Text2{}, fmt.Errorf("build %s: %w", Text2ID, err)

@@ -71,14 +71,14 @@ func Vocabulary(db *wordnet.DB, cfg VocabConfig) []string {
 // synset glosses, ln((N+1)/(df+1)) + 1 with N the number of synsets and
 // df the glosses whose content words (GlossWords) include it: frequent
 // defining words ("small", "device") weigh less than specific ones.
-func GlossIDF(db *wordnet.DB, vocab []string) []float32 {
+func GlossIDF(src *Source, vocab []string) []float32 {
 	df := map[string]int{}
-	for id := range db.Synsets {
-		for _, w := range GlossWords(db, wordnet.SynsetID(id)) {
+	for _, ws := range src.glossW {
+		for _, w := range ws {
 			df[w]++
 		}
 	}
-	n := float64(len(db.Synsets))
+	n := float64(len(src.glossW))
 	out := make([]float32, len(vocab))
 	for i, w := range vocab {
 		out[i] = float32(math.Log((n+1)/(float64(df[w])+1)) + 1)

@@ -111,13 +111,29 @@ type Membership struct {
 // ErrEmpty: no vocabulary word has any context.
 var ErrEmpty = errors.New("wordvec: no contexts")
 
+// Source is the database with each synset's gloss words worked out once
+// (NewSource), shared by Learn, GlossIDF and the check.
+type Source struct {
+	DB     *wordnet.DB
+	glossW [][]string // per synset: GlossWords
+}
+
+// NewSource lemmatises every gloss of db.
+func NewSource(db *wordnet.DB) *Source {
+	src := &Source{DB: db, glossW: make([][]string, len(db.Synsets))}
+	for id := range db.Synsets {
+		src.glossW[id] = GlossWords(db, wordnet.SynsetID(id))
+	}
+	return src
+}
+
 // Learn computes vectors for vocab (lemmas, '_' in phrases), leaving out
 // the memberships in heldOut (nil for none).
-func Learn(ctx context.Context, db *wordnet.DB, vocab []string, cfg Config, heldOut map[Membership]bool) (*Vectors, error) {
+func Learn(ctx context.Context, src *Source, vocab []string, cfg Config, heldOut map[Membership]bool) (*Vectors, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	rows, ncols := contexts(db, vocab, cfg, heldOut)
+	rows, ncols := contexts(src, vocab, cfg, heldOut)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -158,14 +174,15 @@ type entry struct {
 // contexts builds each vocabulary word's weighted context row. Columns
 // are synsets (id) and gloss words (len(Synsets) + gloss word number);
 // the returned column count covers both, unused ones included.
-func contexts(db *wordnet.DB, vocab []string, cfg Config, heldOut map[Membership]bool) ([][]entry, int) {
+func contexts(src *Source, vocab []string, cfg Config, heldOut map[Membership]bool) ([][]entry, int) {
+	db := src.DB
 	nsyn := len(db.Synsets)
 	glossCol := map[string]int32{}
-	var glossWords [][]int32 // per synset, lazily
+	var glossWords [][]int32 // per synset
 	if cfg.Gloss > 0 {
 		glossWords = make([][]int32, nsyn)
-		for id := range db.Synsets {
-			for _, w := range GlossWords(db, wordnet.SynsetID(id)) {
+		for id, ws := range src.glossW {
+			for _, w := range ws {
 				c, ok := glossCol[w]
 				if !ok {
 					c = int32(nsyn + len(glossCol))

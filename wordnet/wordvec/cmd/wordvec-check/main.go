@@ -27,6 +27,7 @@ func main() {
 	}
 	vocab := wordvec.Vocabulary(db, wordvec.DefaultVocab)
 	held := wordvec.DefaultCheck.HeldOut(db, vocab)
+	src := wordvec.NewSource(db)
 	fmt.Printf("vocabulary %d words, %d held-out memberships\n", len(vocab), len(held))
 	synsetsOnly := wordvec.Default
 	synsetsOnly.HyperDepth, synsetsOnly.Relations, synsetsOnly.Gloss = 0, 0, 0
@@ -50,7 +51,7 @@ func main() {
 	fmt.Println("|---|---|---|---|---|---|---|")
 	for _, s := range settings {
 		t0 := time.Now()
-		v, err := wordvec.Learn(context.Background(), db, vocab, s.cfg, held)
+		v, err := wordvec.Learn(context.Background(), src, vocab, s.cfg, held)
 		if err != nil {
 			slog.Error("wordvec-check", "setting", s.name, "err", err)
 			os.Exit(1)
