@@ -96,8 +96,11 @@ func (db *DB) Lemmatize(word string) []Lemma {
 	return out
 }
 
-// Base is word's most likely base form: among Lemmatize's results the
-// most frequent in the sense-tagged corpus, the word itself winning ties;
+// Base is word's most likely base form: among Lemmatize's results of
+// the first part of speech that has any (nouns, adjectives, verbs,
+// adverbs: product text is mostly nouns), the most frequent in the
+// sense-tagged corpus, the word itself winning ties. "shoes" → shoe,
+// "mice" → mouse, "bed" → bed (not the verb be), "running" → running;
 // "" when WordNet does not know the word.
 func (db *DB) Base(word string) string {
 	ls := db.Lemmatize(word)
@@ -105,17 +108,25 @@ func (db *DB) Base(word string) string {
 		return ""
 	}
 	self := strings.ReplaceAll(strings.ToLower(strings.TrimSpace(word)), " ", "_")
-	best, bestF := "", -1
-	for _, l := range ls {
-		f := db.freq[l.Text]
-		if l.Text == self {
-			f++ // ties go to the surface form
+	for _, pos := range AllPOS {
+		best, bestF := "", -1
+		for _, l := range ls {
+			if l.POS != pos {
+				continue
+			}
+			f := 2 * db.posFreq[pos][l.Text]
+			if l.Text == self {
+				f++ // ties go to the surface form
+			}
+			if f > bestF {
+				best, bestF = l.Text, f
+			}
 		}
-		if f > bestF {
-			best, bestF = l.Text, f
+		if best != "" {
+			return best
 		}
 	}
-	return best
+	return ""
 }
 
 // Term is a weighted search term: a word or a phrase (words separated by

@@ -110,8 +110,10 @@ type DB struct {
 	tagged map[POS]map[string]int
 	// exc maps pos → inflected form → base forms.
 	exc map[POS]map[string][]string
-	// freq is each lemma's summed sense tag count from cntlist.rev.
-	freq map[string]int
+	// freq is each lemma's summed sense tag count from cntlist.rev;
+	// posFreq the same per part of speech.
+	freq    map[string]int
+	posFreq map[POS]map[string]int
 	// phraseLen is the longest multi-word lemma starting with a word.
 	phraseLen map[string]int
 }
@@ -127,6 +129,7 @@ func Open(dir string) (*DB, error) {
 	db := &DB{
 		index: map[POS]map[string][]SynsetID{}, tagged: map[POS]map[string]int{},
 		exc: map[POS]map[string][]string{}, freq: map[string]int{}, phraseLen: map[string]int{},
+		posFreq: map[POS]map[string]int{Noun: {}, Verb: {}, Adjective: {}, Adverb: {}},
 	}
 	byOffset := map[POS]map[uint32]SynsetID{}
 	type rawPtr struct {
@@ -340,6 +343,9 @@ func (db *DB) readExceptions(dir string, pos POS) error {
 	return nil
 }
 
+// keyPOS maps a sense key's ss_type digit to its part of speech.
+var keyPOS = map[byte]POS{'1': Noun, '2': Verb, '3': Adjective, '4': Adverb, '5': Adjective}
+
 // readCounts sums cntlist.rev's tag counts ("sense_key sense_number
 // tag_cnt") per lemma. The file is optional.
 func (db *DB) readCounts(dir string) error {
@@ -356,12 +362,16 @@ func (db *DB) readCounts(dir string) error {
 		if len(f) != 3 {
 			continue
 		}
-		lemma, _, ok := strings.Cut(f[0], "%")
+		lemma, key, ok := strings.Cut(f[0], "%")
 		c, err := strconv.Atoi(f[2])
-		if !ok || err != nil {
+		if !ok || err != nil || key == "" {
 			continue
 		}
-		db.freq[strings.ToLower(lemma)] += c
+		lemma = strings.ToLower(lemma)
+		db.freq[lemma] += c
+		if pos, ok := keyPOS[key[0]]; ok {
+			db.posFreq[pos][lemma] += c
+		}
 	}
 	return nil
 }

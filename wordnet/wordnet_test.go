@@ -99,11 +99,13 @@ func TestLemmatize(t *testing.T) {
 		has        []string
 	}{
 		{"shoes", "shoe", []string{"shoe"}},
-		{"Running", "run", []string{"running", "run"}},
+		{"Running", "running", []string{"running", "run"}},
+		{"bed", "bed", []string{"bed", "be"}},
+		{"rose", "rose", []string{"rose", "rise"}},
 		{"mice", "mouse", []string{"mouse"}},
 		{"boxes", "box", []string{"box"}},
 		{"dresses", "dress", []string{"dress"}},
-		{"better", "good", []string{"good", "well"}},
+		{"better", "better", []string{"good", "well"}},
 		{"running shoes", "running_shoe", []string{"running_shoe"}},
 		{"sofa", "sofa", []string{"sofa"}},
 		{"qwxyz", "", nil},
