@@ -5,8 +5,10 @@ BIN := bin/omnirank
 SAMPLE := .cache/sample-catalog
 PROTOC_GEN_GO := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 PROTOC_GEN_GO_GRPC := google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.0
-# Debian packages the build, tests and demo use.
-APT_PKGS := npm espeak-ng sox
+# Debian packages the build, tests and demo use (wordnet-base: the WordNet
+# 3.0 database starter-text@2, query expansion and the labelled sample
+# queries are derived from).
+APT_PKGS := npm espeak-ng sox wordnet-base
 
 .PHONY: all setup deps onnxruntime sample build test test-short vet demo proto bench fuzz golden gpu-check onnxruntime-cuda clean
 
@@ -20,6 +22,7 @@ deps:
 	command -v npm >/dev/null || missing="$$missing npm"; \
 	command -v espeak-ng >/dev/null || missing="$$missing espeak-ng"; \
 	command -v sox >/dev/null || missing="$$missing sox"; \
+	test -f /usr/share/wordnet/data.noun || missing="$$missing wordnet-base"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \

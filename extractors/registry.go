@@ -506,20 +506,18 @@ func (r *Registry) EnsureStarter(ctx context.Context) ([]Manifest, error) {
 	return out, nil
 }
 
-// EnsureText2 registers starter-text@2 (built from the WordNet database
-// in wordnetDir, "" for Debian's) unless it is already in the store, and
-// returns its manifest. It is separate from EnsureStarter because the
+// EnsureText2 registers starter-text@2 (built with cfg, normally
+// starter.DefaultText2 with the WordNet folder set) unless it is already
+// in the store, and returns its manifest. It is separate from EnsureStarter because the
 // build learns word vectors (tens of seconds) and needs the wordnet-base
 // package: without it the error wraps wordnet.ErrMissing. starter-text@2
 // is registered, not made any space's default.
-func (r *Registry) EnsureText2(ctx context.Context, wordnetDir string) (Manifest, error) {
+func (r *Registry) EnsureText2(ctx context.Context, cfg starter.Text2Config) (Manifest, error) {
 	if m, err := r.LoadManifest(ctx, starter.TextName, starter.Text2Version); err == nil {
 		return m, nil
 	} else if !errors.Is(err, ErrModelNotFound) {
 		return Manifest{}, err
 	}
-	cfg := starter.DefaultText2
-	cfg.WordNetDir = wordnetDir
 	t, err := starter.BuildText2(ctx, cfg)
 	if err != nil {
 		return Manifest{}, err

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/omnirank/omnirank/extractors"
+	"github.com/omnirank/omnirank/extractors/starter"
 	"github.com/omnirank/omnirank/spaces"
 	"github.com/omnirank/omnirank/wordnet"
 )
@@ -63,7 +64,9 @@ func NewEncoders(ctx context.Context, store extractors.ModelStore, cfg Config, p
 	e.stop = stop
 	go func() {
 		defer close(e.done)
-		m, err := reg.EnsureText2(bg, cfg.WordNetDir)
+		t2 := starter.DefaultText2
+		t2.WordNetDir = cfg.WordNetDir
+		m, err := reg.EnsureText2(bg, t2)
 		switch {
 		case errors.Is(err, wordnet.ErrMissing):
 			log.Warn("starter-text@2 not registered: it is learnt from WordNet; install the Debian package wordnet-base", "dir", cfg.WordNetDir)

@@ -15,8 +15,7 @@ import (
 // n-grams.
 const (
 	Text2Version = "2"
-	// Text2WordWeight scales the word-vector block against the n-gram
-	// block (each L2-normalised first) before the final normalisation.
+	// Text2WordWeight is the default Text2Config.WordWeight.
 	Text2WordWeight = 1.25
 )
 
@@ -25,10 +24,13 @@ type Text2Config struct {
 	WordNetDir string // "" = wordnet.DefaultDir
 	Vocab      wordvec.VocabConfig
 	Vectors    wordvec.Config
+	// WordWeight scales the word-vector block against the n-gram block
+	// (each L2-normalised first) before the final normalisation; > 0.
+	WordWeight float64
 }
 
 // DefaultText2 is the configuration `omnirank models build-starter` uses.
-var DefaultText2 = Text2Config{Vocab: wordvec.DefaultVocab, Vectors: wordvec.Default}
+var DefaultText2 = Text2Config{Vocab: wordvec.DefaultVocab, Vectors: wordvec.Default, WordWeight: Text2WordWeight}
 
 // Text2ID is starter-text@2's "name@version".
 const Text2ID = TextName + "@" + Text2Version
@@ -54,6 +56,12 @@ func (t Text2) Files() map[string][]byte {
 // database it fails with wordnet.ErrMissing. The same database gives the
 // same bytes.
 func BuildText2(ctx context.Context, cfg Text2Config) (Text2, error) {
+	if !(cfg.WordWeight > 0) {
+		return Text2{}, fmt.Errorf("build %s: word weight %v must be > 0", Text2ID, cfg.WordWeight)
+	}
+	if err := cfg.Vectors.Validate(); err != nil {
+		return Text2{}, fmt.Errorf("build %s: %w", Text2ID, err)
+	}
 	db, err := wordnet.Open(cfg.WordNetDir)
 	if err != nil {
 		return Text2{}, fmt.Errorf("build %s: %w", Text2ID, err)
@@ -69,7 +77,7 @@ func BuildText2(ctx context.Context, cfg Text2Config) (Text2, error) {
 		return Text2{}, fmt.Errorf("build %s: %w", Text2ID, err)
 	}
 	idf := wordvec.GlossIDF(src, lemmas)
-	model, err := buildText2Graph(vecs, idf)
+	model, err := buildText2Graph(vecs, idf, cfg.WordWeight)
 	if err != nil {
 		return Text2{}, fmt.Errorf("build %s: %w", Text2ID, err)
 	}
@@ -127,7 +135,7 @@ func bagOfRows(g *onnxgraph.Graph, table, ids, w string) string {
 // buildText2Graph writes the graph. Ids below TextBuckets index the ±1
 // table; ids from TextBuckets up index the word table (int8 rows with a
 // per-row scale, times the word's IDF).
-func buildText2Graph(v *wordvec.Vectors, idf []float32) ([]byte, error) {
+func buildText2Graph(v *wordvec.Vectors, idf []float32, wordWeight float64) ([]byte, error) {
 	n, d := len(v.Words), v.Dim
 	q := make([]byte, n*d)
 	scale := make([]float32, n) // per-row dequantisation scale × IDF
@@ -160,7 +168,7 @@ func buildText2Graph(v *wordvec.Vectors, idf []float32) ([]byte, error) {
 	hashBlock := l2norm(g, bagOfRows(g, g.Raw(onnxgraph.Int8, []int64{TextBuckets, TextDim}, hashTable()), hashIDs, hashW), 1e-12)
 	rowScale := g.Node("Gather", []string{g.Floats([]int64{int64(n)}, scale), wordIDs}, onnxgraph.AInt("axis", 0)) // [B,L]
 	wordBlock := bagOfRows(g, g.Raw(onnxgraph.Int8, []int64{int64(n), int64(d)}, q), wordIDs, g.Op("Mul", wordW, rowScale))
-	wordBlock = g.Op("Mul", l2norm(g, wordBlock, 1e-12), g.Scalar(Text2WordWeight))
+	wordBlock = g.Op("Mul", l2norm(g, wordBlock, 1e-12), g.Scalar(float32(wordWeight)))
 	all := g.Node("Concat", []string{hashBlock, wordBlock}, onnxgraph.AInt("axis", 1))
 	out := l2norm(g, all, 1e-12)
 	g.Output(out, "embedding", onnxgraph.Float, "batch", TextDim+d)
