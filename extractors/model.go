@@ -477,20 +477,16 @@ func textPreparer(man Manifest, vocab []byte) (preparer, error) {
 		maxWindows = 16
 	}
 	switch t.Tokenizer {
-	case manifest.TokenizerStarterHash:
-		tok, err := starter.NewHashTokenizer(t.Buckets, t.MaxLength)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", ErrInvalidModel, man.ID(), err)
+	case manifest.TokenizerStarterHash, manifest.TokenizerStarterWordNet:
+		var tok interface {
+			Features(string) ([]int64, []float32, error)
 		}
-		return func(_ context.Context, data []byte) ([]unit, error) {
-			ids, w, err := tok.Features(string(data))
-			if err != nil {
-				return nil, fmt.Errorf("%w: %v", ErrBadInput, err)
-			}
-			return []unit{{ints: ids, floats: w}}, nil
-		}, nil
-	case manifest.TokenizerStarterWordNet:
-		tok, err := starter.NewWordNetTokenizer(t.Buckets, t.MaxLength, vocab)
+		var err error
+		if t.Tokenizer == manifest.TokenizerStarterHash {
+			tok, err = starter.NewHashTokenizer(t.Buckets, t.MaxLength)
+		} else {
+			tok, err = starter.NewWordNetTokenizer(t.Buckets, t.MaxLength, vocab)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: %s: %v", ErrInvalidModel, man.ID(), err)
 		}
