@@ -7,8 +7,10 @@ PROTOC_GEN_GO := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 PROTOC_GEN_GO_GRPC := google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.0
 # The linter `make vet` runs (from the Go module proxy, cached after the first run).
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.7.0
-# Debian packages the build, tests and demo use.
-APT_PKGS := npm espeak-ng sox
+# Debian packages the build, tests and demo use (wordnet-base: the WordNet
+# 3.0 database starter-text@2, query expansion and the labelled sample
+# queries are derived from).
+APT_PKGS := npm espeak-ng sox wordnet-base
 
 .PHONY: all setup deps onnxruntime sample build test test-short vet demo proto bench fuzz golden gpu-check onnxruntime-cuda clean
 
@@ -22,6 +24,7 @@ deps:
 	command -v npm >/dev/null || missing="$$missing npm"; \
 	command -v espeak-ng >/dev/null || missing="$$missing espeak-ng"; \
 	command -v sox >/dev/null || missing="$$missing sox"; \
+	test -f /usr/share/wordnet/data.noun || missing="$$missing wordnet-base"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \

@@ -474,8 +474,16 @@ func textPreparer(man Manifest, vocab []byte) (preparer, error) {
 		maxWindows = 16
 	}
 	switch t.Tokenizer {
-	case manifest.TokenizerStarterHash:
-		tok, err := starter.NewHashTokenizer(t.Buckets, t.MaxLength)
+	case manifest.TokenizerStarterHash, manifest.TokenizerStarterWordNet:
+		var tok interface {
+			Features(string) ([]int64, []float32, error)
+		}
+		var err error
+		if t.Tokenizer == manifest.TokenizerStarterHash {
+			tok, err = starter.NewHashTokenizer(t.Buckets, t.MaxLength)
+		} else {
+			tok, err = starter.NewWordNetTokenizer(t.Buckets, t.MaxLength, vocab)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: %s: %v", ErrInvalidModel, man.ID(), err)
 		}

@@ -451,6 +451,28 @@ func (r *Registry) EnsureStarter(ctx context.Context) ([]Manifest, error) {
 	return out, nil
 }
 
+// EnsureText2 registers starter-text@2 (built with cfg, normally
+// starter.DefaultText2 with the WordNet folder set) unless it is already
+// in the store, and returns its manifest. It is separate from EnsureStarter because the
+// build learns word vectors (tens of seconds) and needs the wordnet-base
+// package: without it the error wraps wordnet.ErrMissing. starter-text@2
+// is registered, not made any space's default.
+func (r *Registry) EnsureText2(ctx context.Context, cfg starter.Text2Config) (Manifest, error) {
+	if m, err := r.LoadManifest(ctx, starter.TextName, starter.Text2Version); err == nil {
+		return m, nil
+	} else if !errors.Is(err, ErrModelNotFound) {
+		return Manifest{}, err
+	}
+	t, err := starter.BuildText2(ctx, cfg)
+	if err != nil {
+		return Manifest{}, err
+	}
+	if err := r.upload(ctx, t.Manifest, t.Files()); err != nil {
+		return Manifest{}, err
+	}
+	return t.Manifest, nil
+}
+
 // Close drops the registry's reference to every loaded model (each closes
 // once its last encoder is closed too) and to ONNX Runtime.
 func (r *Registry) Close() error {

@@ -74,6 +74,12 @@ type Config struct {
 	// redelivers it (to another worker, or to this one after a crash).
 	AckWait time.Duration
 
+	// WordNetDir is the WordNet 3.0 database (Debian wordnet-base) from
+	// which the server builds and registers starter-text@2 in the
+	// background at first start; empty skips it. The model is registered
+	// only: no space uses it until a re-embedding campaign adopts it.
+	WordNetDir string
+
 	Logger *slog.Logger
 }
 

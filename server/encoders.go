@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -10,7 +11,9 @@ import (
 	"github.com/omnirank/omnirank/extractors"
 	"github.com/omnirank/omnirank/extractors/batch"
 	"github.com/omnirank/omnirank/extractors/ort"
+	"github.com/omnirank/omnirank/extractors/starter"
 	"github.com/omnirank/omnirank/spaces"
+	"github.com/omnirank/omnirank/wordnet"
 )
 
 // StarterSpaceName is the space made of the three starter models.
@@ -24,6 +27,8 @@ var starterWeights = map[extractors.Modality]float32{extractors.Text: 1, extract
 // one loaded session per model.
 type Encoders struct {
 	*extractors.Registry
+	stop context.CancelFunc
+	done chan struct{} // closed when the starter-text@2 registration ends
 }
 
 // NewEncoders opens the registry over the bucket and uploads the starter
@@ -45,7 +50,30 @@ func NewEncoders(ctx context.Context, store extractors.ModelStore, cfg Config, p
 		_ = reg.Close()
 		return nil, fmt.Errorf("register starter models: %w", err)
 	}
-	return &Encoders{Registry: reg}, nil
+	e := &Encoders{Registry: reg, stop: func() {}, done: make(chan struct{})}
+	if cfg.WordNetDir == "" {
+		close(e.done)
+		return e, nil
+	}
+	// starter-text@2 takes tens of seconds to learn: register it in the
+	// background so the server serves meanwhile.
+	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
+	e.stop = stop
+	go func() {
+		defer close(e.done)
+		t2 := starter.DefaultText2
+		t2.WordNetDir = cfg.WordNetDir
+		m, err := reg.EnsureText2(bg, t2)
+		switch {
+		case errors.Is(err, wordnet.ErrMissing):
+			log.Warn("starter-text@2 not registered: it is learnt from WordNet; install the Debian package wordnet-base", "dir", cfg.WordNetDir)
+		case err != nil && bg.Err() == nil:
+			log.Error("starter-text@2 not registered", "err", err)
+		case err == nil:
+			log.Info("starter-text@2 registered (not a default: adopt it with a re-embedding campaign)", "model", m.ID(), "dim", m.Dim)
+		}
+	}()
+	return e, nil
 }
 
 // StarterSpace describes the space of the starter models.
@@ -68,5 +96,7 @@ func (e *Encoders) StarterSpace(ctx context.Context) (spaces.Space, error) {
 
 // Close releases every loaded model.
 func (e *Encoders) Close() {
+	e.stop()
+	<-e.done
 	_ = e.Registry.Close()
 }

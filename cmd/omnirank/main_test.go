@@ -182,3 +182,24 @@ func TestStatesLine(t *testing.T) {
 		})
 	}
 }
+
+// Without WordNet, build-starter still writes the @1 models and says that
+// starter-text@2 needs wordnet-base.
+func TestBuildStarterWithoutWordNet(t *testing.T) {
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	if err := cmdModels(context.Background(), []string{"build-starter", out, "--wordnet", t.TempDir()}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"starter-text", "starter-image", "starter-audio"} {
+		if _, err := os.Stat(filepath.Join(out, d, "model.onnx")); err != nil {
+			t.Errorf("%s not written: %v", d, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, "starter-text-2")); err == nil {
+		t.Error("starter-text-2 folder written without WordNet")
+	}
+	if !strings.Contains(stderr.String(), "starter-text@2") || !strings.Contains(stderr.String(), "wordnet-base") {
+		t.Errorf("stderr %q does not name starter-text@2 and wordnet-base", stderr.String())
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/omnirank/omnirank/extractors/starter"
 	"github.com/omnirank/omnirank/internal/openwakeword"
 	pb "github.com/omnirank/omnirank/proto/omnirank/v1"
+	"github.com/omnirank/omnirank/wordnet"
 )
 
 // registerDir sends a model folder's files to AdminService.RegisterModel.
@@ -43,7 +44,7 @@ func cmdModels(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", defaultAddr, "omnirank gRPC address")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: omnirank models [--addr A] list | show NAME@VERSION | register DIR | build-starter DIR | build-standin DIR | fetch openwakeword --accept-license")
+		fmt.Fprintln(stderr, "usage: omnirank models [--addr A] list | show NAME@VERSION | register DIR | build-starter DIR [--wordnet DIR] | build-standin DIR | fetch openwakeword --accept-license")
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -54,10 +55,16 @@ func cmdModels(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	sub, rest := fs.Arg(0), fs.Args()[1:]
 	if sub == "build-starter" {
-		if len(rest) != 1 {
-			return fmt.Errorf("usage: omnirank models build-starter DIR")
+		bfs := flag.NewFlagSet("models build-starter", flag.ContinueOnError)
+		bfs.SetOutput(stderr)
+		wn := bfs.String("wordnet", wordnet.DefaultDir, "WordNet 3.0 database folder (Debian wordnet-base) for starter-text@2")
+		if len(rest) == 0 {
+			return fmt.Errorf("usage: omnirank models build-starter DIR [--wordnet DIR]")
 		}
-		return buildStarter(rest[0], stdout)
+		if err := bfs.Parse(rest[1:]); err != nil || bfs.NArg() != 0 {
+			return fmt.Errorf("usage: omnirank models build-starter DIR [--wordnet DIR]")
+		}
+		return buildStarter(ctx, rest[0], *wn, stdout, stderr)
 	}
 	if sub == "build-standin" {
 		if len(rest) != 1 {

@@ -58,6 +58,9 @@ const (
 const (
 	TokenizerWordPiece   = "wordpiece"
 	TokenizerStarterHash = "starter-hash"
+	// TokenizerStarterWordNet is starter-text@2's: starter-hash ids, then
+	// WordNet vocabulary ids from Buckets up (vocabulary file in Vocab).
+	TokenizerStarterWordNet = "starter-wordnet"
 )
 
 // Resize modes for images.
@@ -346,8 +349,21 @@ func (m Manifest) validateText(roles map[string]bool) error {
 		if pool != PoolNone {
 			return bad(m, "starter-hash output pooling must be none")
 		}
+	case TokenizerStarterWordNet:
+		if !roles[RoleHashIDs] || !roles[RoleHashWeights] || len(m.Inputs) != 2 {
+			return bad(m, "starter-wordnet model takes exactly the inputs with roles hash_ids and hash_weights")
+		}
+		if t.Buckets <= 0 || t.Buckets&(t.Buckets-1) != 0 {
+			return bad(m, "starter-wordnet buckets %d must be a power of two", t.Buckets)
+		}
+		if t.Vocab == "" || strings.ContainsAny(t.Vocab, "/\\") || strings.HasSuffix(t.Vocab, ".onnx") || t.Vocab == FileName {
+			return bad(m, "starter-wordnet vocab %q must name a plain file of the folder", t.Vocab)
+		}
+		if pool != PoolNone {
+			return bad(m, "starter-wordnet output pooling must be none")
+		}
 	default:
-		return bad(m, "text tokenizer %q must be wordpiece or starter-hash", t.Tokenizer)
+		return bad(m, "text tokenizer %q must be wordpiece, starter-hash or starter-wordnet", t.Tokenizer)
 	}
 	return nil
 }
@@ -465,7 +481,7 @@ func (m Manifest) validateFrontend() error {
 // frontend graph.
 func (m Manifest) ExtraFiles() []string {
 	var out []string
-	if t := m.Preprocess.Text; t != nil && t.Tokenizer == TokenizerWordPiece {
+	if t := m.Preprocess.Text; t != nil && (t.Tokenizer == TokenizerWordPiece || t.Tokenizer == TokenizerStarterWordNet) {
 		out = append(out, t.Vocab)
 	}
 	if a := m.Preprocess.Audio; a != nil && a.Frontend != nil {

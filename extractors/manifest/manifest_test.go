@@ -23,6 +23,21 @@ func text() manifest.Manifest {
 	}
 }
 
+// wordnetText is a starter-wordnet model (starter-text@2's shape).
+func wordnetText() manifest.Manifest {
+	return manifest.Manifest{
+		Name: "starter-text", Version: "2", Modality: "text", Licence: "Apache-2.0 AND WordNet-3.0",
+		Inputs: []manifest.Input{
+			{Name: "ids", Role: manifest.RoleHashIDs, Layout: "BL"},
+			{Name: "weights", Role: manifest.RoleHashWeights, Layout: "BL"},
+		},
+		Outputs: []manifest.Output{{Name: "embedding", Pooling: manifest.PoolNone}},
+		Dim:     384,
+		Preprocess: manifest.Preprocessing{Text: &manifest.TextPre{Tokenizer: manifest.TokenizerStarterWordNet,
+			Vocab: "wordnet-vocab.txt", MaxLength: 512, Lowercase: true, Buckets: 1 << 16}},
+	}
+}
+
 func image() manifest.Manifest {
 	return manifest.Manifest{
 		Name: "clip-vit", Version: "1", Modality: "image", Licence: "MIT",
@@ -61,7 +76,7 @@ func TestExtraFiles(t *testing.T) {
 	for _, c := range []struct {
 		m    manifest.Manifest
 		want string
-	}{{text(), "vocab.txt"}, {image(), ""}, {audio(), ""}, {twoStage(), "mel.onnx"}} {
+	}{{text(), "vocab.txt"}, {wordnetText(), "wordnet-vocab.txt"}, {image(), ""}, {audio(), ""}, {twoStage(), "mel.onnx"}} {
 		if got := strings.Join(c.m.ExtraFiles(), ","); got != c.want {
 			t.Errorf("%s: extra files %q, want %q", c.m.ID(), got, c.want)
 		}
@@ -69,7 +84,7 @@ func TestExtraFiles(t *testing.T) {
 }
 
 func TestValidManifestsRoundTrip(t *testing.T) {
-	for _, m := range []manifest.Manifest{text(), image(), audio(), twoStage()} {
+	for _, m := range []manifest.Manifest{text(), wordnetText(), image(), audio(), twoStage()} {
 		b, err := m.Marshal()
 		if err != nil {
 			t.Fatalf("%s: %v", m.ID(), err)
@@ -111,6 +126,11 @@ func TestInvalidManifests(t *testing.T) {
 		{"vocab file", func(m *manifest.Manifest) { m.Preprocess.Text.Vocab = "../../etc/passwd" }, text, "vocab"},
 		{"max length", func(m *manifest.Manifest) { m.Preprocess.Text.MaxLength = 1 }, text, "max_length"},
 		{"stride", func(m *manifest.Manifest) { m.Preprocess.Text.Stride = 127 }, text, "stride"},
+		{"wordnet buckets", func(m *manifest.Manifest) { m.Preprocess.Text.Buckets = 1000 }, wordnetText, "buckets"},
+		{"wordnet vocab path", func(m *manifest.Manifest) { m.Preprocess.Text.Vocab = "../v.txt" }, wordnetText, "vocab"},
+		{"wordnet no vocab", func(m *manifest.Manifest) { m.Preprocess.Text.Vocab = "" }, wordnetText, "vocab"},
+		{"wordnet inputs", func(m *manifest.Manifest) { m.Inputs = m.Inputs[:1] }, wordnetText, "hash_weights"},
+		{"wordnet pooling", func(m *manifest.Manifest) { m.Outputs[0].Pooling = manifest.PoolMean }, wordnetText, "pooling"},
 		{"image size", func(m *manifest.Manifest) { m.Preprocess.Image.Size = 4 }, image, "size"},
 		{"resize", func(m *manifest.Manifest) { m.Preprocess.Image.Resize = "fit" }, image, "resize"},
 		{"std", func(m *manifest.Manifest) { m.Preprocess.Image.Std[1] = 0 }, image, "std"},

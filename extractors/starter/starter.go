@@ -162,28 +162,16 @@ func buildText() ([]byte, error) {
 	g := onnxgraph.New(TextName)
 	ids := g.Input("ids", onnxgraph.Int64, "batch", "features")
 	w := g.Input("weights", onnxgraph.Float, "batch", "features")
-	// ±1 table from a fixed PCG stream: 64 signs per draw.
-	table := make([]byte, TextBuckets*TextDim)
-	rng := rand.New(rand.NewPCG(0x6f6d6e6972616e6b, 0x7374617274657231))
-	for i := 0; i < len(table); i += 64 {
-		bits := rng.Uint64()
-		for j := 0; j < 64; j++ {
-			if bits>>j&1 == 1 {
-				table[i+j] = 1
-			} else {
-				table[i+j] = 0xff // int8 -1
-			}
-		}
-	}
-	t := g.Raw(onnxgraph.Int8, []int64{TextBuckets, TextDim}, table)
-	rows := g.Node("Gather", []string{t, ids}, onnxgraph.AInt("axis", 0))                 // [B,L,D] int8
-	rowsF := g.Node("Cast", []string{rows}, onnxgraph.AInt("to", int64(onnxgraph.Float))) // [B,L,D]
-	w3 := g.Op("Unsqueeze", w, g.Ints([]int64{1}, []int64{1}))                            // [B,1,L]
-	sum := g.Op("MatMul", w3, rowsF)                                                      // [B,1,D]
-	flat := g.Op("Squeeze", sum, g.Ints([]int64{1}, []int64{1}))                          // [B,D]
-	out := l2norm(g, flat, 1e-12)
+	// ±1 table from a fixed PCG stream (hashTable).
+	t := g.Raw(onnxgraph.Int8, []int64{TextBuckets, TextDim}, hashTable())
+	out := l2norm(g, bagOfRows(g, t, ids, w), 1e-12)
 	g.Output(out, "embedding", onnxgraph.Float, "batch", TextDim)
 	return g.Model(Opset, "omnirank-starter", "starter-text: hashed n-gram random projection")
+}
+
+// newTextRNG is the fixed PCG stream of starter-text's ±1 table.
+func newTextRNG() *rand.Rand {
+	return rand.New(rand.NewPCG(0x6f6d6e6972616e6b, 0x7374617274657231))
 }
 
 func buildImage() ([]byte, error) {

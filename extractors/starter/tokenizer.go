@@ -226,23 +226,29 @@ func (t *HashTokenizer) Features(text string) ([]int64, []float32, error) {
 		}
 		s.feats = append(s.feats, f)
 	}
-	feats := s.feats
-	if len(feats) > t.maxLen {
+	ids, ws := topFeatures(s.feats, t.maxLen)
+	return ids, ws, nil
+}
+
+// topFeatures keeps the maxLen heaviest features (ties: lower id) and
+// returns their ids ascending with their weights. feats is reordered.
+func topFeatures(feats []feat, maxLen int) ([]int64, []float32) {
+	if len(feats) > maxLen {
 		slices.SortFunc(feats, func(a, b feat) int {
 			if c := cmp.Compare(b.w, a.w); c != 0 {
 				return c
 			}
 			return cmp.Compare(a.id, b.id)
 		})
-		feats = feats[:t.maxLen]
-		slices.SortFunc(feats, func(a, b feat) int { return cmp.Compare(a.id, b.id) })
+		feats = feats[:maxLen]
 	}
+	slices.SortFunc(feats, func(a, b feat) int { return cmp.Compare(a.id, b.id) })
 	ids := make([]int64, len(feats))
 	ws := make([]float32, len(feats))
 	for i, f := range feats {
 		ids[i], ws[i] = f.id, float32(f.w)
 	}
-	return ids, ws, nil
+	return ids, ws
 }
 
 // sortByID fills s.keys with id<<32 | index for every occurrence, sorted:

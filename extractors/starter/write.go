@@ -1,6 +1,7 @@
 package starter
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -29,4 +30,28 @@ func WriteFolder(dir, modality string) (manifest.Manifest, error) {
 		return manifest.Manifest{}, fmt.Errorf("write manifest: %w", err)
 	}
 	return man, nil
+}
+
+// WriteText2Folder builds starter-text@2 with cfg and writes model.onnx,
+// the vocabulary file and manifest.json into dir.
+func WriteText2Folder(ctx context.Context, dir string, cfg Text2Config) (Text2, error) {
+	t, err := BuildText2(ctx, cfg)
+	if err != nil {
+		return Text2{}, err
+	}
+	mb, err := t.Manifest.Marshal()
+	if err != nil {
+		return Text2{}, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return Text2{}, fmt.Errorf("create %s: %w", dir, err)
+	}
+	files := t.Files()
+	files[manifest.FileName] = mb // last: the folder is complete once it is there
+	for _, name := range []string{manifest.ModelFile, WordVocabFile, manifest.FileName} {
+		if err := os.WriteFile(filepath.Join(dir, name), files[name], 0o644); err != nil {
+			return Text2{}, fmt.Errorf("write %s: %w", name, err)
+		}
+	}
+	return t, nil
 }

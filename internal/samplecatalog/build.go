@@ -25,6 +25,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/omnirank/omnirank/storage"
+	"github.com/omnirank/omnirank/wordnet"
 )
 
 // Media file names inside a product folder, and other output names.
@@ -54,7 +55,7 @@ const (
 // generatorVersion is part of the stamp: bump it when the output changes
 // for the same options in a way the tables below do not show (the stamp
 // also hashes every mapping and wording table, so editing one rebuilds).
-const generatorVersion = "samplecatalog/2" // 2: queries/eval.jsonl
+const generatorVersion = "samplecatalog/3" // 2: queries/eval.jsonl; 3: queries/synonyms.jsonl and titles.jsonl
 
 // tablesDigest hashes the tables the products are made from. fmt prints
 // maps with sorted keys, so the digest is stable.
@@ -92,6 +93,7 @@ type Builder struct {
 	queries    int
 	workers    int
 	force      bool
+	wordnetDir string
 	log        *slog.Logger
 }
 
@@ -175,6 +177,18 @@ func WithForce(force bool) Option {
 	return func(b *Builder) error { b.force = force; return nil }
 }
 
+// WithWordNetDir reads WordNet (for the labelled synonym queries) from
+// dir instead of wordnet.DefaultDir.
+func WithWordNetDir(dir string) Option {
+	return func(b *Builder) error {
+		if dir == "" {
+			return fmt.Errorf("%w: empty WordNet folder", ErrInvalidOption)
+		}
+		b.wordnetDir = dir
+		return nil
+	}
+}
+
 // WithLogger sets the logger (default: discard).
 func WithLogger(l *slog.Logger) Option {
 	return func(b *Builder) error {
@@ -198,6 +212,7 @@ func New(out string, opts ...Option) (*Builder, error) {
 		voiceEvery: 1,
 		queries:    DefaultQueries,
 		workers:    runtime.GOMAXPROCS(0),
+		wordnetDir: wordnet.DefaultDir,
 		log:        slog.New(slog.DiscardHandler),
 	}
 	for _, o := range opts {
@@ -215,16 +230,21 @@ type Result struct {
 	Products int    `json:"products"`
 	Voices   int    `json:"voices"`
 	Queries  int    `json:"queries"`
+	// SynonymQueries and TitleQueries count the labelled text queries
+	// (queries/synonyms.jsonl, queries/titles.jsonl; none without WordNet).
+	SynonymQueries int `json:"synonym_queries"`
+	TitleQueries   int `json:"title_queries"`
 	// Skipped is true when the output was already up to date.
 	Skipped bool `json:"-"`
 }
 
-// stamp identifies what a build is made from.
+// stamp identifies what a build is made from; installing WordNet later
+// changes it (the labelled queries come from WordNet).
 func (b *Builder) stamp() string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s %s\n%s@%s %s\nlimit=%d voice=%d queries=%d\nproduct-voice=%s/%d query-voice=%s/%d rate=%d\n",
+	fmt.Fprintf(h, "%s %s\n%s@%s %s\nlimit=%d voice=%d queries=%d\nproduct-voice=%s/%d query-voice=%s/%d rate=%d\nwordnet=%s\n",
 		generatorVersion, tablesDigest(), EmojiPackage, EmojiVersion, EmojiTarballSHA256,
-		b.limit, b.voiceEvery, b.queries, ProductVoice, ProductSpeed, QueryVoice, QuerySpeed, SampleRate)
+		b.limit, b.voiceEvery, b.queries, ProductVoice, ProductSpeed, QueryVoice, QuerySpeed, SampleRate, wordnetStamp(b.wordnetDir))
 	return hex.EncodeToString(h.Sum(nil))
 }
 
@@ -317,6 +337,9 @@ func (b *Builder) Build(ctx context.Context) (Result, error) {
 		return Result{}, err
 	}
 	res := Result{Dir: b.out, Stamp: stamp, Products: len(products), Queries: len(queries)}
+	if res.SynonymQueries, res.TitleQueries, err = b.writeLabelled(tmp, products); err != nil {
+		return Result{}, err
+	}
 	for _, p := range products {
 		for _, m := range p.Media {
 			if m.Kind == "audio" {

@@ -14,7 +14,18 @@
 //	<out>/queries/            query inputs that are not byte-identical to any product media
 //	<out>/queries/queries.json the queries and the product id each should find
 //	<out>/queries/eval.jsonl  the same queries as a labelled query file for `omnirank eval`
+//	<out>/queries/synonyms.jsonl labelled text queries sharing no word with the relevant titles (WordNet)
+//	<out>/queries/titles.jsonl   labelled exact-title queries
 //	<out>/.stamp              what the folder was built from; a matching stamp skips the rebuild
+//
+// The labelled query files hold one {"id","text","relevant"} object a
+// line (relevant product ids, most relevant first). synonyms.jsonl is
+// derived from the WordNet database (Debian wordnet-base; without it the
+// files are not written) by DeriveSynonymQueries: synonyms and hypernyms
+// of each title's head noun, dropping any query that shares a word, lemma
+// or stem with a relevant title. Its ids carry a deterministic split by a
+// hash of the query text: "syn-dev-…" may be looked at while choosing
+// model settings, "syn-test-…" is only reported.
 //
 // The pure parts (titles, category paths, descriptions, brands, prices) are
 // deterministic functions of the emoji record, so the same package version
