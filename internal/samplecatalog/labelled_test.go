@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/omnirank/omnirank/samplecatalog"
+	"github.com/omnirank/omnirank/internal/samplecatalog"
 	"github.com/omnirank/omnirank/storage"
 	"github.com/omnirank/omnirank/wordnet"
 )
