@@ -1,0 +1,332 @@
+package lexical
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+func newIndex(t *testing.T, cfg Config, docs ...Doc) *Index {
+	t.Helper()
+	cfg.Dir = t.TempDir()
+	x, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := x.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	for _, d := range docs {
+		x.Put(d)
+	}
+	flush(t, x)
+	return x
+}
+
+func flush(t *testing.T, x *Index) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := x.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func search(t *testing.T, x *Index, text string, k int) []Hit {
+	t.Helper()
+	hits, err := x.Search(context.Background(), text, SearchOptions{K: k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hits
+}
+
+func ids(hits []Hit) []string {
+	out := make([]string, len(hits))
+	for i, h := range hits {
+		out[i] = h.ID
+	}
+	return out
+}
+
+// titleOnly searches the title alone, without spelling tolerance or
+// phrases: each query word is one term clause, so scores are plain BM25.
+func titleOnly() Config {
+	c := DefaultConfig()
+	c.Weights = FieldWeights{Title: 1}
+	c.FuzzyWeight, c.PhraseBoost = 0, 0
+	return c
+}
+
+// TestBM25HandComputed checks the scores against bleve's BM25 formula
+// worked by hand over a three-document corpus.
+func TestBM25HandComputed(t *testing.T) {
+	x := newIndex(t, titleOnly(),
+		Doc{ID: "d1", Title: "Oak desk"},        // oak desk: 2 tokens
+		Doc{ID: "d2", Title: "oak OAK chair"},   // oak×2 chair: 3 tokens
+		Doc{ID: "d3", Title: "Pine table lamp"}, // pine tabl lamp: 3 tokens
+	)
+	const (
+		k1, b = 1.2, 0.75
+		n     = 3.0 // documents
+		// Distinct title terms: oak desk chair pine tabl lamp = 6;
+		// bleve's average field length is ceil(6 / 3).
+		avgLen = 2.0
+	)
+	idf := func(df float64) float64 { return math.Log(1 + (n-df+0.5)/(df+0.5)) }
+	bm25 := func(df, occurrences, length float64) float64 {
+		tf := math.Sqrt(occurrences)
+		return idf(df) * tf * k1 / (tf + k1*(1-b+b*length/avgLen))
+	}
+	check := func(t *testing.T, got []Hit, want map[string]float64) {
+		t.Helper()
+		if len(got) != len(want) {
+			t.Fatalf("hits %v, want %v", got, want)
+		}
+		for _, h := range got {
+			w, ok := want[h.ID]
+			if !ok || math.Abs(h.Score-w) > 1e-6*w {
+				t.Errorf("%s: score %.9f, want %.9f (hits %v)", h.ID, h.Score, w, got)
+			}
+		}
+	}
+	t.Run("one term", func(t *testing.T) {
+		// One clause: queryNorm·idf·boost = 1, coord 1/1.
+		got := search(t, x, "oak", 10)
+		check(t, got, map[string]float64{"d1": bm25(2, 1, 2), "d2": bm25(2, 2, 3)})
+		if !slices.Equal(ids(got), []string{"d2", "d1"}) {
+			t.Errorf("order %v, want [d2 d1]", ids(got))
+		}
+	})
+	t.Run("two terms", func(t *testing.T) {
+		// Each term's bm25 times idf·queryNorm, queryNorm = 1/sqrt(Σ idf²),
+		// times coord = matched clauses / 2.
+		qn := 1 / math.Sqrt(idf(2)*idf(2)+idf(1)*idf(1))
+		got := search(t, x, "oak lamps", 10)
+		check(t, got, map[string]float64{
+			"d1": 0.5 * bm25(2, 1, 2) * idf(2) * qn,
+			"d2": 0.5 * bm25(2, 2, 3) * idf(2) * qn,
+			"d3": 0.5 * bm25(1, 1, 3) * idf(1) * qn,
+		})
+	})
+}
+
+func TestFieldWeights(t *testing.T) {
+	docs := []Doc{
+		{ID: "in-title", Title: "Acme kettle", Description: "boils water"},
+		{ID: "in-desc", Title: "Steel kettle", Description: "made by acme"},
+	}
+	x := newIndex(t, DefaultConfig(), docs...)
+	if got := ids(search(t, x, "acme", 10)); !slices.Equal(got, []string{"in-title", "in-desc"}) {
+		t.Errorf("title weight 3: %v, want in-title first", got)
+	}
+	c := DefaultConfig()
+	c.Weights.Title, c.Weights.Description = 0.1, 5
+	y := newIndex(t, c, docs...)
+	if got := ids(search(t, y, "acme", 10)); !slices.Equal(got, []string{"in-desc", "in-title"}) {
+		t.Errorf("description weight 5: %v, want in-desc first", got)
+	}
+}
+
+func TestAnalysis(t *testing.T) {
+	x := newIndex(t, DefaultConfig(),
+		Doc{ID: "p1", Title: "Running Shoes", Brand: "Zephyr", Category: []string{"Footwear", "Trainers"}, Attributes: map[string]string{"colour": "crimson"}},
+		Doc{ID: "p2", Title: "Wool scarf"},
+	)
+	for _, q := range []string{"run", "RUNNING shoe", "the shoes", "zephyr's", "trainer", "footwear", "Crimson"} {
+		if got := ids(search(t, x, q, 10)); !slices.Equal(got, []string{"p1"}) {
+			t.Errorf("%q: %v, want [p1]", q, got)
+		}
+	}
+	// Stop words alone match nothing.
+	if got := search(t, x, "the and of", 10); len(got) != 0 {
+		t.Errorf("stop words: %v", got)
+	}
+	if got := search(t, x, "   ", 10); len(got) != 0 {
+		t.Errorf("blank: %v", got)
+	}
+}
+
+func TestSpellingTolerance(t *testing.T) {
+	x := newIndex(t, DefaultConfig(),
+		Doc{ID: "table", Title: "Table lamp"},
+		Doc{ID: "cable", Title: "Cable organiser"},
+		Doc{ID: "sneaker", Title: "Canvas sneaker"},
+		Doc{ID: "lamb", Title: "Lamb wool"},
+	)
+	// An exact match ranks above one an edit away.
+	if got := ids(search(t, x, "table", 10)); !slices.Equal(got, []string{"table", "cable"}) {
+		t.Errorf("table: %v, want [table cable]", got)
+	}
+	if got := ids(search(t, x, "sneakr", 10)); !slices.Equal(got, []string{"sneaker"}) {
+		t.Errorf("sneakr: %v, want [sneaker]", got)
+	}
+	// Words under five letters match exactly only.
+	if got := ids(search(t, x, "lamp", 10)); !slices.Equal(got, []string{"table"}) {
+		t.Errorf("lamp: %v, want [table]", got)
+	}
+	c := DefaultConfig()
+	c.FuzzyWeight = 0
+	y := newIndex(t, c, Doc{ID: "sneaker", Title: "Canvas sneaker"})
+	if got := search(t, y, "sneakr", 10); len(got) != 0 {
+		t.Errorf("fuzzy off: %v", got)
+	}
+}
+
+func TestPhraseBoost(t *testing.T) {
+	docs := []Doc{
+		{ID: "apart", Title: "shoe running red"},
+		{ID: "phrase", Title: "running shoe red"},
+	}
+	x := newIndex(t, DefaultConfig(), docs...)
+	got := search(t, x, "running shoe", 10)
+	if !slices.Equal(ids(got), []string{"phrase", "apart"}) || !(got[0].Score > got[1].Score) {
+		t.Errorf("phrase boost: %v, want phrase strictly first", got)
+	}
+	c := DefaultConfig()
+	c.PhraseBoost = 0
+	y := newIndex(t, c, docs...)
+	if got := search(t, y, "running shoe", 10); len(got) != 2 || got[0].Score != got[1].Score {
+		t.Errorf("no phrase boost: %v, want equal scores", got)
+	}
+}
+
+func TestUpdateDelete(t *testing.T) {
+	x := newIndex(t, DefaultConfig(), Doc{ID: "p1", Title: "Walnut bookcase"}, Doc{ID: "p2", Title: "Walnut stool"})
+	x.Put(Doc{ID: "p1", Title: "Birch bookcase"})
+	flush(t, x)
+	if got := ids(search(t, x, "walnut", 10)); !slices.Equal(got, []string{"p2"}) {
+		t.Errorf("after update, walnut: %v", got)
+	}
+	if got := ids(search(t, x, "birch", 10)); !slices.Equal(got, []string{"p1"}) {
+		t.Errorf("after update, birch: %v", got)
+	}
+	x.Delete("p2")
+	x.Delete("missing")
+	flush(t, x)
+	if got := search(t, x, "walnut stool", 10); len(got) != 0 {
+		t.Errorf("after delete: %v", got)
+	}
+	if n := x.Len(); n != 1 {
+		t.Errorf("Len %d, want 1", n)
+	}
+}
+
+func TestAcceptFillsK(t *testing.T) {
+	var docs []Doc
+	for i := range 500 {
+		docs = append(docs, Doc{ID: fmt.Sprintf("p%03d", i), Title: fmt.Sprintf("lamp model %d", i)})
+	}
+	c := DefaultConfig()
+	c.MaxBatch = 64 // several batches
+	x := newIndex(t, c, docs...)
+	accept := func(id string) bool { return strings.HasSuffix(id, "7") } // 50 of 500
+	for _, tc := range []struct{ k, want int }{{10, 10}, {50, 50}, {80, 50}} {
+		hits, err := x.Search(context.Background(), "lamp", SearchOptions{K: tc.k, Accept: accept})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(hits) != tc.want {
+			t.Errorf("k=%d: %d hits, want %d", tc.k, len(hits), tc.want)
+		}
+		for _, h := range hits {
+			if !accept(h.ID) {
+				t.Errorf("k=%d: %s not accepted", tc.k, h.ID)
+			}
+		}
+	}
+}
+
+type synonyms map[string][]WeightedTerm
+
+func (s synonyms) Expand(q string) []WeightedTerm { return s[strings.ToLower(q)] }
+
+func TestQueryExpander(t *testing.T) {
+	c := DefaultConfig()
+	c.Expander = synonyms{"couch": {{Term: "sofa", Weight: 0.5}, {Term: "chaise longue", Weight: 0.4}}}
+	x := newIndex(t, c,
+		Doc{ID: "sofa", Title: "Velvet sofa"},
+		Doc{ID: "couch", Title: "Leather couch"},
+		Doc{ID: "chaise", Title: "Chaise longue"},
+		Doc{ID: "longue", Title: "Longue chaise"},
+	)
+	got := ids(search(t, x, "couch", 10))
+	// The original word first; a multi-word expansion matches as a phrase
+	// only ("longue chaise" does not).
+	if len(got) != 3 || got[0] != "couch" || !slices.Contains(got, "sofa") || !slices.Contains(got, "chaise") {
+		t.Errorf("couch: %v, want couch first, then sofa and chaise", got)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	for name, mod := range map[string]func(*Config){
+		"negative weight": func(c *Config) { c.Weights.Brand = -1 },
+		"nan weight":      func(c *Config) { c.Weights.Title = math.NaN() },
+		"all zero":        func(c *Config) { c.Weights = FieldWeights{} },
+		"fuzzy 1":         func(c *Config) { c.FuzzyWeight = 1 },
+		"min fuzzy 0":     func(c *Config) { c.MinFuzzyLen = 0 },
+		"phrase -1":       func(c *Config) { c.PhraseBoost = -1 },
+		"batch 0":         func(c *Config) { c.MaxBatch = 0 },
+		"nil logger":      func(c *Config) { c.Logger = nil },
+	} {
+		c := DefaultConfig()
+		mod(&c)
+		if err := c.Validate(); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+		if _, err := New(c); err == nil {
+			t.Errorf("%s: New accepted it", name)
+		}
+	}
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestReadyAndClose(t *testing.T) {
+	c := DefaultConfig()
+	c.Dir = t.TempDir()
+	x, err := New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x.Put(Doc{ID: "a", Title: "anvil"})
+	if x.Ready() {
+		t.Error("ready before MarkLoaded")
+	}
+	x.MarkLoaded()
+	select {
+	case <-x.ReadyCh():
+	case <-time.After(10 * time.Second):
+		t.Fatal("not ready")
+	}
+	if _, err := x.Search(context.Background(), "anvil", SearchOptions{}); err == nil {
+		t.Error("k = 0 accepted")
+	}
+	if err := x.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := x.Search(context.Background(), "anvil", SearchOptions{K: 1}); err != ErrClosed {
+		t.Errorf("search after close: %v", err)
+	}
+	entries, err := os.ReadDir(c.Dir)
+	if err != nil || len(entries) != 0 {
+		t.Errorf("index folder left behind: %v %v", entries, err)
+	}
+}
