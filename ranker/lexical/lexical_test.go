@@ -14,7 +14,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	// bleve starts its analysis workers once per process (package init
+	// of the scorch index), not per index.
+	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/blevesearch/bleve_index_api.AnalysisWorker"))
 }
 
 func newIndex(t *testing.T, cfg Config, docs ...Doc) *Index {
