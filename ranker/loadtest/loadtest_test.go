@@ -16,7 +16,11 @@ import (
 	"github.com/omnirank/omnirank/ranker/loadtest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// bleve (the ranker's lexical index) starts its analysis workers once per
+// process.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/blevesearch/bleve_index_api.AnalysisWorker"))
+}
 
 func testLogger() *slog.Logger {
 	if testing.Verbose() {
