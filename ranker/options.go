@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/omnirank/omnirank/ranker/index"
+	"github.com/omnirank/omnirank/ranker/lexical"
 )
 
 // Sentinel errors. Errors returned by this package wrap them.
@@ -71,6 +72,11 @@ type config struct {
 	registerer      prometheus.Registerer
 	now             func() time.Time
 	snap            snapshotConfig
+	// lexical is the lexical index's configuration; lexicalOff disables
+	// the index (and hybrid retrieval).
+	lexical       lexical.Config
+	lexicalOff    bool
+	lexicalWeight float32
 }
 
 func defaultConfig() config {
@@ -98,6 +104,8 @@ func defaultConfig() config {
 		queueWait:       DefaultQueueWait,
 		now:             time.Now,
 		snap:            snapshotConfig{keep: 3},
+		lexical:         lexical.DefaultConfig(),
+		lexicalWeight:   DefaultLexicalWeight,
 	}
 }
 
@@ -332,6 +340,62 @@ func WithClock(now func() time.Time) Option {
 	}
 }
 
+// DefaultLexicalWeight is the lexical list's share of a hybrid ranking
+// when a request sets no lexical_weight.
+const DefaultLexicalWeight = 0.3
+
+// rrfK is the k of reciprocal-rank fusion: a product at rank r of a list
+// scores 1/(rrfK + r) there.
+const rrfK = 60
+
+// WithLexical sets the lexical index's field weights, spelling tolerance
+// and phrase boost (default lexical.DefaultConfig). Its Logger and
+// Expander are the ranker's (WithLogger, WithQueryExpander); an empty Dir
+// means the WithSnapshotDir folder, else the system temporary folder.
+func WithLexical(lc lexical.Config) Option {
+	return func(c *config) error {
+		lc.Logger, lc.Expander = c.logger, c.lexical.Expander
+		if err := lc.Validate(); err != nil {
+			return optErr("%v", err)
+		}
+		c.lexical = lc
+		return nil
+	}
+}
+
+// WithoutLexical turns the lexical index off: text queries are answered
+// from the vector index alone.
+func WithoutLexical() Option {
+	return func(c *config) error {
+		c.lexicalOff = true
+		return nil
+	}
+}
+
+// WithQueryExpander expands the query text of the lexical side of hybrid
+// retrieval (synonyms, say); default none.
+func WithQueryExpander(e lexical.QueryExpander) Option {
+	return func(c *config) error {
+		if e == nil {
+			return optErr("nil query expander")
+		}
+		c.lexical.Expander = e
+		return nil
+	}
+}
+
+// WithLexicalWeight sets the lexical share of a hybrid ranking for
+// requests that set no lexical_weight (default DefaultLexicalWeight).
+func WithLexicalWeight(w float32) Option {
+	return func(c *config) error {
+		if !(w >= 0 && w <= 1) {
+			return optErr("lexical weight must be in [0, 1], got %v", w)
+		}
+		c.lexicalWeight = w
+		return nil
+	}
+}
+
 func buildConfig(opts []Option) (config, error) {
 	c := defaultConfig()
 	for _, o := range opts {
@@ -341,6 +405,10 @@ func buildConfig(opts []Option) (config, error) {
 		if err := o(&c); err != nil {
 			return c, err
 		}
+	}
+	c.lexical.Logger = c.logger.With("component", "lexical")
+	if c.snap.dir != "" && c.lexical.Dir == "" {
+		c.lexical.Dir = c.snap.dir
 	}
 	return c, nil
 }

@@ -1023,8 +1023,11 @@ func (x *RecommendRequest) GetFusion() Fusion {
 }
 
 // Contribution is the part of a result's score owed to one source: a modality
-// block of the joint vector, a scoring feature, or (hybrid retrieval) the
-// product's BM25 score in the lexical index ("lexical:bm25").
+// block of the joint vector, a scoring feature. A hybrid ranking (issue 13)
+// adds "lexical:bm25" (the product's BM25 score for the query text, 0 when
+// the lexical side did not retrieve it) and "fusion:vector" and
+// "fusion:lexical", the two lists' parts of the fused score, which sum to
+// it; the modality and feature parts then explain the vector side's score.
 type Contribution struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
