@@ -74,8 +74,8 @@ func (r *Ranker) hybridCandidates(ctx context.Context, sp *spaceState, q *query,
 	}
 	byID := make(map[string]*ranked, len(vec)+len(hits))
 	list := make([]*ranked, 0, len(vec)+len(hits))
-	for i, c := range vec {
-		e := &ranked{cand: c, vRank: i + 1, vScore: c.score}
+	for _, c := range vec {
+		e := &ranked{cand: c}
 		byID[c.id] = e
 		list = append(list, e)
 	}
@@ -91,6 +91,21 @@ func (r *Ranker) hybridCandidates(ctx context.Context, sp *spaceState, q *query,
 		e := &ranked{cand: c, lRank: i + 1, bm25: h.Score}
 		byID[h.ID] = e
 		list = append(list, e)
+	}
+	if w < 1 {
+		// The vector list covers every candidate: one the index did not
+		// return is placed by its own vector score (its vector is at hand),
+		// so a strong lexical match with a weak vector keeps a vector rank
+		// just below the index's hits instead of none.
+		slices.SortFunc(list, func(a, b *ranked) int {
+			if c := cmp.Compare(b.cand.score, a.cand.score); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.cand.id, b.cand.id)
+		})
+		for i, e := range list {
+			e.vRank, e.vScore = i+1, e.cand.score
+		}
 	}
 	fuse(list, float64(w), fusion, hits)
 	slices.SortFunc(list, func(a, b *ranked) int {
@@ -111,8 +126,8 @@ func (r *Ranker) hybridCandidates(ctx context.Context, sp *spaceState, q *query,
 }
 
 // lexicalCandidate builds the candidate of a product found only by the
-// lexical index: its vector, features and per-block similarity to the
-// query vector (when the request has one).
+// lexical index: its vector, features, per-block similarity to the query
+// vector and the scorer's (vector-side) score.
 func (r *Ranker) lexicalCandidate(sp *spaceState, q *query, id string, now time.Time) (candidate, bool) {
 	vec, ok := sp.vector(id)
 	if !ok {
@@ -129,14 +144,15 @@ func (r *Ranker) lexicalCandidate(sp *spaceState, q *query, id string, now time.
 			f.Cosine += b
 		}
 	}
-	return candidate{id: id, vec: vec, features: f}, true
+	return candidate{id: id, vec: vec, features: f, score: r.cfg.scorer.Score(f)}, true
 }
 
 // fuse sets every entry's fused score. RRF: (k+1)·((1−w)/(k+vRank) +
 // w/(k+lRank)), k = 60, a list the product is absent from adding 0; a
 // product first in both lists scores 1. NORMALIZED: (1−w)·v + w·l with each
 // list's scores min-max normalised to [0, 1] over the list (1 when all
-// are equal), 0 when absent.
+// are equal), 0 when absent. Every entry is in the vector list unless w
+// is 1 (the vector side did not run).
 func fuse(list []*ranked, w float64, fusion omnirankv1.Fusion, hits []lexical.Hit) {
 	switch fusion {
 	case omnirankv1.Fusion_FUSION_NORMALIZED:

@@ -341,8 +341,11 @@ func WithClock(now func() time.Time) Option {
 }
 
 // DefaultLexicalWeight is the lexical list's share of a hybrid ranking
-// when a request sets no lexical_weight.
-const DefaultLexicalWeight = 0.3
+// when a request sets no lexical_weight: the two lists count equally, as
+// in standard (unweighted) reciprocal-rank fusion. A query whose words
+// match nothing lexically (synonyms, descriptions) keeps the vector
+// ranking whatever the weight, since the lexical list is then empty.
+const DefaultLexicalWeight = 0.5
 
 // rrfK is the k of reciprocal-rank fusion: a product at rank r of a list
 // scores 1/(rrfK + r) there.

@@ -211,14 +211,11 @@ func (r *Ranker) Recommend(ctx context.Context, req *omnirankv1.RecommendRequest
 	pool := min(max(need*3, minPool), r.cfg.maxPool)
 	// A hybrid ranking fuses two lists cut at the pool: a larger pool
 	// would change fused scores of products already shown. Its pages all
-	// fuse over the first page's pool (the window) and end with it, as
-	// Elasticsearch's rank_window_size does.
+	// fuse lists cut at the first page's pool (the window), as with
+	// Elasticsearch's rank_window_size, and end with the fused list.
 	lexW := r.lexicalMix(req)
 	hybrid := q.vec != nil && lexW > 0
 	if hybrid && window > 0 {
-		if need > window {
-			return resp, nil
-		}
 		pool = window
 	}
 	// From here on the work is CPU-bound Go code: run at most one request

@@ -34,6 +34,9 @@ const (
 	// RRF: reciprocal-rank fusion with k = 60, scaled so that a product
 	// first in both lists scores 1:
 	// 61 * ((1 - w) / (60 + vector rank) + w / (60 + lexical rank)).
+	// Every candidate has a vector rank (one the vector index did not return
+	// is placed by its own vector score); one the lexical index did not
+	// return adds 0 there.
 	Fusion_FUSION_RRF Fusion = 0
 	// NORMALIZED: each list's scores are min-max normalised to [0, 1] and
 	// mixed: (1 - w) * vector + w * lexical; a product missing from a list
@@ -879,7 +882,9 @@ type RecommendRequest struct {
 	// vector index and are fused. lexical_weight in [0, 1] is the lexical
 	// list's share of the fused score: 0 gives exactly the vector-only
 	// ranking, 1 exactly the lexical-only ranking. Unset means the ranker's
-	// default (0.3). Ignored without query text.
+	// default (0.5: the lists count equally). Ignored without query text.
+	// Pages of a hybrid ranking continue one fused list: both lists are cut
+	// at the first page's pool (3 x k, at least 64) on every page.
 	LexicalWeight *float32 `protobuf:"fixed32,14,opt,name=lexical_weight,json=lexicalWeight,proto3,oneof" json:"lexical_weight,omitempty"`
 	// How the two lists are fused; see Fusion.
 	Fusion        Fusion `protobuf:"varint,15,opt,name=fusion,proto3,enum=omnirank.v1.Fusion" json:"fusion,omitempty"`
