@@ -353,8 +353,7 @@ const rrfK = 60
 
 // WithLexical sets the lexical index's field weights, spelling tolerance
 // and phrase boost (default lexical.DefaultConfig). Its Logger and
-// Expander are the ranker's (WithLogger, WithQueryExpander); an empty Dir
-// means the WithSnapshotDir folder, else the system temporary folder.
+// Expander are the ranker's (WithLogger, WithQueryExpander).
 func WithLexical(lc lexical.Config) Option {
 	return func(c *config) error {
 		lc.Logger, lc.Expander = c.logger, c.lexical.Expander
@@ -410,8 +409,5 @@ func buildConfig(opts []Option) (config, error) {
 		}
 	}
 	c.lexical.Logger = c.logger.With("component", "lexical")
-	if c.snap.dir != "" && c.lexical.Dir == "" {
-		c.lexical.Dir = c.snap.dir
-	}
 	return c, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -51,9 +52,14 @@ func benchProducts(b *testing.B) int {
 
 func benchIndex(b *testing.B, docs []Doc) *Index {
 	b.Helper()
-	c := DefaultConfig()
-	c.Dir = b.TempDir()
-	x, err := New(c)
+	heap := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	before := heap()
+	x, err := New(DefaultConfig())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -65,7 +71,8 @@ func benchIndex(b *testing.B, docs []Doc) *Index {
 	if err := x.Flush(context.Background()); err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("indexed %d products in %v", len(docs), time.Since(start).Round(time.Millisecond))
+	took := time.Since(start)
+	b.Logf("indexed %d products in %v, index heap %.1f MiB", len(docs), took.Round(time.Millisecond), float64(heap()-before)/(1<<20))
 	return x
 }
 
@@ -76,9 +83,7 @@ func benchIndex(b *testing.B, docs []Doc) *Index {
 func BenchmarkBuild(b *testing.B) {
 	docs := benchDocs(benchProducts(b))
 	for b.Loop() {
-		c := DefaultConfig()
-		c.Dir = b.TempDir()
-		x, err := New(c)
+		x, err := New(DefaultConfig())
 		if err != nil {
 			b.Fatal(err)
 		}

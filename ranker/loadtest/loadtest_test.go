@@ -16,11 +16,7 @@ import (
 	"github.com/omnirank/omnirank/ranker/loadtest"
 )
 
-// bleve (the ranker's lexical index) starts its analysis workers once per
-// process.
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/blevesearch/bleve_index_api.AnalysisWorker"))
-}
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func testLogger() *slog.Logger {
 	if testing.Verbose() {
