@@ -63,8 +63,8 @@ func (r *Ranker) hybridCandidates(ctx context.Context, sp *spaceState, q *query,
 		sortCandidates(vec)
 	}
 	lex := r.lex.Load()
-	hits, err := lex.Search(ctx, text, lexical.SearchOptions{K: pool, Accept: func(id string) bool {
-		return sp.has(id) && q.accept(id)
+	hits, err := lex.Search(ctx, text, lexical.SearchOptions{K: pool, Selectivity: r.selectivity(q), Accept: func(id string) bool {
+		return q.accept(id) && sp.has(id)
 	}})
 	if err != nil {
 		if s := ctxStatus(ctx); s != nil {

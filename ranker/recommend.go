@@ -501,10 +501,7 @@ func (r *Ranker) profile(sp *spaceState, uv userView, now time.Time) []float32 {
 
 // vectorCandidates searches the space's index and scores the hits.
 func (r *Ranker) vectorCandidates(ctx context.Context, sp *spaceState, q *query, pool int, now time.Time) ([]candidate, error) {
-	sel := 1.0
-	if q.filterKey != "" {
-		sel = r.catalog.selectivity(q.filterKey, q.match)
-	}
+	sel := r.selectivity(q)
 	hits, err := sp.idx.Search(ctx, q.vec, index.SearchOptions{K: pool, Filter: q.accept, Selectivity: sel})
 	if err != nil {
 		if s := ctxStatus(ctx); s != nil {
@@ -531,6 +528,15 @@ func (r *Ranker) vectorCandidates(ctx context.Context, sp *spaceState, q *query,
 		out = append(out, candidate{id: h.ID, vec: vec, features: f, score: r.cfg.scorer.Score(f)})
 	}
 	return out, nil
+}
+
+// selectivity estimates the fraction of the catalogue the request's
+// filter accepts (exclusions apart).
+func (r *Ranker) selectivity(q *query) float64 {
+	if q.filterKey == "" {
+		return 1
+	}
+	return r.catalog.selectivity(q.filterKey, q.match)
 }
 
 // similarity splits a candidate's similarity to the query by block.

@@ -32,8 +32,11 @@ type inverted struct {
 	totalLen [numFields]uint64
 	// Per document number: the product id ("" when free), the field
 	// lengths and the postings lists holding it (for removal).
-	ids   []string
-	lens  [][numFields]uint32
+	ids []string
+	// idKeys are the ids' first 8 bytes, big-endian and zero-padded: they
+	// order as the ids do, so ties in score rarely compare strings.
+	idKeys []uint64
+	lens   [][numFields]uint32
 	refs  [][]*plist
 	byID  map[string]uint32
 	free  []uint32
@@ -57,10 +60,11 @@ func (inv *inverted) add(id string, dt *docTerms) {
 	} else {
 		doc = uint32(len(inv.ids))
 		inv.ids = append(inv.ids, "")
+		inv.idKeys = append(inv.idKeys, 0)
 		inv.lens = append(inv.lens, [numFields]uint32{})
 		inv.refs = append(inv.refs, nil)
 	}
-	inv.ids[doc], inv.byID[id] = id, doc
+	inv.ids[doc], inv.idKeys[doc], inv.byID[id] = id, idKey(id), doc
 	var refs []*plist
 	for f := range dt.fields {
 		ft := &dt.fields[f]
@@ -185,45 +189,98 @@ func (inv *inverted) search(acc *accumulator, q query, fw [numFields]float64, op
 	return inv.top(acc, opts)
 }
 
+// idKey is the first 8 bytes of id, big-endian, zero-padded. Product ids
+// hold no NUL byte, so a < b between keys implies id a < id b, and equal
+// keys leave the order to the full ids.
+func idKey(id string) uint64 {
+	var k uint64
+	for i := range 8 {
+		k <<= 8
+		if i < len(id) {
+			k |= uint64(id[i])
+		}
+	}
+	return k
+}
+
 // better orders hits: higher score, then smaller id.
 func (inv *inverted) better(a, b scored) bool {
 	if a.score != b.score {
 		return a.score > b.score
 	}
+	if ka, kb := inv.idKeys[a.doc], inv.idKeys[b.doc]; ka != kb {
+		return ka < kb
+	}
 	return inv.ids[a.doc] < inv.ids[b.doc]
 }
 
-// top selects the best K accepted documents with a bounded heap whose root
-// is the worst kept: Accept runs only for documents that would enter it.
+// top returns the best K accepted documents. It selects the best
+// candidates by score alone (a bounded heap), then asks Accept in that
+// order until K are accepted; the first round selects 1.5·K/Selectivity,
+// and when a round runs out the next one selects four times as many among
+// the documents below it. So Accept runs about K/selectivity times, never
+// for every matching document.
 func (inv *inverted) top(acc *accumulator, opts SearchOptions) []Hit {
+	m := opts.K
+	if opts.Accept != nil {
+		// Enough for K accepted at the expected selectivity, with margin.
+		sel := opts.Selectivity
+		if !(sel > 0 && sel <= 1) {
+			sel = 0.25
+		}
+		m = int(min(float64(opts.K)*1.5/sel+16, float64(len(acc.touched))))
+		m = max(m, opts.K)
+	}
+	out := make([]Hit, 0, opts.K)
+	var floor *scored
+	for {
+		sel := inv.selectTop(acc, m, floor)
+		for _, c := range sel {
+			id := inv.ids[c.doc]
+			if opts.Accept != nil && !opts.Accept(id) {
+				continue
+			}
+			out = append(out, Hit{ID: id, Score: c.score})
+			if len(out) == opts.K {
+				return out
+			}
+		}
+		if len(sel) < m {
+			return out
+		}
+		last := sel[len(sel)-1]
+		floor = &last
+		m *= 4
+	}
+}
+
+// selectTop returns the best m touched documents ranked below floor (all
+// when floor is nil), best first.
+func (inv *inverted) selectTop(acc *accumulator, m int, floor *scored) []scored {
 	h := acc.heap[:0]
-	k := opts.K
 	worse := func(i, j int) bool { return inv.better(h[j], h[i]) } // h[i] below h[j]
 	down := func(i int) {
 		for {
-			l, m := 2*i+1, i
-			if l < len(h) && worse(l, m) {
-				m = l
+			l, w := 2*i+1, i
+			if l < len(h) && worse(l, w) {
+				w = l
 			}
-			if r := l + 1; r < len(h) && worse(r, m) {
-				m = r
+			if r := l + 1; r < len(h) && worse(r, w) {
+				w = r
 			}
-			if m == i {
+			if w == i {
 				return
 			}
-			h[i], h[m] = h[m], h[i]
-			i = m
+			h[i], h[w] = h[w], h[i]
+			i = w
 		}
 	}
 	for _, d := range acc.touched {
 		c := scored{doc: d, score: acc.score[d]}
-		if len(h) == k && !inv.better(c, h[0]) {
+		if floor != nil && !inv.better(*floor, c) {
 			continue
 		}
-		if opts.Accept != nil && !opts.Accept(inv.ids[d]) {
-			continue
-		}
-		if len(h) < k {
+		if len(h) < m {
 			h = append(h, c)
 			for i := len(h) - 1; i > 0; {
 				p := (i - 1) / 2
@@ -235,22 +292,18 @@ func (inv *inverted) top(acc *accumulator, opts SearchOptions) []Hit {
 			}
 			continue
 		}
-		h[0] = c
-		down(0)
+		if inv.better(c, h[0]) {
+			h[0] = c
+			down(0)
+		}
 	}
 	acc.heap = h
-	out := make([]Hit, len(h))
-	for i, s := range h {
-		out[i] = Hit{ID: inv.ids[s.doc], Score: s.score}
-	}
-	slices.SortFunc(out, func(a, b Hit) int {
-		switch {
-		case a.Score > b.Score:
+	out := slices.Clone(h)
+	slices.SortFunc(out, func(a, b scored) int {
+		if inv.better(a, b) {
 			return -1
-		case a.Score < b.Score:
-			return 1
 		}
-		return strings.Compare(a.ID, b.ID)
+		return 1
 	})
 	return out
 }

@@ -379,6 +379,10 @@ type SearchOptions struct {
 	// Accept, when set, keeps only the products it accepts: the best K
 	// accepted products are returned (fewer only when fewer match).
 	Accept func(id string) bool
+	// Selectivity is the expected fraction of products Accept accepts, in
+	// (0, 1] (0: unknown): it sizes the first round of candidates, so that
+	// one round usually suffices.
+	Selectivity float64
 }
 
 // Search returns up to K products matching text, best first (score
