@@ -241,18 +241,32 @@ func TestAcceptFillsK(t *testing.T) {
 	c.MaxBatch = 64 // several batches
 	x := newIndex(t, c, docs...)
 	accept := func(id string) bool { return strings.HasSuffix(id, "7") } // 50 of 500
-	for _, tc := range []struct{ k, want int }{{10, 10}, {50, 50}, {80, 50}} {
-		hits, err := x.Search(context.Background(), "lamp", SearchOptions{K: tc.k, Accept: accept})
+	// The selectivity hint only sizes the first round: a wrong one (1, or
+	// none) costs rounds, not results.
+	for _, tc := range []struct {
+		k, want int
+		sel     float64
+	}{{10, 10, 0}, {50, 50, 0}, {80, 50, 0}, {10, 10, 1}, {50, 50, 1}, {50, 50, 0.1}, {80, 50, 0.1}} {
+		hits, err := x.Search(context.Background(), "lamp", SearchOptions{K: tc.k, Accept: accept, Selectivity: tc.sel})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(hits) != tc.want {
 			t.Errorf("k=%d: %d hits, want %d", tc.k, len(hits), tc.want)
 		}
-		for _, h := range hits {
-			if !accept(h.ID) {
-				t.Errorf("k=%d: %s not accepted", tc.k, h.ID)
+		// The best accepted: the unfiltered ranking, filtered.
+		all, err := x.Search(context.Background(), "lamp", SearchOptions{K: 500})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []string
+		for _, h := range all {
+			if accept(h.ID) && len(want) < tc.want {
+				want = append(want, h.ID)
 			}
+		}
+		if !slices.Equal(ids(hits), want) {
+			t.Errorf("k=%d sel=%v: %v, want %v", tc.k, tc.sel, ids(hits), want)
 		}
 	}
 }
