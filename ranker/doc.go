@@ -82,7 +82,8 @@
 // w = 1 orders by the lexical list alone. A fused list depends on where
 // its two lists are cut, so every page of a hybrid ranking cuts them at
 // the first page's pool (carried in the page token) and pages continue one
-// ranking, as with Elasticsearch's rank_window_size. Explanations add
+// ranking, as with Elasticsearch's rank_window_size; the best pool of the
+// fused list is what MMR and the pages draw from. Explanations add
 // "lexical:bm25" (the BM25 score, 0 when the lexical side missed the
 // product) and "fusion:vector" and "fusion:lexical", which sum to the
 // score; the modality and feature parts explain the vector side's score.

@@ -50,8 +50,8 @@ type ranked struct {
 }
 
 // hybridCandidates retrieves pool candidates from the vector index (unless
-// w is 1) and the lexical index, fuses the two lists and returns them best
-// first (fused score descending, id ascending). Candidates get the fused
+// w is 1) and the lexical index, fuses the two lists and returns the best
+// pool of them, best first (fused score descending, id ascending). Candidates get the fused
 // score, scaled to at most 1, and their BM25 score as Features.Lexical.
 func (r *Ranker) hybridCandidates(ctx context.Context, sp *spaceState, q *query, text string, w float32, fusion omnirankv1.Fusion, pool int, now time.Time) ([]candidate, error) {
 	var vec []candidate
@@ -114,6 +114,8 @@ func (r *Ranker) hybridCandidates(ctx context.Context, sp *spaceState, q *query,
 		}
 		return cmp.Compare(a.cand.id, b.cand.id)
 	})
+	// The pool MMR and the pages draw from, as for a vector ranking.
+	list = list[:min(len(list), pool)]
 	out := make([]candidate, len(list))
 	for i, e := range list {
 		c := e.cand

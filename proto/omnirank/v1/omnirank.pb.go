@@ -883,8 +883,9 @@ type RecommendRequest struct {
 	// list's share of the fused score: 0 gives exactly the vector-only
 	// ranking, 1 exactly the lexical-only ranking. Unset means the ranker's
 	// default (0.5: the lists count equally). Ignored without query text.
-	// Pages of a hybrid ranking continue one fused list: both lists are cut
-	// at the first page's pool (3 x k, at least 64) on every page.
+	// Pages of a hybrid ranking continue one fused list: on every page both
+	// lists are cut at the first page's pool (3 x k, at least 64), fused, and
+	// the best pool of the fused list is paged through.
 	LexicalWeight *float32 `protobuf:"fixed32,14,opt,name=lexical_weight,json=lexicalWeight,proto3,oneof" json:"lexical_weight,omitempty"`
 	// How the two lists are fused; see Fusion.
 	Fusion        Fusion `protobuf:"varint,15,opt,name=fusion,proto3,enum=omnirank.v1.Fusion" json:"fusion,omitempty"`
