@@ -37,11 +37,11 @@ type inverted struct {
 	// order as the ids do, so ties in score rarely compare strings.
 	idKeys []uint64
 	lens   [][numFields]uint32
-	refs  [][]*plist
-	byID  map[string]uint32
-	free  []uint32
-	live  int
-	fuzzy *dictionary
+	refs   [][]*plist
+	byID   map[string]uint32
+	free   []uint32
+	live   int
+	fuzzy  *dictionary
 }
 
 func newInverted() *inverted {
