@@ -16,6 +16,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/omnirank/omnirank/ranker/lexical"
 	"github.com/omnirank/omnirank/storage"
 	"github.com/omnirank/omnirank/topology"
 )
@@ -80,6 +81,18 @@ type catalog struct {
 	version atomic.Uint64
 	selMu   sync.Mutex
 	sel     map[string]selEstimate
+	// sink, when set (before follow starts), receives every applied
+	// change: the lexical index, fed from the same ordered consumer.
+	sink catalogSink
+}
+
+// catalogSink follows the catalogue's changes in the order it applies
+// them. *lexical.Index satisfies it.
+type catalogSink interface {
+	Put(d lexical.Doc)
+	Delete(id string)
+	// MarkLoaded says that the initial values have all been passed on.
+	MarkLoaded()
 }
 
 type selEstimate struct {
@@ -104,6 +117,9 @@ func newCatalog(log *slog.Logger) *catalog {
 
 func (c *catalog) markReady() {
 	c.readyOnce.Do(func() {
+		if c.sink != nil {
+			c.sink.MarkLoaded()
+		}
 		c.ready.Store(true)
 		close(c.readyCh)
 	})
@@ -142,9 +158,12 @@ func (c *catalog) apply(key string, removed bool, value []byte) {
 			c.n.Add(-1)
 		}
 		s.mu.Unlock()
+		if c.sink != nil {
+			c.sink.Delete(key)
+		}
 		return
 	}
-	it, err := decodeItem(key, value)
+	it, p, err := decodeItem(key, value)
 	if err != nil {
 		c.rejected.Add(1)
 		c.log.Warn("catalogue: skipping product record", "key", key, "err", err)
@@ -157,6 +176,9 @@ func (c *catalog) apply(key string, removed bool, value []byte) {
 	}
 	s.m[key] = catEntry{it: it, cat: it.catKey, price: it.Price}
 	s.mu.Unlock()
+	if c.sink != nil {
+		c.sink.Put(lexical.Doc{ID: key, Title: p.Title, Description: p.Description, Brand: p.Brand, Category: p.Category, Attributes: p.Attributes})
+	}
 }
 
 // internPath returns the shared copy of an encoded category path.
@@ -184,14 +206,16 @@ func categoryKey(path []string) string {
 	return string(b)
 }
 
-func decodeItem(key string, data []byte) (*Item, error) {
+// decodeItem decodes a product record into the item the catalogue keeps
+// and the product (for the lexical index).
+func decodeItem(key string, data []byte) (*Item, *storage.Product, error) {
 	var rec topology.ProductRecord
 	if err := json.Unmarshal(data, &rec); err != nil {
-		return nil, fmt.Errorf("decode product record %s: %w", key, err)
+		return nil, nil, fmt.Errorf("decode product record %s: %w", key, err)
 	}
-	p := rec.Product
+	p := &rec.Product
 	if p.ID != "" && p.ID != key {
-		return nil, fmt.Errorf("decode product record %s: product id %q differs from its key", key, p.ID)
+		return nil, nil, fmt.Errorf("decode product record %s: product id %q differs from its key", key, p.ID)
 	}
 	return &Item{
 		ID:         key,
@@ -205,7 +229,7 @@ func decodeItem(key string, data []byte) (*Item, error) {
 		State:      rec.State,
 		UploadedAt: rec.UploadedAt,
 		Revision:   rec.Revision,
-	}, nil
+	}, p, nil
 }
 
 // follow reads the products bucket's stream with an ordered consumer (the

@@ -7,7 +7,12 @@
 //
 //   - Catalogue view: an ordered consumer over the products bucket's
 //     stream (the last record of every key, then updates and deletes),
-//     kept as id → Item for filters and responses.
+//     kept as id → Item for filters and responses. The same consumer feeds
+//     the lexical index (package ranker/lexical): every record applied is
+//     put, every delete removed, in the catalogue's order, batched by the
+//     index. It is not snapshotted: the catalogue's replay at start
+//     rebuilds it, and the catalogue counts as ready once the index holds
+//     its initial load.
 //   - One embedding follower per space: an ordered consumer over
 //     emb.<space>.> delivering the last message per subject, upserting into
 //     an in-memory ANN index (package ranker/index). Tombstones delete; an
@@ -60,6 +65,29 @@
 // co-occurrence with the user's recent items and the positives, popularity,
 // freshness), a Scorer turns them into a score, MMR optionally diversifies
 // the list, and an opaque page token carries the offset.
+//
+// # Hybrid retrieval
+//
+// A request with query text and a lexical share w > 0 (lexical_weight,
+// default DefaultLexicalWeight; 0 without a lexical index) takes the pool
+// from both indexes: the vector search as above (skipped when w = 1) and
+// the lexical index's BM25 search of the text, with the same filter and
+// exclusions and only products the space has a vector for. Every
+// candidate gets a vector rank (one the vector index missed is placed by
+// its own vector score) and, when the lexical side found it, a lexical
+// rank. RRF (the default) scores (k+1)·((1−w)/(k+vector rank) +
+// w/(k+lexical rank)) with k = 60; NORMALIZED scores (1−w)·v + w·l over
+// min-max normalised vector and BM25 scores. Both are at most 1, so MMR's
+// λ means the same as for vector rankings. w = 0 is the vector path itself;
+// w = 1 orders by the lexical list alone. A fused list depends on where
+// its two lists are cut, so every page of a hybrid ranking cuts them at
+// the first page's pool (carried in the page token) and pages continue one
+// ranking, as with Elasticsearch's rank_window_size; the best pool of the
+// fused list is what MMR and the pages draw from. Explanations add
+// "lexical:bm25" (the BM25 score, 0 when the lexical side missed the
+// product) and "fusion:vector" and "fusion:lexical", which sum to the
+// score; the modality and feature parts explain the vector side's score.
+// WithQueryExpander plugs query expansion (synonyms) into the lexical side.
 //
 // The search filter runs for every graph node a filtered search visits, so
 // the catalogue is sharded (64 independently locked maps, no lock shared

@@ -169,20 +169,26 @@ func (e *env) putSpace(s spaces.Space, active bool) {
 
 // product is a test catalogue entry with its per-modality vectors.
 type product struct {
-	id       string
-	category []string
-	price    float64
-	attrs    map[string]string
-	uploaded time.Time
-	parts    map[string][]float32
-	cluster  int
-	joint    []float32
+	id string
+	// title defaults to "title <id>"; description and brand are optional.
+	title, description, brand string
+	category                  []string
+	price                     float64
+	attrs                     map[string]string
+	uploaded                  time.Time
+	parts                     map[string][]float32
+	cluster                   int
+	joint                     []float32
 }
 
 func (e *env) putProduct(p *product) {
 	e.t.Helper()
+	title := p.title
+	if title == "" {
+		title = "title " + p.id
+	}
 	rec := topology.ProductRecord{
-		Product: storage.Product{ID: p.id, Title: "title " + p.id, Category: p.category, Price: p.price, Currency: "EUR",
+		Product: storage.Product{ID: p.id, Title: title, Description: p.description, Brand: p.brand, Category: p.category, Price: p.price, Currency: "EUR",
 			Attributes: p.attrs, Media: []storage.Media{{Key: "img.jpg", Kind: "image", ContentType: "image/jpeg"}}},
 		Revision: 1, Hashes: map[string]string{"text": "h"}, State: topology.StateIndexed, UploadedAt: p.uploaded, UpdatedAt: p.uploaded,
 	}

@@ -1,5 +1,11 @@
 package ranker
 
+import (
+	"context"
+
+	"github.com/omnirank/omnirank/ranker/lexical"
+)
+
 // VectorOf returns the vector the ranker holds for a product in a space
 // (tests compare rankers' index contents with it).
 func (r *Ranker) VectorOf(space, id string) ([]float32, bool) {
@@ -42,3 +48,16 @@ func (r *Ranker) HoldCPU() (release func()) {
 
 // CPUHeld is the number of CPU slots taken.
 func (r *Ranker) CPUHeld() int { return len(r.cpu) }
+
+// LexicalHits is the lexical-only ranking of text among the products of
+// a space that accept admits, with BM25 scores: the reference hybrid
+// rankings are checked against.
+func (r *Ranker) LexicalHits(ctx context.Context, space, text string, k int, accept func(id string) bool) ([]lexical.Hit, error) {
+	s, err := r.space(space)
+	if err != nil {
+		return nil, err
+	}
+	return r.lex.Load().Search(ctx, text, lexical.SearchOptions{K: k, Accept: func(id string) bool {
+		return s.has(id) && (accept == nil || accept(id))
+	}})
+}

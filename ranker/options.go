@@ -12,6 +12,7 @@ import (
 
 	"github.com/omnirank/omnirank/internal/option"
 	"github.com/omnirank/omnirank/ranker/index"
+	"github.com/omnirank/omnirank/ranker/lexical"
 )
 
 // Sentinel errors. Errors returned by this package wrap them.
@@ -73,6 +74,11 @@ type config struct {
 	registerer      prometheus.Registerer
 	now             func() time.Time
 	snap            snapshotConfig
+	// lexical is the lexical index's configuration; lexicalOff disables
+	// the index (and hybrid retrieval).
+	lexical       lexical.Config
+	lexicalOff    bool
+	lexicalWeight float32
 }
 
 func defaultConfig() config {
@@ -100,6 +106,8 @@ func defaultConfig() config {
 		queueWait:       DefaultQueueWait,
 		now:             time.Now,
 		snap:            snapshotConfig{keep: 3},
+		lexical:         lexical.DefaultConfig(),
+		lexicalWeight:   DefaultLexicalWeight,
 	}
 }
 
@@ -334,6 +342,64 @@ func WithClock(now func() time.Time) Option {
 	}
 }
 
+// DefaultLexicalWeight is the lexical list's share of a hybrid ranking
+// when a request sets no lexical_weight: the two lists count equally, as
+// in standard (unweighted) reciprocal-rank fusion. A query whose words
+// match nothing lexically (synonyms, descriptions) keeps the vector
+// ranking whatever the weight, since the lexical list is then empty.
+const DefaultLexicalWeight = 0.5
+
+// rrfK is the k of reciprocal-rank fusion: a product at rank r of a list
+// scores 1/(rrfK + r) there.
+const rrfK = 60
+
+// WithLexical sets the lexical index's field weights, spelling tolerance
+// and phrase boost (default lexical.DefaultConfig). Its Logger and
+// Expander are the ranker's (WithLogger, WithQueryExpander).
+func WithLexical(lc lexical.Config) Option {
+	return func(c *config) error {
+		lc.Logger, lc.Expander = c.logger, c.lexical.Expander
+		if err := lc.Validate(); err != nil {
+			return optErr("%v", err)
+		}
+		c.lexical = lc
+		return nil
+	}
+}
+
+// WithoutLexical turns the lexical index off: text queries are answered
+// from the vector index alone.
+func WithoutLexical() Option {
+	return func(c *config) error {
+		c.lexicalOff = true
+		return nil
+	}
+}
+
+// WithQueryExpander expands the query text of the lexical side of hybrid
+// retrieval (synonyms, say); default none.
+func WithQueryExpander(e lexical.QueryExpander) Option {
+	return func(c *config) error {
+		if e == nil {
+			return optErr("nil query expander")
+		}
+		c.lexical.Expander = e
+		return nil
+	}
+}
+
+// WithLexicalWeight sets the lexical share of a hybrid ranking for
+// requests that set no lexical_weight (default DefaultLexicalWeight).
+func WithLexicalWeight(w float32) Option {
+	return func(c *config) error {
+		if !(w >= 0 && w <= 1) {
+			return optErr("lexical weight must be in [0, 1], got %v", w)
+		}
+		c.lexicalWeight = w
+		return nil
+	}
+}
+
 func buildConfig(opts []Option) (config, error) {
 	c := defaultConfig()
 	for _, o := range opts {
@@ -344,5 +410,6 @@ func buildConfig(opts []Option) (config, error) {
 			return c, err
 		}
 	}
+	c.lexical.Logger = c.logger.With("component", "lexical")
 	return c, nil
 }

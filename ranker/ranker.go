@@ -3,6 +3,7 @@ package ranker
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"runtime"
 	"slices"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/omnirank/omnirank/extractors"
 	omnirankv1 "github.com/omnirank/omnirank/proto/omnirank/v1"
+	"github.com/omnirank/omnirank/ranker/lexical"
 	"github.com/omnirank/omnirank/spaces"
 	"github.com/omnirank/omnirank/topology"
 )
@@ -40,10 +42,13 @@ type Ranker struct {
 	feedback *Feedback
 
 	catalog *catalog
-	gate    *admission
-	cpu     cpuGate // see cpuGate
-	fb      *feedbackStore
-	fbf     *feedbackFollower
+	// lex is the lexical index fed by the catalogue; nil when
+	// WithoutLexical or before Start.
+	lex  atomic.Pointer[lexical.Index]
+	gate *admission
+	cpu  cpuGate // see cpuGate
+	fb   *feedbackStore
+	fbf  *feedbackFollower
 
 	mu     sync.RWMutex
 	spaces map[string]*spaceState
@@ -109,6 +114,22 @@ func (r *Ranker) Start(ctx context.Context) error {
 		r.cancel()
 		r.wg.Wait()
 		return err
+	}
+	if !r.cfg.lexicalOff {
+		lex, err := lexical.New(r.cfg.lexical)
+		if err != nil {
+			return fail(fmt.Errorf("start lexical index: %w", err))
+		}
+		r.catalog.sink = lex
+		r.lex.Store(lex)
+		fail = func(err error) error {
+			r.cancel()
+			r.wg.Wait()
+			if cerr := lex.Close(); cerr != nil {
+				r.cfg.logger.Warn("close lexical index", "err", cerr)
+			}
+			return err
+		}
 	}
 	if err := r.run(func(ctx context.Context) (func(), error) { return r.catalog.follow(ctx, r.js) }); err != nil {
 		return fail(err)
@@ -333,7 +354,8 @@ func (r *Ranker) space(name string) (*spaceState, error) {
 }
 
 // Ready reports whether the ranker can answer for a space ("" = active)
-// from complete data: the catalogue is loaded and the space's embeddings
+// from complete data: the catalogue is loaded (and in the lexical index),
+// and the space's embeddings
 // and the feedback stream have been applied up to where they stood when
 // their followers started.
 func (r *Ranker) Ready(space string) bool {
@@ -341,12 +363,23 @@ func (r *Ranker) Ready(space string) bool {
 	if err != nil {
 		return false
 	}
-	return r.catalog.ready.Load() && r.fbf.ready.Load() && s.ready.Load()
+	return r.catalog.ready.Load() && r.fbf.ready.Load() && s.ready.Load() && r.lexicalReady()
+}
+
+// lexicalReady reports whether the lexical index (if any) holds the
+// initial catalogue.
+func (r *Ranker) lexicalReady() bool {
+	lex := r.lex.Load()
+	return lex == nil || lex.Ready()
 }
 
 // WaitReady blocks until Ready(space) or ctx ends.
 func (r *Ranker) WaitReady(ctx context.Context, space string) error {
-	for _, ch := range []<-chan struct{}{r.catalog.readyCh, r.fbf.readyCh} {
+	chs := []<-chan struct{}{r.catalog.readyCh, r.fbf.readyCh}
+	if lex := r.lex.Load(); lex != nil {
+		chs = append(chs, lex.ReadyCh())
+	}
+	for _, ch := range chs {
 		select {
 		case <-ch:
 		case <-ctx.Done():
@@ -418,6 +451,11 @@ type Stats struct {
 	ShedOverloaded, ShedDeadline int64
 	// RecommendInFlight is the number of Recommend requests holding a slot.
 	RecommendInFlight int
+	// LexicalDocs is the number of products in the lexical index,
+	// LexicalReady whether it holds the whole initial catalogue (both zero
+	// with WithoutLexical).
+	LexicalDocs  int
+	LexicalReady bool
 }
 
 // Stats returns counts for status pages.
@@ -434,6 +472,9 @@ func (r *Ranker) Stats() Stats {
 	}
 	if a := r.active.Load(); a != nil {
 		st.Active = *a
+	}
+	if lex := r.lex.Load(); lex != nil {
+		st.LexicalDocs, st.LexicalReady = lex.Len(), lex.Ready()
 	}
 	st.FeedbackEvents, st.FeedbackUsers, st.FeedbackItems = r.fb.stats()
 	r.mu.RLock()
@@ -471,15 +512,19 @@ func (r *Ranker) Close() error {
 	}
 	r.cancel()
 	r.wg.Wait()
+	var lexErr error
+	if lex := r.lex.Load(); lex != nil {
+		lexErr = lex.Close()
+	}
 	if r.cfg.snap.store == nil {
-		return nil
+		return lexErr
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), snapshotCloseTimeout)
 	defer cancel()
 	if _, err := r.Snapshot(ctx); err != nil {
-		return fmt.Errorf("close ranker: %w", err)
+		return fmt.Errorf("close ranker: %w", errors.Join(err, lexErr))
 	}
-	return nil
+	return lexErr
 }
 
 // Feedback returns the feedback service sharing the ranker's options.

@@ -147,6 +147,9 @@ func (r *Ranker) validate(req *omnirankv1.RecommendRequest) (int, error) {
 	if !utf8.ValidString(req.GetUserId()) {
 		return 0, status.Error(codes.InvalidArgument, "user_id is not valid UTF-8")
 	}
+	if err := validateHybrid(req); err != nil {
+		return 0, err
+	}
 	if err := validateFilter(req.GetFilter()); err != nil {
 		return 0, status.Errorf(codes.InvalidArgument, "filter: %v", err)
 	}
@@ -178,13 +181,13 @@ func (r *Ranker) Recommend(ctx context.Context, req *omnirankv1.RecommendRequest
 	if err != nil {
 		return nil, status.Error(codes.Internal, err.Error())
 	}
-	offset, spaceName := 0, req.GetSpace()
+	offset, spaceName, window := 0, req.GetSpace(), 0
 	if req.GetPageToken() != "" {
 		t, err := decodeToken(req.GetPageToken(), hash)
 		if err != nil {
 			return nil, status.Error(codes.InvalidArgument, err.Error())
 		}
-		offset, spaceName = t.Offset, t.Space
+		offset, spaceName, window = t.Offset, t.Space, t.Window
 	}
 	sp, err := r.space(spaceName)
 	if err != nil {
@@ -206,6 +209,15 @@ func (r *Ranker) Recommend(ctx context.Context, req *omnirankv1.RecommendRequest
 	// graph walk's beam grows with the pool (K), so every candidate beyond
 	// what MMR and the page use costs search work.
 	pool := min(max(need*3, minPool), r.cfg.maxPool)
+	// A hybrid ranking fuses two lists cut at the pool: a larger pool
+	// would change fused scores of products already shown. Its pages all
+	// fuse lists cut at the first page's pool (the window), as with
+	// Elasticsearch's rank_window_size, and end with the fused list.
+	lexW := r.lexicalMix(req)
+	hybrid := q.vec != nil && lexW > 0
+	if hybrid && window > 0 {
+		pool = window
+	}
 	// From here on the work is CPU-bound Go code: run at most one request
 	// per P at once (see cpuGate).
 	releaseCPU, err := r.cpu.acquire(ctx)
@@ -215,18 +227,26 @@ func (r *Ranker) Recommend(ctx context.Context, req *omnirankv1.RecommendRequest
 	defer releaseCPU()
 	var cands []candidate
 	lambda := req.GetMmrLambda()
-	if q.vec == nil {
+	switch {
+	case q.vec == nil:
 		cands = r.coldCandidates(sp, q, pool, now)
 		if lambda == 0 {
 			lambda = r.cfg.coldLambda
 		}
-	} else {
+		sortCandidates(cands)
+	case hybrid:
+		// Text with a lexical share: fused, already in order.
+		cands, err = r.hybridCandidates(ctx, sp, q, req.GetQueryText(), lexW, req.GetFusion(), pool, now)
+		if err != nil {
+			return nil, err
+		}
+	default:
 		cands, err = r.vectorCandidates(ctx, sp, q, pool, now)
 		if err != nil {
 			return nil, err
 		}
+		sortCandidates(cands)
 	}
-	sortCandidates(cands)
 	cands = mmr(cands, lambda, need)
 	if err := ctxStatus(ctx); err != nil {
 		return nil, err
@@ -239,7 +259,11 @@ func (r *Ranker) Recommend(ctx context.Context, req *omnirankv1.RecommendRequest
 		}
 	}
 	if len(cands) > need {
-		resp.NextPageToken = encodeToken(pageToken{Offset: need, Space: sp.def.Name, Hash: hash})
+		t := pageToken{Offset: need, Space: sp.def.Name, Hash: hash}
+		if hybrid {
+			t.Window = pool
+		}
+		resp.NextPageToken = encodeToken(t)
 	}
 	return resp, nil
 }
@@ -477,10 +501,7 @@ func (r *Ranker) profile(sp *spaceState, uv userView, now time.Time) []float32 {
 
 // vectorCandidates searches the space's index and scores the hits.
 func (r *Ranker) vectorCandidates(ctx context.Context, sp *spaceState, q *query, pool int, now time.Time) ([]candidate, error) {
-	sel := 1.0
-	if q.filterKey != "" {
-		sel = r.catalog.selectivity(q.filterKey, q.match)
-	}
+	sel := r.selectivity(q)
 	hits, err := sp.idx.Search(ctx, q.vec, index.SearchOptions{K: pool, Filter: q.accept, Selectivity: sel})
 	if err != nil {
 		if s := ctxStatus(ctx); s != nil {
@@ -507,6 +528,15 @@ func (r *Ranker) vectorCandidates(ctx context.Context, sp *spaceState, q *query,
 		out = append(out, candidate{id: h.ID, vec: vec, features: f, score: r.cfg.scorer.Score(f)})
 	}
 	return out, nil
+}
+
+// selectivity estimates the fraction of the catalogue the request's
+// filter accepts (exclusions apart).
+func (r *Ranker) selectivity(q *query) float64 {
+	if q.filterKey == "" {
+		return 1
+	}
+	return r.catalog.selectivity(q.filterKey, q.match)
 }
 
 // similarity splits a candidate's similarity to the query by block.
@@ -598,6 +628,14 @@ func (r *Ranker) result(c candidate, explain bool) *omnirankv1.ScoredProduct {
 			for _, m := range mods {
 				contribs = append(contribs, Contribution{Name: "modality:" + m, Value: c.features.Blocks[m]})
 			}
+		}
+		if c.hybrid != nil {
+			// The scorer's parts explain the vector side's score; the
+			// fusion parts sum to the fused score.
+			contribs = append(contribs,
+				Contribution{Name: "lexical:bm25", Value: c.features.Lexical},
+				Contribution{Name: "fusion:vector", Value: c.hybrid.vector},
+				Contribution{Name: "fusion:lexical", Value: c.hybrid.lexical})
 		}
 		for _, ct := range contribs {
 			sp.Contributions = append(sp.Contributions, &omnirankv1.Contribution{Name: ct.Name, Value: ct.Value})

@@ -43,8 +43,10 @@ func newRetrievalFixture(t *testing.T) *retrievalFixture {
 	f := &retrievalFixture{e: e, ps: ps, m: byID(ps), qt: randVec(rng, 16), qi: randVec(rng, 8)}
 	txt.set("red shoes", f.qt)
 	img.set("jpeg-bytes", f.qi)
-	f.plain = e.serve(enc, cosineOnly)
-	f.dflt = e.serve(enc)
+	// Vector-only rankings (brute-force comparisons): hybrid retrieval is
+	// tested in hybrid_test.go.
+	f.plain = e.serve(enc, cosineOnly, ranker.WithLexicalWeight(0))
+	f.dflt = e.serve(enc, ranker.WithLexicalWeight(0))
 	f.plain.waitReady(t, "")
 	f.dflt.waitReady(t, "")
 	return f

@@ -29,6 +29,10 @@ type Features struct {
 	// Freshness in [0, 1]: exponential decay of the product's age; 0 when
 	// the product has no upload time.
 	Freshness float32
+	// Lexical is the candidate's BM25 score for the query text in the
+	// lexical index (hybrid retrieval); 0 when the lexical side did not
+	// retrieve it or did not run.
+	Lexical float32
 }
 
 // Contribution is the part of a score owed to one source.
@@ -109,6 +113,15 @@ type candidate struct {
 	vec      []float32
 	features Features
 	score    float32
+	// hybrid is set on a candidate of a hybrid (lexical + vector)
+	// ranking, whose score is the fused score.
+	hybrid *fusionParts
+}
+
+// fusionParts splits a fused score into the vector and lexical lists'
+// parts.
+type fusionParts struct {
+	vector, lexical float32
 }
 
 // sortCandidates orders by score descending, id ascending on ties: a total

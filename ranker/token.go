@@ -21,6 +21,10 @@ type pageToken struct {
 	Offset int    `json:"o"`
 	Space  string `json:"s"`
 	Hash   string `json:"h"`
+	// Window is the candidate pool a hybrid ranking was fused over on its
+	// first page; later pages fuse over the same pool, so they continue
+	// one ranking (0: not hybrid).
+	Window int `json:"w,omitempty"`
 }
 
 // errBadToken marks a page token that is malformed or belongs to another
@@ -53,7 +57,7 @@ func decodeToken(s, hash string) (pageToken, error) {
 	if err := json.Unmarshal(b, &t); err != nil {
 		return pageToken{}, fmt.Errorf("%w: %v", errBadToken, err)
 	}
-	if t.Offset <= 0 || t.Space == "" {
+	if t.Offset <= 0 || t.Space == "" || t.Window < 0 {
 		return pageToken{}, fmt.Errorf("%w: bad offset or space", errBadToken)
 	}
 	if t.Hash != hash {

@@ -44,8 +44,12 @@ const (
 	// (positive_ids): no encoder runs.
 	QueryVector QueryKind = "vector"
 	// QueryText sends a short text query that the ranker encodes with the
-	// real starter text model in ONNX Runtime.
+	// real starter text model in ONNX Runtime, answered from the vector
+	// index alone (lexical_weight 0).
 	QueryText QueryKind = "text"
+	// QueryHybrid sends the same text queries with the ranker's default
+	// lexical weight: lexical (BM25) and vector retrieval, fused.
+	QueryHybrid QueryKind = "hybrid"
 )
 
 // BenchRecommendOptions configures BenchRecommend. Zero fields take the
@@ -171,8 +175,8 @@ func (o *BenchRecommendOptions) withDefaults() (BenchRecommendOptions, error) {
 		c.Queries = []QueryKind{QueryVector, QueryText}
 	}
 	for _, q := range c.Queries {
-		if q != QueryVector && q != QueryText {
-			return bad("query kind %q (want %q or %q)", q, QueryVector, QueryText)
+		if q != QueryVector && q != QueryText && q != QueryHybrid {
+			return bad("query kind %q (want %q, %q or %q)", q, QueryVector, QueryText, QueryHybrid)
 		}
 	}
 	if c.Conns == 0 {
@@ -575,7 +579,11 @@ func gauss(rng *rand.Rand, d int, scale float64) []float32 {
 func (t *target) requests(q QueryKind, rng *rand.Rand) func() *omnirankv1.RecommendRequest {
 	filter := func() *omnirankv1.Filter { return &omnirankv1.Filter{CategoryPrefix: []string{t.filtered}} }
 	switch q {
-	case QueryText:
+	case QueryText, QueryHybrid:
+		var lexical *float32
+		if q == QueryText {
+			lexical = new(float32)
+		}
 		return func() *omnirankv1.RecommendRequest {
 			noun := nouns[rng.IntN(len(nouns))]
 			var text string
@@ -589,7 +597,8 @@ func (t *target) requests(q QueryKind, rng *rand.Rand) func() *omnirankv1.Recomm
 			default:
 				text = colours[rng.IntN(len(colours))] + " " + materials[rng.IntN(len(materials))] + " " + noun
 			}
-			return &omnirankv1.RecommendRequest{Space: benchSpace.Name, QueryText: text, K: int32(t.o.K), MmrLambda: t.o.MMRLambda, Filter: filter()}
+			return &omnirankv1.RecommendRequest{Space: benchSpace.Name, QueryText: text, K: int32(t.o.K), MmrLambda: t.o.MMRLambda, Filter: filter(),
+				LexicalWeight: lexical}
 		}
 	default:
 		return func() *omnirankv1.RecommendRequest {

@@ -153,7 +153,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		rates := fs.String("rates", "500,2000", "comma-separated request rates (requests/s)")
 		fs.DurationVar(&o.Duration, "duration", 10*time.Second, "measured time per rate")
 		fs.IntVar(&o.Conns, "conns", 4, "gRPC connections")
-		query := fs.String("query", "vector,text", "query kinds: vector (positive ids), text (starter text encoder)")
+		query := fs.String("query", "vector,text", "query kinds: vector (positive ids), text (starter text encoder, vector index only), hybrid (the same text, lexical BM25 + vector fused)")
 		fs.IntVar(&o.RankerMaxInFlight, "max-in-flight", 0, "ranker: Recommend requests worked on at once (0: its default, 4 per CPU)")
 		fs.DurationVar(&o.RankerQueueWait, "queue-wait", 0, "ranker: how long a request waits for a slot before ResourceExhausted (0: its default; negative: none)")
 		cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) of the measured runs to this file")

@@ -21,6 +21,7 @@ import (
 
 	"github.com/omnirank/omnirank/api"
 	pb "github.com/omnirank/omnirank/proto/omnirank/v1"
+	"github.com/omnirank/omnirank/ranker"
 	"github.com/omnirank/omnirank/storage"
 	"github.com/omnirank/omnirank/topology"
 )
@@ -203,6 +204,9 @@ func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	k := fs.Int("k", 10, "number of results")
 	mmr := fs.Float64("mmr", 0, "MMR diversity lambda (0: off)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
+	lexWeight := fs.Float64("lexical-weight", ranker.DefaultLexicalWeight,
+		"lexical (BM25) share of a text query's hybrid ranking, 0..1: 0 vector only, 1 lexical only (unset: the server's default)")
+	fusion := fs.String("fusion", "rrf", "how hybrid retrieval fuses the lexical and vector lists: rrf or normalized")
 	var like, unlike stringList
 	fs.Var(&like, "like", "positive example product id (repeatable)")
 	fs.Var(&unlike, "unlike", "negative example product id (repeatable)")
@@ -211,6 +215,23 @@ func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	req := &pb.RecommendRequest{QueryText: *text, PositiveIds: like, NegativeIds: unlike, UserId: *user,
 		K: int32(*k), Explain: true, MmrLambda: float32(*mmr)}
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "lexical-weight" {
+			w := float32(*lexWeight)
+			req.LexicalWeight = &w
+		}
+	})
+	if w := req.LexicalWeight; w != nil && !(*w >= 0 && *w <= 1) {
+		return fmt.Errorf("--lexical-weight %v: want 0..1", *lexWeight)
+	}
+	switch strings.ToLower(*fusion) {
+	case "rrf":
+		req.Fusion = pb.Fusion_FUSION_RRF
+	case "normalized", "normalised":
+		req.Fusion = pb.Fusion_FUSION_NORMALIZED
+	default:
+		return fmt.Errorf("--fusion %q: want rrf or normalized", *fusion)
+	}
 	var err error
 	if *image != "" {
 		if req.QueryImage, err = os.ReadFile(*image); err != nil {

@@ -139,6 +139,27 @@ func TestCLIIngestQueryStatus(t *testing.T) {
 	if res.Results[0].Contributions["modality:text"] <= 0 {
 		t.Fatalf("no text contribution: %+v", res.Results[0].Contributions)
 	}
+	if res.Results[0].Contributions["lexical:bm25"] <= 0 {
+		t.Fatalf("no lexical contribution in a hybrid text query: %+v", res.Results[0].Contributions)
+	}
+
+	// Lexical only: "teapot" is in one title.
+	out.Reset()
+	if err := run(ctx, []string{"query", "--addr", addr, "--text", "teapot", "--lexical-weight", "1", "--fusion", "normalized", "--json"}, &out, &errOut); err != nil {
+		t.Fatal(err)
+	}
+	res.Results = nil
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		t.Fatalf("query --json is not one JSON object: %v\n%s", err, out.String())
+	}
+	if len(res.Results) != 1 || res.Results[0].ID != "teapot" || res.Results[0].Contributions["fusion:lexical"] != 1 {
+		t.Fatalf("lexical-only query results: %+v", res.Results)
+	}
+	for _, bad := range [][]string{{"--lexical-weight", "2"}, {"--fusion", "max"}} {
+		if err := run(ctx, append([]string{"query", "--addr", addr, "--text", "teapot"}, bad...), &out, &errOut); err == nil {
+			t.Errorf("query %v accepted", bad)
+		}
+	}
 
 	out.Reset()
 	if err := run(ctx, []string{"query", "--addr", addr, "--image", filepath.Join(cat, "sneaker", "image.png"), "-k", "1"}, &out, &errOut); err != nil {

@@ -26,6 +26,63 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Fusion says how hybrid retrieval merges the lexical and vector lists
+// (issue 13).
+type Fusion int32
+
+const (
+	// RRF: reciprocal-rank fusion with k = 60, scaled so that a product
+	// first in both lists scores 1:
+	// 61 * ((1 - w) / (60 + vector rank) + w / (60 + lexical rank)).
+	// Every candidate has a vector rank (one the vector index did not return
+	// is placed by its own vector score); one the lexical index did not
+	// return adds 0 there.
+	Fusion_FUSION_RRF Fusion = 0
+	// NORMALIZED: each list's scores are min-max normalised to [0, 1] and
+	// mixed: (1 - w) * vector + w * lexical; a product missing from a list
+	// counts 0 there.
+	Fusion_FUSION_NORMALIZED Fusion = 1
+)
+
+// Enum value maps for Fusion.
+var (
+	Fusion_name = map[int32]string{
+		0: "FUSION_RRF",
+		1: "FUSION_NORMALIZED",
+	}
+	Fusion_value = map[string]int32{
+		"FUSION_RRF":        0,
+		"FUSION_NORMALIZED": 1,
+	}
+)
+
+func (x Fusion) Enum() *Fusion {
+	p := new(Fusion)
+	*p = x
+	return p
+}
+
+func (x Fusion) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Fusion) Descriptor() protoreflect.EnumDescriptor {
+	return file_omnirank_v1_omnirank_proto_enumTypes[0].Descriptor()
+}
+
+func (Fusion) Type() protoreflect.EnumType {
+	return &file_omnirank_v1_omnirank_proto_enumTypes[0]
+}
+
+func (x Fusion) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Fusion.Descriptor instead.
+func (Fusion) EnumDescriptor() ([]byte, []int) {
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{0}
+}
+
 // Strategy says how example products (positive_ids / negative_ids) shape
 // the ranking.
 type Strategy int32
@@ -65,11 +122,11 @@ func (x Strategy) String() string {
 }
 
 func (Strategy) Descriptor() protoreflect.EnumDescriptor {
-	return file_omnirank_v1_omnirank_proto_enumTypes[0].Descriptor()
+	return file_omnirank_v1_omnirank_proto_enumTypes[1].Descriptor()
 }
 
 func (Strategy) Type() protoreflect.EnumType {
-	return &file_omnirank_v1_omnirank_proto_enumTypes[0]
+	return &file_omnirank_v1_omnirank_proto_enumTypes[1]
 }
 
 func (x Strategy) Number() protoreflect.EnumNumber {
@@ -78,7 +135,7 @@ func (x Strategy) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Strategy.Descriptor instead.
 func (Strategy) EnumDescriptor() ([]byte, []int) {
-	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{0}
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{1}
 }
 
 // Product is the catalogue record stored as products/<id>/product.json.
@@ -819,7 +876,19 @@ type RecommendRequest struct {
 	// relevance and novelty.
 	MmrLambda float32 `protobuf:"fixed32,12,opt,name=mmr_lambda,json=mmrLambda,proto3" json:"mmr_lambda,omitempty"`
 	// How positive and negative example products combine; see Strategy.
-	Strategy      Strategy `protobuf:"varint,13,opt,name=strategy,proto3,enum=omnirank.v1.Strategy" json:"strategy,omitempty"`
+	Strategy Strategy `protobuf:"varint,13,opt,name=strategy,proto3,enum=omnirank.v1.Strategy" json:"strategy,omitempty"`
+	// --- Hybrid lexical + vector retrieval (issue 13) ---
+	// With query text, candidates come from the lexical (BM25) index and the
+	// vector index and are fused. lexical_weight in [0, 1] is the lexical
+	// list's share of the fused score: 0 gives exactly the vector-only
+	// ranking, 1 exactly the lexical-only ranking. Unset means the ranker's
+	// default (0.5: the lists count equally). Ignored without query text.
+	// Pages of a hybrid ranking continue one fused list: on every page both
+	// lists are cut at the first page's pool (3 x k, at least 64), fused, and
+	// the best pool of the fused list is paged through.
+	LexicalWeight *float32 `protobuf:"fixed32,14,opt,name=lexical_weight,json=lexicalWeight,proto3,oneof" json:"lexical_weight,omitempty"`
+	// How the two lists are fused; see Fusion.
+	Fusion        Fusion `protobuf:"varint,15,opt,name=fusion,proto3,enum=omnirank.v1.Fusion" json:"fusion,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -945,8 +1014,26 @@ func (x *RecommendRequest) GetStrategy() Strategy {
 	return Strategy_STRATEGY_AVERAGE_VECTOR
 }
 
+func (x *RecommendRequest) GetLexicalWeight() float32 {
+	if x != nil && x.LexicalWeight != nil {
+		return *x.LexicalWeight
+	}
+	return 0
+}
+
+func (x *RecommendRequest) GetFusion() Fusion {
+	if x != nil {
+		return x.Fusion
+	}
+	return Fusion_FUSION_RRF
+}
+
 // Contribution is the part of a result's score owed to one source: a modality
-// block of the joint vector, or a scoring feature.
+// block of the joint vector, a scoring feature. A hybrid ranking (issue 13)
+// adds "lexical:bm25" (the product's BM25 score for the query text, 0 when
+// the lexical side did not retrieve it) and "fusion:vector" and
+// "fusion:lexical", the two lists' parts of the fused score, which sum to
+// it; the modality and feature parts then explain the vector side's score.
 type Contribution struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -2438,7 +2525,7 @@ const file_omnirank_v1_omnirank_proto_rawDesc = "" +
 	"excludeIds\x1a=\n" +
 	"\x0fAttributesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xae\x03\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x9a\x04\n" +
 	"\x10RecommendRequest\x12\x1d\n" +
 	"\n" +
 	"query_text\x18\x01 \x01(\tR\tqueryText\x12\x1f\n" +
@@ -2458,7 +2545,10 @@ const file_omnirank_v1_omnirank_proto_rawDesc = "" +
 	"\x05space\x18\v \x01(\tR\x05space\x12\x1d\n" +
 	"\n" +
 	"mmr_lambda\x18\f \x01(\x02R\tmmrLambda\x121\n" +
-	"\bstrategy\x18\r \x01(\x0e2\x15.omnirank.v1.StrategyR\bstrategy\"8\n" +
+	"\bstrategy\x18\r \x01(\x0e2\x15.omnirank.v1.StrategyR\bstrategy\x12*\n" +
+	"\x0elexical_weight\x18\x0e \x01(\x02H\x00R\rlexicalWeight\x88\x01\x01\x12+\n" +
+	"\x06fusion\x18\x0f \x01(\x0e2\x13.omnirank.v1.FusionR\x06fusionB\x11\n" +
+	"\x0f_lexical_weight\"8\n" +
 	"\fContribution\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x02R\x05value\"\x87\x02\n" +
@@ -2563,7 +2653,11 @@ const file_omnirank_v1_omnirank_proto_rawDesc = "" +
 	"\breplayed\x18\x01 \x01(\x03R\breplayed\"\x12\n" +
 	"\x10ReconcileRequest\"/\n" +
 	"\x11ReconcileResponse\x12\x1a\n" +
-	"\bproducts\x18\x01 \x01(\x03R\bproducts*@\n" +
+	"\bproducts\x18\x01 \x01(\x03R\bproducts*/\n" +
+	"\x06Fusion\x12\x0e\n" +
+	"\n" +
+	"FUSION_RRF\x10\x00\x12\x15\n" +
+	"\x11FUSION_NORMALIZED\x10\x01*@\n" +
 	"\bStrategy\x12\x1b\n" +
 	"\x17STRATEGY_AVERAGE_VECTOR\x10\x00\x12\x17\n" +
 	"\x13STRATEGY_BEST_SCORE\x10\x012\x9d\x02\n" +
@@ -2600,108 +2694,110 @@ func file_omnirank_v1_omnirank_proto_rawDescGZIP() []byte {
 	return file_omnirank_v1_omnirank_proto_rawDescData
 }
 
-var file_omnirank_v1_omnirank_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_omnirank_v1_omnirank_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
 var file_omnirank_v1_omnirank_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
 var file_omnirank_v1_omnirank_proto_goTypes = []any{
-	(Strategy)(0),                     // 0: omnirank.v1.Strategy
-	(*Product)(nil),                   // 1: omnirank.v1.Product
-	(*MediaRef)(nil),                  // 2: omnirank.v1.MediaRef
-	(*MediaBlob)(nil),                 // 3: omnirank.v1.MediaBlob
-	(*UpsertRequest)(nil),             // 4: omnirank.v1.UpsertRequest
-	(*UpsertResponse)(nil),            // 5: omnirank.v1.UpsertResponse
-	(*GetRequest)(nil),                // 6: omnirank.v1.GetRequest
-	(*GetResponse)(nil),               // 7: omnirank.v1.GetResponse
-	(*DeleteRequest)(nil),             // 8: omnirank.v1.DeleteRequest
-	(*DeleteResponse)(nil),            // 9: omnirank.v1.DeleteResponse
-	(*BulkUpsertResponse)(nil),        // 10: omnirank.v1.BulkUpsertResponse
-	(*PriceRange)(nil),                // 11: omnirank.v1.PriceRange
-	(*Filter)(nil),                    // 12: omnirank.v1.Filter
-	(*RecommendRequest)(nil),          // 13: omnirank.v1.RecommendRequest
-	(*Contribution)(nil),              // 14: omnirank.v1.Contribution
-	(*ScoredProduct)(nil),             // 15: omnirank.v1.ScoredProduct
-	(*RecommendResponse)(nil),         // 16: omnirank.v1.RecommendResponse
-	(*FeedbackEvent)(nil),             // 17: omnirank.v1.FeedbackEvent
-	(*RecordRequest)(nil),             // 18: omnirank.v1.RecordRequest
-	(*RecordResponse)(nil),            // 19: omnirank.v1.RecordResponse
-	(*ListErrorsRequest)(nil),         // 20: omnirank.v1.ListErrorsRequest
-	(*IngestError)(nil),               // 21: omnirank.v1.IngestError
-	(*ListErrorsResponse)(nil),        // 22: omnirank.v1.ListErrorsResponse
-	(*StatusRequest)(nil),             // 23: omnirank.v1.StatusRequest
-	(*SpaceStatus)(nil),               // 24: omnirank.v1.SpaceStatus
-	(*StatusResponse)(nil),            // 25: omnirank.v1.StatusResponse
-	(*ModelInfo)(nil),                 // 26: omnirank.v1.ModelInfo
-	(*ListModelsRequest)(nil),         // 27: omnirank.v1.ListModelsRequest
-	(*ListModelsResponse)(nil),        // 28: omnirank.v1.ListModelsResponse
-	(*ModelFile)(nil),                 // 29: omnirank.v1.ModelFile
-	(*RegisterModelRequest)(nil),      // 30: omnirank.v1.RegisterModelRequest
-	(*RegisterModelResponse)(nil),     // 31: omnirank.v1.RegisterModelResponse
-	(*DeadLetter)(nil),                // 32: omnirank.v1.DeadLetter
-	(*ListDeadLettersRequest)(nil),    // 33: omnirank.v1.ListDeadLettersRequest
-	(*ListDeadLettersResponse)(nil),   // 34: omnirank.v1.ListDeadLettersResponse
-	(*ReplayDeadLettersRequest)(nil),  // 35: omnirank.v1.ReplayDeadLettersRequest
-	(*ReplayDeadLettersResponse)(nil), // 36: omnirank.v1.ReplayDeadLettersResponse
-	(*ReconcileRequest)(nil),          // 37: omnirank.v1.ReconcileRequest
-	(*ReconcileResponse)(nil),         // 38: omnirank.v1.ReconcileResponse
-	nil,                               // 39: omnirank.v1.Product.AttributesEntry
-	nil,                               // 40: omnirank.v1.Filter.AttributesEntry
-	nil,                               // 41: omnirank.v1.RecommendResponse.ModelsEntry
-	nil,                               // 42: omnirank.v1.StatusResponse.PendingEntry
-	nil,                               // 43: omnirank.v1.StatusResponse.StatesEntry
+	(Fusion)(0),                       // 0: omnirank.v1.Fusion
+	(Strategy)(0),                     // 1: omnirank.v1.Strategy
+	(*Product)(nil),                   // 2: omnirank.v1.Product
+	(*MediaRef)(nil),                  // 3: omnirank.v1.MediaRef
+	(*MediaBlob)(nil),                 // 4: omnirank.v1.MediaBlob
+	(*UpsertRequest)(nil),             // 5: omnirank.v1.UpsertRequest
+	(*UpsertResponse)(nil),            // 6: omnirank.v1.UpsertResponse
+	(*GetRequest)(nil),                // 7: omnirank.v1.GetRequest
+	(*GetResponse)(nil),               // 8: omnirank.v1.GetResponse
+	(*DeleteRequest)(nil),             // 9: omnirank.v1.DeleteRequest
+	(*DeleteResponse)(nil),            // 10: omnirank.v1.DeleteResponse
+	(*BulkUpsertResponse)(nil),        // 11: omnirank.v1.BulkUpsertResponse
+	(*PriceRange)(nil),                // 12: omnirank.v1.PriceRange
+	(*Filter)(nil),                    // 13: omnirank.v1.Filter
+	(*RecommendRequest)(nil),          // 14: omnirank.v1.RecommendRequest
+	(*Contribution)(nil),              // 15: omnirank.v1.Contribution
+	(*ScoredProduct)(nil),             // 16: omnirank.v1.ScoredProduct
+	(*RecommendResponse)(nil),         // 17: omnirank.v1.RecommendResponse
+	(*FeedbackEvent)(nil),             // 18: omnirank.v1.FeedbackEvent
+	(*RecordRequest)(nil),             // 19: omnirank.v1.RecordRequest
+	(*RecordResponse)(nil),            // 20: omnirank.v1.RecordResponse
+	(*ListErrorsRequest)(nil),         // 21: omnirank.v1.ListErrorsRequest
+	(*IngestError)(nil),               // 22: omnirank.v1.IngestError
+	(*ListErrorsResponse)(nil),        // 23: omnirank.v1.ListErrorsResponse
+	(*StatusRequest)(nil),             // 24: omnirank.v1.StatusRequest
+	(*SpaceStatus)(nil),               // 25: omnirank.v1.SpaceStatus
+	(*StatusResponse)(nil),            // 26: omnirank.v1.StatusResponse
+	(*ModelInfo)(nil),                 // 27: omnirank.v1.ModelInfo
+	(*ListModelsRequest)(nil),         // 28: omnirank.v1.ListModelsRequest
+	(*ListModelsResponse)(nil),        // 29: omnirank.v1.ListModelsResponse
+	(*ModelFile)(nil),                 // 30: omnirank.v1.ModelFile
+	(*RegisterModelRequest)(nil),      // 31: omnirank.v1.RegisterModelRequest
+	(*RegisterModelResponse)(nil),     // 32: omnirank.v1.RegisterModelResponse
+	(*DeadLetter)(nil),                // 33: omnirank.v1.DeadLetter
+	(*ListDeadLettersRequest)(nil),    // 34: omnirank.v1.ListDeadLettersRequest
+	(*ListDeadLettersResponse)(nil),   // 35: omnirank.v1.ListDeadLettersResponse
+	(*ReplayDeadLettersRequest)(nil),  // 36: omnirank.v1.ReplayDeadLettersRequest
+	(*ReplayDeadLettersResponse)(nil), // 37: omnirank.v1.ReplayDeadLettersResponse
+	(*ReconcileRequest)(nil),          // 38: omnirank.v1.ReconcileRequest
+	(*ReconcileResponse)(nil),         // 39: omnirank.v1.ReconcileResponse
+	nil,                               // 40: omnirank.v1.Product.AttributesEntry
+	nil,                               // 41: omnirank.v1.Filter.AttributesEntry
+	nil,                               // 42: omnirank.v1.RecommendResponse.ModelsEntry
+	nil,                               // 43: omnirank.v1.StatusResponse.PendingEntry
+	nil,                               // 44: omnirank.v1.StatusResponse.StatesEntry
 }
 var file_omnirank_v1_omnirank_proto_depIdxs = []int32{
-	39, // 0: omnirank.v1.Product.attributes:type_name -> omnirank.v1.Product.AttributesEntry
-	2,  // 1: omnirank.v1.Product.media:type_name -> omnirank.v1.MediaRef
-	1,  // 2: omnirank.v1.UpsertRequest.product:type_name -> omnirank.v1.Product
-	3,  // 3: omnirank.v1.UpsertRequest.media:type_name -> omnirank.v1.MediaBlob
-	1,  // 4: omnirank.v1.GetResponse.product:type_name -> omnirank.v1.Product
-	11, // 5: omnirank.v1.Filter.price:type_name -> omnirank.v1.PriceRange
-	40, // 6: omnirank.v1.Filter.attributes:type_name -> omnirank.v1.Filter.AttributesEntry
-	12, // 7: omnirank.v1.RecommendRequest.filter:type_name -> omnirank.v1.Filter
-	0,  // 8: omnirank.v1.RecommendRequest.strategy:type_name -> omnirank.v1.Strategy
-	14, // 9: omnirank.v1.ScoredProduct.contributions:type_name -> omnirank.v1.Contribution
-	2,  // 10: omnirank.v1.ScoredProduct.media:type_name -> omnirank.v1.MediaRef
-	15, // 11: omnirank.v1.RecommendResponse.results:type_name -> omnirank.v1.ScoredProduct
-	41, // 12: omnirank.v1.RecommendResponse.models:type_name -> omnirank.v1.RecommendResponse.ModelsEntry
-	17, // 13: omnirank.v1.RecordRequest.events:type_name -> omnirank.v1.FeedbackEvent
-	21, // 14: omnirank.v1.ListErrorsResponse.errors:type_name -> omnirank.v1.IngestError
-	24, // 15: omnirank.v1.StatusResponse.spaces:type_name -> omnirank.v1.SpaceStatus
-	42, // 16: omnirank.v1.StatusResponse.pending:type_name -> omnirank.v1.StatusResponse.PendingEntry
-	43, // 17: omnirank.v1.StatusResponse.states:type_name -> omnirank.v1.StatusResponse.StatesEntry
-	26, // 18: omnirank.v1.ListModelsResponse.models:type_name -> omnirank.v1.ModelInfo
-	29, // 19: omnirank.v1.RegisterModelRequest.files:type_name -> omnirank.v1.ModelFile
-	26, // 20: omnirank.v1.RegisterModelResponse.model:type_name -> omnirank.v1.ModelInfo
-	32, // 21: omnirank.v1.ListDeadLettersResponse.dead_letters:type_name -> omnirank.v1.DeadLetter
-	4,  // 22: omnirank.v1.CatalogService.Upsert:input_type -> omnirank.v1.UpsertRequest
-	6,  // 23: omnirank.v1.CatalogService.Get:input_type -> omnirank.v1.GetRequest
-	8,  // 24: omnirank.v1.CatalogService.Delete:input_type -> omnirank.v1.DeleteRequest
-	4,  // 25: omnirank.v1.CatalogService.BulkUpsert:input_type -> omnirank.v1.UpsertRequest
-	13, // 26: omnirank.v1.RankerService.Recommend:input_type -> omnirank.v1.RecommendRequest
-	18, // 27: omnirank.v1.FeedbackService.Record:input_type -> omnirank.v1.RecordRequest
-	20, // 28: omnirank.v1.AdminService.ListErrors:input_type -> omnirank.v1.ListErrorsRequest
-	23, // 29: omnirank.v1.AdminService.Status:input_type -> omnirank.v1.StatusRequest
-	27, // 30: omnirank.v1.AdminService.ListModels:input_type -> omnirank.v1.ListModelsRequest
-	30, // 31: omnirank.v1.AdminService.RegisterModel:input_type -> omnirank.v1.RegisterModelRequest
-	33, // 32: omnirank.v1.AdminService.ListDeadLetters:input_type -> omnirank.v1.ListDeadLettersRequest
-	35, // 33: omnirank.v1.AdminService.ReplayDeadLetters:input_type -> omnirank.v1.ReplayDeadLettersRequest
-	37, // 34: omnirank.v1.AdminService.Reconcile:input_type -> omnirank.v1.ReconcileRequest
-	5,  // 35: omnirank.v1.CatalogService.Upsert:output_type -> omnirank.v1.UpsertResponse
-	7,  // 36: omnirank.v1.CatalogService.Get:output_type -> omnirank.v1.GetResponse
-	9,  // 37: omnirank.v1.CatalogService.Delete:output_type -> omnirank.v1.DeleteResponse
-	10, // 38: omnirank.v1.CatalogService.BulkUpsert:output_type -> omnirank.v1.BulkUpsertResponse
-	16, // 39: omnirank.v1.RankerService.Recommend:output_type -> omnirank.v1.RecommendResponse
-	19, // 40: omnirank.v1.FeedbackService.Record:output_type -> omnirank.v1.RecordResponse
-	22, // 41: omnirank.v1.AdminService.ListErrors:output_type -> omnirank.v1.ListErrorsResponse
-	25, // 42: omnirank.v1.AdminService.Status:output_type -> omnirank.v1.StatusResponse
-	28, // 43: omnirank.v1.AdminService.ListModels:output_type -> omnirank.v1.ListModelsResponse
-	31, // 44: omnirank.v1.AdminService.RegisterModel:output_type -> omnirank.v1.RegisterModelResponse
-	34, // 45: omnirank.v1.AdminService.ListDeadLetters:output_type -> omnirank.v1.ListDeadLettersResponse
-	36, // 46: omnirank.v1.AdminService.ReplayDeadLetters:output_type -> omnirank.v1.ReplayDeadLettersResponse
-	38, // 47: omnirank.v1.AdminService.Reconcile:output_type -> omnirank.v1.ReconcileResponse
-	35, // [35:48] is the sub-list for method output_type
-	22, // [22:35] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	40, // 0: omnirank.v1.Product.attributes:type_name -> omnirank.v1.Product.AttributesEntry
+	3,  // 1: omnirank.v1.Product.media:type_name -> omnirank.v1.MediaRef
+	2,  // 2: omnirank.v1.UpsertRequest.product:type_name -> omnirank.v1.Product
+	4,  // 3: omnirank.v1.UpsertRequest.media:type_name -> omnirank.v1.MediaBlob
+	2,  // 4: omnirank.v1.GetResponse.product:type_name -> omnirank.v1.Product
+	12, // 5: omnirank.v1.Filter.price:type_name -> omnirank.v1.PriceRange
+	41, // 6: omnirank.v1.Filter.attributes:type_name -> omnirank.v1.Filter.AttributesEntry
+	13, // 7: omnirank.v1.RecommendRequest.filter:type_name -> omnirank.v1.Filter
+	1,  // 8: omnirank.v1.RecommendRequest.strategy:type_name -> omnirank.v1.Strategy
+	0,  // 9: omnirank.v1.RecommendRequest.fusion:type_name -> omnirank.v1.Fusion
+	15, // 10: omnirank.v1.ScoredProduct.contributions:type_name -> omnirank.v1.Contribution
+	3,  // 11: omnirank.v1.ScoredProduct.media:type_name -> omnirank.v1.MediaRef
+	16, // 12: omnirank.v1.RecommendResponse.results:type_name -> omnirank.v1.ScoredProduct
+	42, // 13: omnirank.v1.RecommendResponse.models:type_name -> omnirank.v1.RecommendResponse.ModelsEntry
+	18, // 14: omnirank.v1.RecordRequest.events:type_name -> omnirank.v1.FeedbackEvent
+	22, // 15: omnirank.v1.ListErrorsResponse.errors:type_name -> omnirank.v1.IngestError
+	25, // 16: omnirank.v1.StatusResponse.spaces:type_name -> omnirank.v1.SpaceStatus
+	43, // 17: omnirank.v1.StatusResponse.pending:type_name -> omnirank.v1.StatusResponse.PendingEntry
+	44, // 18: omnirank.v1.StatusResponse.states:type_name -> omnirank.v1.StatusResponse.StatesEntry
+	27, // 19: omnirank.v1.ListModelsResponse.models:type_name -> omnirank.v1.ModelInfo
+	30, // 20: omnirank.v1.RegisterModelRequest.files:type_name -> omnirank.v1.ModelFile
+	27, // 21: omnirank.v1.RegisterModelResponse.model:type_name -> omnirank.v1.ModelInfo
+	33, // 22: omnirank.v1.ListDeadLettersResponse.dead_letters:type_name -> omnirank.v1.DeadLetter
+	5,  // 23: omnirank.v1.CatalogService.Upsert:input_type -> omnirank.v1.UpsertRequest
+	7,  // 24: omnirank.v1.CatalogService.Get:input_type -> omnirank.v1.GetRequest
+	9,  // 25: omnirank.v1.CatalogService.Delete:input_type -> omnirank.v1.DeleteRequest
+	5,  // 26: omnirank.v1.CatalogService.BulkUpsert:input_type -> omnirank.v1.UpsertRequest
+	14, // 27: omnirank.v1.RankerService.Recommend:input_type -> omnirank.v1.RecommendRequest
+	19, // 28: omnirank.v1.FeedbackService.Record:input_type -> omnirank.v1.RecordRequest
+	21, // 29: omnirank.v1.AdminService.ListErrors:input_type -> omnirank.v1.ListErrorsRequest
+	24, // 30: omnirank.v1.AdminService.Status:input_type -> omnirank.v1.StatusRequest
+	28, // 31: omnirank.v1.AdminService.ListModels:input_type -> omnirank.v1.ListModelsRequest
+	31, // 32: omnirank.v1.AdminService.RegisterModel:input_type -> omnirank.v1.RegisterModelRequest
+	34, // 33: omnirank.v1.AdminService.ListDeadLetters:input_type -> omnirank.v1.ListDeadLettersRequest
+	36, // 34: omnirank.v1.AdminService.ReplayDeadLetters:input_type -> omnirank.v1.ReplayDeadLettersRequest
+	38, // 35: omnirank.v1.AdminService.Reconcile:input_type -> omnirank.v1.ReconcileRequest
+	6,  // 36: omnirank.v1.CatalogService.Upsert:output_type -> omnirank.v1.UpsertResponse
+	8,  // 37: omnirank.v1.CatalogService.Get:output_type -> omnirank.v1.GetResponse
+	10, // 38: omnirank.v1.CatalogService.Delete:output_type -> omnirank.v1.DeleteResponse
+	11, // 39: omnirank.v1.CatalogService.BulkUpsert:output_type -> omnirank.v1.BulkUpsertResponse
+	17, // 40: omnirank.v1.RankerService.Recommend:output_type -> omnirank.v1.RecommendResponse
+	20, // 41: omnirank.v1.FeedbackService.Record:output_type -> omnirank.v1.RecordResponse
+	23, // 42: omnirank.v1.AdminService.ListErrors:output_type -> omnirank.v1.ListErrorsResponse
+	26, // 43: omnirank.v1.AdminService.Status:output_type -> omnirank.v1.StatusResponse
+	29, // 44: omnirank.v1.AdminService.ListModels:output_type -> omnirank.v1.ListModelsResponse
+	32, // 45: omnirank.v1.AdminService.RegisterModel:output_type -> omnirank.v1.RegisterModelResponse
+	35, // 46: omnirank.v1.AdminService.ListDeadLetters:output_type -> omnirank.v1.ListDeadLettersResponse
+	37, // 47: omnirank.v1.AdminService.ReplayDeadLetters:output_type -> omnirank.v1.ReplayDeadLettersResponse
+	39, // 48: omnirank.v1.AdminService.Reconcile:output_type -> omnirank.v1.ReconcileResponse
+	36, // [36:49] is the sub-list for method output_type
+	23, // [23:36] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_omnirank_v1_omnirank_proto_init() }
@@ -2709,12 +2805,13 @@ func file_omnirank_v1_omnirank_proto_init() {
 	if File_omnirank_v1_omnirank_proto != nil {
 		return
 	}
+	file_omnirank_v1_omnirank_proto_msgTypes[12].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_omnirank_v1_omnirank_proto_rawDesc), len(file_omnirank_v1_omnirank_proto_rawDesc)),
-			NumEnums:      1,
+			NumEnums:      2,
 			NumMessages:   43,
 			NumExtensions: 0,
 			NumServices:   4,
