@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/omnirank/omnirank/campaign"
 	"github.com/omnirank/omnirank/extractors"
 	pb "github.com/omnirank/omnirank/proto/omnirank/v1"
 	"github.com/omnirank/omnirank/spaces"
@@ -36,6 +37,7 @@ type Service struct {
 	models Models
 
 	reconciler Reconciler
+	campaigns  *campaign.Manager
 }
 
 // New returns the service.

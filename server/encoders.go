@@ -68,3 +68,17 @@ func (e *Encoders) StarterSpace(ctx context.Context) (spaces.Space, error) {
 func (e *Encoders) Close() {
 	_ = e.Registry.Close()
 }
+
+// modelLookup says which modality a registered model (name@version)
+// encodes and its dimension, from its manifest in the bucket.
+func (e *Encoders) modelLookup(ctx context.Context, id string) (string, int, error) {
+	name, version, err := extractors.SplitModelID(id)
+	if err != nil {
+		return "", 0, err
+	}
+	m, err := e.LoadManifest(ctx, name, version)
+	if err != nil {
+		return "", 0, err
+	}
+	return m.Modality, m.Dim, nil
+}
