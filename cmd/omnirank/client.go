@@ -203,6 +203,7 @@ func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	k := fs.Int("k", 10, "number of results")
 	mmr := fs.Float64("mmr", 0, "MMR diversity lambda (0: off)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
+	space := fs.String("space", "", "space to query (default: the active one; a campaign's space before promotion)")
 	var like, unlike stringList
 	fs.Var(&like, "like", "positive example product id (repeatable)")
 	fs.Var(&unlike, "unlike", "negative example product id (repeatable)")
@@ -210,7 +211,7 @@ func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	req := &pb.RecommendRequest{QueryText: *text, PositiveIds: like, NegativeIds: unlike, UserId: *user,
-		K: int32(*k), Explain: true, MmrLambda: float32(*mmr)}
+		K: int32(*k), Explain: true, MmrLambda: float32(*mmr), Space: *space}
 	var err error
 	if *image != "" {
 		if req.QueryImage, err = os.ReadFile(*image); err != nil {
