@@ -141,4 +141,3 @@ func (s *Service) RollbackCampaign(ctx context.Context, _ *pb.CampaignRequest) (
 	}
 	return campaignReply(m.Rollback(ctx))
 }
-

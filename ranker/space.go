@@ -50,6 +50,9 @@ type spaceState struct {
 	ready     atomic.Bool
 	readyCh   chan struct{}
 	readyOnce sync.Once
+
+	// stop ends the space's follower (the space was retired).
+	stop context.CancelFunc
 }
 
 func newSpaceState(def spaces.Space, idx index.Index, log *slog.Logger) *spaceState {

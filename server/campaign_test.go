@@ -342,6 +342,39 @@ func TestCampaignEndToEnd(t *testing.T) {
 	if p := recommendProblems(ctx, h.e, "", wantAll); len(p) > 0 {
 		t.Errorf("after rollback: %v", p[:min(5, len(p))])
 	}
+
+	// Retiring: refused for the active space and the open campaign's
+	// space; an idle space goes at once; after promoting again, the old
+	// space goes with its embeddings and features, and the campaign closes.
+	_, err = ac.RetireSpace(ctx, &pb.RetireSpaceRequest{Name: StarterSpaceName})
+	wantCode(t, "retire the active space", err, codes.FailedPrecondition)
+	_, err = ac.RetireSpace(ctx, &pb.RetireSpaceRequest{Name: campaignSpace})
+	wantCode(t, "retire the campaign's space", err, codes.FailedPrecondition)
+	if _, err := ac.RetireSpace(ctx, &pb.RetireSpaceRequest{Name: "starter-v3"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ac.PromoteCampaign(ctx, &pb.PromoteCampaignRequest{}); err != nil {
+		t.Fatalf("promote again: %v", err)
+	}
+	r, err := ac.RetireSpace(ctx, &pb.RetireSpaceRequest{Name: StarterSpaceName})
+	if err != nil {
+		t.Fatalf("retire the old space after promotion: %v", err)
+	}
+	t.Logf("retired %s: %d embeddings, %d features, %d snapshot objects", StarterSpaceName, r.GetEmbeddings(), r.GetFeatures(), r.GetSnapshots())
+	if r.GetEmbeddings() != uint64(len(wantAll)) {
+		t.Errorf("retired %d embeddings, want %d", r.GetEmbeddings(), len(wantAll))
+	}
+	if _, err := ac.GetCampaign(ctx, &pb.CampaignRequest{}); status.Code(err) != codes.NotFound {
+		t.Errorf("campaign after its old space was retired: %v, want NotFound (closed)", err)
+	}
+	waitFor(t, 10*time.Second, "ranker drops the retired spaces", func() bool {
+		stats := h.e.srv.Ranker().Stats()
+		var names []string
+		for _, sp := range stats.Spaces {
+			names = append(names, sp.Name)
+		}
+		return slices.Equal(names, []string{campaignSpace})
+	})
 	load.finish(t)
 }
 
