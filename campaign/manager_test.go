@@ -234,7 +234,6 @@ func TestPromoteGateAndRollback(t *testing.T) {
 	if _, err := m.Cancel(ctx); !errors.Is(err, ErrConflict) {
 		t.Fatalf("cancel a promoted campaign: %v", err)
 	}
-	// Someone else moved the alias: promote/rollback must not overwrite it.
 	if c, err = m.Rollback(ctx); err != nil || c.Promoted {
 		t.Fatalf("rollback: %+v %v", c, err)
 	}
