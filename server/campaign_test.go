@@ -33,21 +33,18 @@ const campaignSpace = "starter-v2"
 func registerTextV2(t *testing.T, ac pb.AdminServiceClient) string {
 	t.Helper()
 	dir := t.TempDir()
-	man, err := starter.WriteFolder(dir, "text")
-	if err != nil {
+	if _, err := starter.WriteVersion(dir, "text", "2"); err != nil {
 		t.Fatal(err)
 	}
-	man.Version = "2"
-	mb, err := man.Marshal()
-	if err != nil {
-		t.Fatal(err)
+	var files []*pb.ModelFile
+	for _, name := range []string{manifest.ModelFile, manifest.FileName} {
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, &pb.ModelFile{Name: name, Data: data})
 	}
-	model, err := os.ReadFile(filepath.Join(dir, manifest.ModelFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := ac.RegisterModel(context.Background(), &pb.RegisterModelRequest{Files: []*pb.ModelFile{
-		{Name: manifest.ModelFile, Data: model}, {Name: manifest.FileName, Data: mb}}})
+	resp, err := ac.RegisterModel(context.Background(), &pb.RegisterModelRequest{Files: files})
 	if err != nil {
 		t.Fatal(err)
 	}
