@@ -20,7 +20,6 @@ import (
 	"log/slog"
 	"math"
 	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"sync"
@@ -33,7 +32,6 @@ import (
 
 	"github.com/omnirank/omnirank/extractors"
 	"github.com/omnirank/omnirank/extractors/bench"
-	"github.com/omnirank/omnirank/extractors/manifest"
 	"github.com/omnirank/omnirank/extractors/starter"
 	pb "github.com/omnirank/omnirank/proto/omnirank/v1"
 	"github.com/omnirank/omnirank/server"
@@ -56,6 +54,11 @@ type Options struct {
 	BatchSize      int
 	// BareItems is how many texts the bare measurement encodes (default 512).
 	BareItems int
+	// TextModelDir is a text model folder (e.g. `omnirank models
+	// build-standin`'s text stand-in, a realistically costly model)
+	// registered as the new space's text model; empty: the starter text
+	// model under another version (cheap: the pipeline dominates).
+	TextModelDir string
 	// Timeout bounds each phase (default 10 minutes).
 	Timeout time.Duration
 	Logger  *slog.Logger
@@ -109,10 +112,7 @@ func (o *Options) defaults() error {
 	return nil
 }
 
-const (
-	newSpace  = "bench-v2"
-	textModel = starter.TextName + "@bench2"
-)
+const newSpace = "bench-v2"
 
 // Run measures one campaign. The process must not run another embedded S3
 // gateway meanwhile.
@@ -120,13 +120,25 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	if err := opts.defaults(); err != nil {
 		return Result{}, err
 	}
-	res := Result{Products: opts.Products, CPUs: runtime.GOMAXPROCS(0), ReRunModels: []string{textModel}}
-	opts.Logger.Info("bench campaign: bare text model throughput", "items", opts.BareItems)
-	bare, err := bench.BenchExtract(ctx, bench.BenchOptions{Modalities: []extractors.Modality{extractors.Text},
+	res := Result{Products: opts.Products, CPUs: runtime.GOMAXPROCS(0)}
+	modelDir := opts.TextModelDir
+	if modelDir == "" {
+		tmp, err := os.MkdirTemp("", "omnirank-bench-model-*")
+		if err != nil {
+			return res, err
+		}
+		defer os.RemoveAll(tmp)
+		if _, err := starter.WriteVersion(tmp, "text", "bench2"); err != nil {
+			return res, err
+		}
+		modelDir = tmp
+	}
+	opts.Logger.Info("bench campaign: bare text model throughput", "items", opts.BareItems, "model", modelDir)
+	bare, err := bench.BenchExtract(ctx, bench.BenchOptions{ModelDirs: []string{modelDir},
 		BatchSize: opts.BatchSize, Items: opts.BareItems, Device: opts.Device, IntraOpThreads: opts.IntraOpThreads,
 		LibraryPath: opts.ORTLibrary, Logger: opts.Logger})
-	if err != nil || len(bare) != 1 || bare[0].BareItemsPerS <= 0 {
-		return res, fmt.Errorf("bench campaign: bare throughput: %v", err)
+	if err != nil || len(bare) != 1 || bare[0].BareItemsPerS <= 0 || bare[0].Modality != "text" {
+		return res, fmt.Errorf("bench campaign: bare throughput of the text model in %s: %v", modelDir, err)
 	}
 	res.BareBoundProductsPerS = math.Round(bare[0].BareItemsPerS*10) / 10
 
@@ -185,9 +197,11 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	res.LiveFreshnessIdleP99Ms = p99ms(idle)
 
 	// The campaign, with live uploads and queries going on.
-	if err := registerVersion(ctx, admin, "text", "bench2"); err != nil {
+	textModel, err := register(ctx, srv.Store(), modelDir)
+	if err != nil {
 		return res, err
 	}
+	res.ReRunModels = []string{textModel}
 	if _, err := admin.CreateSpace(ctx, &pb.CreateSpaceRequest{Name: newSpace,
 		Blocks: []string{"text=" + textModel, "image=" + extractors.StarterID(extractors.Image), "audio=" + extractors.StarterID(extractors.Audio) + ":0.5"}}); err != nil {
 		return res, fmt.Errorf("bench campaign: create space: %w", err)
@@ -252,29 +266,20 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	return res, nil
 }
 
-// registerVersion registers a starter model under another version through
-// AdminService, as an operator registers an exported model.
-func registerVersion(ctx context.Context, admin pb.AdminServiceClient, modality, version string) error {
-	dir, err := os.MkdirTemp("", "omnirank-bench-model-*")
+// register uploads a model folder into the server's bucket with the
+// model registry (AdminService.RegisterModel takes at most 64 MiB; the
+// MiniLM-shaped stand-in is larger) and returns its name@version.
+func register(ctx context.Context, store storage.ObjectStore, dir string) (string, error) {
+	reg, err := extractors.NewRegistry(store)
 	if err != nil {
-		return err
+		return "", err
 	}
-	defer os.RemoveAll(dir)
-	if _, err := starter.WriteVersion(dir, modality, version); err != nil {
-		return err
+	defer reg.Close()
+	m, err := reg.Register(ctx, dir)
+	if err != nil {
+		return "", fmt.Errorf("bench campaign: register %s: %w", dir, err)
 	}
-	req := &pb.RegisterModelRequest{}
-	for _, name := range []string{manifest.ModelFile, manifest.FileName} {
-		data, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
-			return err
-		}
-		req.Files = append(req.Files, &pb.ModelFile{Name: name, Data: data})
-	}
-	if _, err := admin.RegisterModel(ctx, req); err != nil {
-		return fmt.Errorf("bench campaign: register %s model %s: %w", modality, version, err)
-	}
-	return nil
+	return m.ID(), nil
 }
 
 func title(i int) string {
