@@ -446,31 +446,22 @@ func (m *Manager) Watch(ctx context.Context) (<-chan topology.Campaign, error) {
 		return nil, fmt.Errorf("watch campaign: %w", err)
 	}
 	out := make(chan topology.Campaign)
-	go func() {
-		defer close(out)
-		defer func() { _ = w.Stop() }()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case e, ok := <-w.Updates():
-				if !ok {
-					return
-				}
-				if e == nil || e.Operation() != jetstream.KeyValuePut {
-					continue
-				}
-				var c topology.Campaign
-				if json.Unmarshal(e.Value(), &c) != nil {
-					continue
-				}
-				select {
-				case out <- c:
-				case <-ctx.Done():
-					return
-				}
-			}
+	done := topology.FollowKV(ctx, w, func(e jetstream.KeyValueEntry) {
+		if e == nil || e.Operation() != jetstream.KeyValuePut {
+			return
 		}
+		var c topology.Campaign
+		if json.Unmarshal(e.Value(), &c) != nil {
+			return
+		}
+		select {
+		case out <- c:
+		case <-ctx.Done():
+		}
+	})
+	go func() {
+		<-done
+		close(out)
 	}()
 	return out, nil
 }

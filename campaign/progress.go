@@ -46,24 +46,8 @@ func (t *tracker) follow(ctx context.Context, js jetstream.JetStream, log *slog.
 	if err != nil {
 		return nil, fmt.Errorf("watch products: %w", err)
 	}
-	var waits []func()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer func() { _ = w.Stop() }()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case e, ok := <-w.Updates():
-				if !ok {
-					return
-				}
-				t.record(e)
-			}
-		}
-	}()
-	waits = append(waits, func() { <-done })
+	done := topology.FollowKV(ctx, w, t.record)
+	waits := []func(){func() { <-done }}
 	for _, f := range []struct {
 		stream, filter string
 		handle         func(jetstream.Msg)

@@ -205,24 +205,11 @@ initial:
 			apply(e)
 		}
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer func() { _ = w.Stop() }()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case e, ok := <-w.Updates():
-				if !ok {
-					return
-				}
-				if e != nil {
-					apply(e)
-				}
-			}
+	done := topology.FollowKV(ctx, w, func(e jetstream.KeyValueEntry) {
+		if e != nil {
+			apply(e)
 		}
-	}()
+	})
 	return func() { <-done }, nil
 }
 

@@ -205,3 +205,27 @@ func Sleep(ctx context.Context, d time.Duration) {
 	case <-t.C:
 	}
 }
+
+// FollowKV hands every update of a KV watcher (nil marks the end of the
+// initial values) to apply, in order, from one goroutine, until ctx ends
+// or the watcher closes; then it stops the watcher and closes the
+// returned channel.
+func FollowKV(ctx context.Context, w jetstream.KeyWatcher, apply func(jetstream.KeyValueEntry)) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() { _ = w.Stop() }()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case e, ok := <-w.Updates():
+				if !ok {
+					return
+				}
+				apply(e)
+			}
+		}
+	}()
+	return done
+}
