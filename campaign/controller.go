@@ -31,6 +31,7 @@ type Controller struct {
 	log      *slog.Logger
 	metrics  *metrics.Campaign
 	now      func() time.Time
+	fresh    *freshness
 
 	tick          time.Duration
 	progressEvery time.Duration
@@ -87,7 +88,7 @@ func WithTick(d time.Duration) Option {
 
 // NewController opens what the role needs (declared by topology.Ensure).
 func NewController(ctx context.Context, js jetstream.JetStream, opts ...Option) (*Controller, error) {
-	c := &Controller{js: js, log: slog.Default(), now: time.Now, tick: 200 * time.Millisecond,
+	c := &Controller{js: js, log: slog.Default(), now: time.Now, fresh: newFreshness(), tick: 200 * time.Millisecond,
 		progressEvery: time.Second, window: 128, batch: 64}
 	for _, o := range opts {
 		if err := o(c); err != nil {
@@ -133,6 +134,11 @@ func (s *session) close() {
 
 // Run drives campaigns until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
+	wait, err := c.fresh.follow(ctx, c.js, c.log)
+	if err != nil {
+		return err
+	}
+	defer wait()
 	var sess *session
 	defer func() {
 		if sess != nil {
@@ -158,7 +164,11 @@ func (c *Controller) Run(ctx context.Context) error {
 // step does one round: follows the campaign's state, queues the next
 // products and updates its progress.
 func (c *Controller) step(ctx context.Context, sess *session) (*session, error) {
+	if name, _, err := c.spaces.Active(ctx); err == nil {
+		c.fresh.setActive(name)
+	}
 	cp, rev, err := c.camp.get(ctx)
+	c.fresh.setIdle(err != nil || cp.State != topology.CampaignRunning)
 	active := err == nil && (cp.State == topology.CampaignRunning || cp.State == topology.CampaignPaused)
 	if !active {
 		if sess != nil {
@@ -247,7 +257,7 @@ func (c *Controller) queueMore(ctx context.Context, sess *session, cp topology.C
 	if err != nil {
 		return err
 	}
-	sess.throttle.adapt(liveWaiting)
+	sess.throttle.adapt(liveWaiting || c.fresh.tooSlow(c.fresh.target()))
 	c.metrics.Throttle(sess.throttle.factor)
 	i, _ := slices.BinarySearch(sess.ids, cp.Cursor)
 	if i < len(sess.ids) && sess.ids[i] == cp.Cursor {
@@ -285,7 +295,8 @@ func (c *Controller) queueMore(ctx context.Context, sess *session, cp topology.C
 // queues reads the extract consumers of the space's modalities: whether
 // live jobs wait, and how many backfill jobs are queued or in hand. It
 // reads JetStream, not this process's metrics, so it works whichever
-// processes run the extractors.
+// processes run the extractors. The other slow-down signal is live
+// freshness, also read from JetStream (see freshness).
 func (c *Controller) queues(ctx context.Context, sp spaces.Space) (liveWaiting bool, backlog int, err error) {
 	for _, b := range sp.Blocks {
 		for _, lane := range []topology.Lane{topology.LaneLive, topology.LaneBackfill} {
@@ -412,6 +423,7 @@ func (c *Controller) progress(ctx context.Context, sess *session) error {
 		}
 	}
 	sess.lastDone, sess.lastAt = n.Done+n.Failed, now
+	sess.throttle.observe(sess.itemsPerS)
 	c.metrics.Progress(sess.space.Name, n.Done, n.Failed, n.Total, sess.itemsPerS)
 	_, err := c.camp.update(ctx, func(cp *topology.Campaign) error {
 		if cp.Space != sess.space.Name || !(cp.State == topology.CampaignRunning || cp.State == topology.CampaignPaused) {

@@ -8,7 +8,8 @@ import (
 // throttle paces a campaign's backfill: a token bucket at the rate cap
 // (products per second; 0 means no cap) scaled by an adaptive factor that
 // halves whenever live work waits and grows back slowly when it does not
-// (additive increase, multiplicative decrease). The same factor shrinks
+// (additive increase, multiplicative decrease); with no cap, the factor
+// applies to the completion rate observed while it was 1. The same factor shrinks
 // the window of backfill jobs allowed to wait in the queue, so that
 // extractors, which always drain the live lane first, never hold more
 // than a small amount of backfill work when a live upload comes in.
@@ -18,6 +19,9 @@ type throttle struct {
 	factor float64
 	tokens float64
 	last   time.Time
+	// observed is the campaign's completion rate while unthrottled: with
+	// no cap, the rate a slowed campaign is held to a share of.
+	observed float64
 }
 
 const minFactor = 0.05
@@ -43,12 +47,24 @@ func (t *throttle) allow(now time.Time, backlog, most int) int {
 		return 0
 	}
 	n := min(room, most)
-	if t.cap > 0 {
-		rate := t.cap * t.factor
+	base := t.cap
+	if base == 0 && t.factor < 1 {
+		base = t.observed
+	}
+	if base > 0 {
+		rate := base * t.factor
 		t.tokens = math.Min(t.tokens+now.Sub(t.last).Seconds()*rate, math.Max(rate, 1))
 		n = min(n, int(t.tokens))
 		t.tokens -= float64(n)
 	}
 	t.last = now
 	return max(n, 0)
+}
+
+// observe records the campaign's completion rate; only unthrottled rates
+// count, so a slowed campaign does not spiral down on its own slowness.
+func (t *throttle) observe(itemsPerS float64) {
+	if t.factor == 1 && itemsPerS > 0 {
+		t.observed = itemsPerS
+	}
 }

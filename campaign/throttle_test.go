@@ -34,11 +34,50 @@ func TestThrottle(t *testing.T) {
 			}
 		})
 	}
+	// No cap: a slowed campaign is held to a share of its unthrottled rate.
 	th := newThrottle(0, 128, t0)
+	th.observe(40)
+	th.adapt(true)
+	th.observe(5) // slowed: not its own new baseline
+	if got := th.allow(t0.Add(time.Second), 0, 64); got != 20 {
+		t.Fatalf("slowed without a cap: allow %d, want 20 (half of 40/s)", got)
+	}
+	th = newThrottle(0, 128, t0)
 	for range 20 {
 		th.adapt(true)
 	}
 	if th.factor != minFactor {
 		t.Fatalf("factor fell to %g, want the floor %g", th.factor, minFactor)
+	}
+}
+
+func TestFreshnessTarget(t *testing.T) {
+	f := newFreshness()
+	if f.target() != 0 || f.tooSlow(0) {
+		t.Fatal("no samples: no target, never too slow")
+	}
+	f.mu.Lock()
+	for _, ms := range []int{100, 120, 90, 200, 110} {
+		f.base = append(f.base, time.Duration(ms)*time.Millisecond)
+	}
+	f.mu.Unlock()
+	target := f.target()
+	if target != 400*time.Millisecond {
+		t.Fatalf("target %s, want 2 × idle p99 = 400ms", target)
+	}
+	for _, tc := range []struct {
+		during []time.Duration
+		slow   bool
+	}{
+		{[]time.Duration{300 * time.Millisecond, 390 * time.Millisecond}, false},
+		{[]time.Duration{300 * time.Millisecond, 450 * time.Millisecond}, true},
+		{nil, false}, // taken: the slow sample does not count twice
+	} {
+		f.mu.Lock()
+		f.fresh = append(f.fresh, tc.during...)
+		f.mu.Unlock()
+		if got := f.tooSlow(target); got != tc.slow {
+			t.Fatalf("during %v: too slow %v, want %v", tc.during, got, tc.slow)
+		}
 	}
 }
