@@ -40,7 +40,14 @@ func cmdSpaces(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	if name == "" && fs.NArg() > 0 {
+		// NAME after some flags: the flags after it are parsed too.
 		name = fs.Arg(0)
+		if err := fs.Parse(fs.Args()[1:]); err != nil {
+			return err
+		}
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("spaces %s: unexpected argument %q", sub, fs.Arg(0))
 	}
 	if sub != "list" && name == "" {
 		return fmt.Errorf("spaces %s: no space NAME given", sub)
