@@ -21,11 +21,11 @@ Usage:
   omnirank status  [--addr=...]                 pipeline health and rejected products
   omnirank dlq     list | replay (--all | SEQ...) dead letters, with reasons
   omnirank reconcile                             re-list the bucket and repair missed events
-  omnirank models  list|show|register|build-starter
+  omnirank models  list|show|register|build-starter|build-standin
   omnirank spaces  list | show NAME | create NAME --block MODALITY=MODEL@VERSION[:WEIGHT]... | retire NAME
   omnirank campaign start --space NAME [--rate N] | pause | resume | cancel | status [--json] | watch |
                    promote [--force] [--max-regression 0.01] | rollback
-  omnirank bench   extract|index|ingest|recommend [--json]
+  omnirank bench   extract|index|ingest|recommend|campaign [--json]
   omnirank version
 
 Run 'omnirank COMMAND -h' for a command's flags.

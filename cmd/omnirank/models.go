@@ -43,7 +43,7 @@ func cmdModels(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", defaultAddr, "omnirank gRPC address")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: omnirank models [--addr A] list | show NAME@VERSION | register DIR | build-starter DIR | build-standin DIR | fetch openwakeword --accept-license")
+		fmt.Fprintln(stderr, "usage: omnirank models [--addr A] list | show NAME@VERSION | register DIR | build-starter DIR [VERSION] | build-standin DIR | fetch openwakeword --accept-license")
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -54,10 +54,14 @@ func cmdModels(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	sub, rest := fs.Arg(0), fs.Args()[1:]
 	if sub == "build-starter" {
-		if len(rest) != 1 {
-			return fmt.Errorf("usage: omnirank models build-starter DIR")
+		if len(rest) != 1 && len(rest) != 2 {
+			return fmt.Errorf("usage: omnirank models build-starter DIR [VERSION]")
 		}
-		return buildStarter(rest[0], stdout)
+		version := ""
+		if len(rest) == 2 {
+			version = rest[1]
+		}
+		return buildStarter(rest[0], version, stdout)
 	}
 	if sub == "build-standin" {
 		if len(rest) != 1 {
