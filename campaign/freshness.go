@@ -45,22 +45,7 @@ func (f *freshness) follow(ctx context.Context, js jetstream.JetStream, log *slo
 	if err != nil {
 		return nil, fmt.Errorf("follow embeddings: %w", err)
 	}
-	cc, err := cons.Consume(f.handle, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-		if ctx.Err() == nil {
-			log.Warn("campaign: freshness consumer", "err", err)
-		}
-	}))
-	if err != nil {
-		return nil, fmt.Errorf("follow embeddings: %w", err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		<-ctx.Done()
-		cc.Stop()
-		<-cc.Closed()
-	}()
-	return func() { <-done }, nil
+	return topology.Consume(ctx, cons, f.handle, log.With("consumer", "campaign-freshness"))
 }
 
 func (f *freshness) handle(m jetstream.Msg) {

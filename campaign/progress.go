@@ -60,22 +60,11 @@ func (t *tracker) follow(ctx context.Context, js jetstream.JetStream, log *slog.
 		if err != nil {
 			return nil, fmt.Errorf("follow %s: %w", f.filter, err)
 		}
-		cc, err := cons.Consume(f.handle, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-			if ctx.Err() == nil {
-				log.Warn("campaign: progress consumer", "filter", f.filter, "err", err)
-			}
-		}))
+		wait, err := topology.Consume(ctx, cons, f.handle, log.With("consumer", "campaign-progress", "filter", f.filter))
 		if err != nil {
 			return nil, fmt.Errorf("follow %s: %w", f.filter, err)
 		}
-		stopped := make(chan struct{})
-		go func() {
-			defer close(stopped)
-			<-ctx.Done()
-			cc.Stop()
-			<-cc.Closed()
-		}()
-		waits = append(waits, func() { <-stopped })
+		waits = append(waits, wait)
 	}
 	return func() {
 		for _, w := range waits {

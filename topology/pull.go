@@ -2,6 +2,7 @@ package topology
 
 import (
 	"context"
+	"fmt"
 	"hash/fnv"
 	"log/slog"
 	"sync"
@@ -228,4 +229,26 @@ func FollowKV(ctx context.Context, w jetstream.KeyWatcher, apply func(jetstream.
 		}
 	}()
 	return done
+}
+
+// Consume runs handler over a consumer (an ordered one, typically) until
+// ctx ends; consumer errors are logged, not fatal (an ordered consumer
+// recreates itself). The returned function waits until it has stopped.
+func Consume(ctx context.Context, cons jetstream.Consumer, handler func(jetstream.Msg), log *slog.Logger) (func(), error) {
+	cc, err := cons.Consume(handler, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+		if ctx.Err() == nil {
+			log.Warn("consumer error", "err", err)
+		}
+	}))
+	if err != nil {
+		return nil, fmt.Errorf("consume: %w", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		<-ctx.Done()
+		cc.Stop()
+		<-cc.Closed()
+	}()
+	return func() { <-done }, nil
 }
