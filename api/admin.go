@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/omnirank/omnirank/campaign"
 	"github.com/omnirank/omnirank/extractors"
 	pb "github.com/omnirank/omnirank/proto/omnirank/v1"
 	"github.com/omnirank/omnirank/spaces"
@@ -35,6 +36,7 @@ type Admin struct {
 	models Models
 
 	reconciler Reconciler
+	campaigns  *campaign.Manager
 }
 
 // NewAdmin returns the AdminService.

@@ -30,6 +30,10 @@ type Config struct {
 	// load or is unavailable (ResourceExhausted, Unavailable); other errors
 	// fail the query at once.
 	Attempts int
+	// LexicalWeight, when set, is sent with every text query: the lexical
+	// (BM25) share of the hybrid ranking, 0 vector only, 1 lexical only.
+	// Unset, the ranker's default applies (what shoppers get).
+	LexicalWeight *float32
 }
 
 // DefaultConfig asks the active space for the top 10, four queries at a
@@ -55,6 +59,9 @@ func (c Config) Validate() error {
 	}
 	if c.Attempts < 1 {
 		errs = append(errs, fmt.Errorf("attempts = %d: want 1 or more", c.Attempts))
+	}
+	if w := c.LexicalWeight; w != nil && !(*w >= 0 && *w <= 1) {
+		errs = append(errs, fmt.Errorf("lexical weight = %v: want 0..1", *w))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("eval config: %w", errors.Join(errs...))
@@ -177,6 +184,9 @@ func retryable(err error) bool {
 // request builds the RecommendRequest of q, reading its media.
 func request(q Query, cfg Config) (*pb.RecommendRequest, error) {
 	req := &pb.RecommendRequest{QueryText: q.Text, PositiveIds: q.Like, UserId: q.User, Space: cfg.Space, K: int32(cfg.K)}
+	if q.Text != "" {
+		req.LexicalWeight = cfg.LexicalWeight
+	}
 	var err error
 	// A Query built in code rather than read from a file has no resolved
 	// paths: its Image and Audio are the paths.
@@ -191,4 +201,25 @@ func request(q Query, cfg Config) (*pb.RecommendRequest, error) {
 		}
 	}
 	return req, nil
+}
+
+// CompareSpaces runs queries against space a and then space b with cfg
+// (cfg.Space is ignored) and sets the two Results side by side: how a
+// re-embedding campaign's space is judged against the active one before
+// promotion. Both Results keep their PerQuery outcomes.
+func CompareSpaces(ctx context.Context, client pb.RankerServiceClient, queries []Query, cfg Config, a, b string) (Comparison, error) {
+	if a == "" || b == "" {
+		return Comparison{}, fmt.Errorf("compare spaces: name both spaces (got %q and %q)", a, b)
+	}
+	results := make([]Result, 2)
+	for i, space := range []string{a, b} {
+		c := cfg
+		c.Space = space
+		r, err := Run(ctx, client, queries, c)
+		if err != nil {
+			return Comparison{}, fmt.Errorf("evaluate space %s: %w", space, err)
+		}
+		results[i] = r
+	}
+	return Compare(results[0], results[1])
 }

@@ -10,8 +10,6 @@ package fusion
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -219,7 +217,8 @@ func (f *Fuser) Fuse(ctx context.Context, spaceName, id string) (time.Duration, 
 		return 0, err
 	}
 	parts := map[string][]float32{}
-	var inputs []string
+	inputs := map[string]string{}
+	var newest time.Time  // arrival of the newest current features
 	var rejected []string // "modality: reason" of inputs an extractor gave up on
 	missing := 0
 	var uploaded time.Time
@@ -251,13 +250,20 @@ func (f *Fuser) Fuse(ctx context.Context, spaceName, id string) (time.Duration, 
 			continue
 		}
 		parts[blk.Modality] = ft.Vector
-		inputs = append(inputs, blk.Modality+"="+want)
+		inputs[blk.Modality] = want
+		if raw.Time.After(newest) {
+			newest = raw.Time
+		}
 		if ft.UploadedAt.After(uploaded) {
 			uploaded, trace = ft.UploadedAt, ft.TraceID
 		}
 	}
+	active, err := f.isActive(ctx, sp.Name)
+	if err != nil {
+		return 0, err
+	}
 	if len(parts) == 0 {
-		if missing == 0 && len(rejected) > 0 {
+		if missing == 0 && len(rejected) > 0 && active {
 			// Every input was rejected: nothing to index, ever, for this
 			// content. Whatever was indexed before stays searchable.
 			return 0, f.markDone(ctx, id, rec.Revision, topology.StateFailed, rejected)
@@ -265,13 +271,18 @@ func (f *Fuser) Fuse(ctx context.Context, spaceName, id string) (time.Duration, 
 		return 0, nil // nothing current yet; the features on their way will trigger fusion
 	}
 	if missing > 0 {
-		if left := rec.UpdatedAt.Add(f.wait).Sub(f.now()); left > 0 {
+		from, wait := rec.UpdatedAt, f.wait
+		if !active {
+			// A space being built by a campaign serves no traffic: wait
+			// for the rest from the newest features' arrival (a backfilled
+			// product's record is old), and longer, so it is fused once.
+			from, wait = later(from, newest), max(wait, BackfillWait)
+		}
+		if left := from.Add(wait).Sub(f.now()); left > 0 {
 			return left, nil
 		}
 	}
-	sort.Strings(inputs)
-	digest := sha256.Sum256([]byte(strings.Join(inputs, ";")))
-	inputsHash := hex.EncodeToString(digest[:12])
+	inputsHash := topology.InputsDigest(inputs)
 
 	subject := topology.EmbSubject(sp.Name, id)
 	var lastSeq uint64
@@ -288,7 +299,7 @@ func (f *Fuser) Fuse(ctx context.Context, spaceName, id string) (time.Duration, 
 				return 0, nil // never publish an older revision over a newer one
 			}
 			if !prev.Deleted && prev.Inputs == inputsHash {
-				if missing > 0 {
+				if missing > 0 || !active {
 					return 0, nil
 				}
 				return 0, f.markDone(ctx, id, rec.Revision, finalState(rejected), rejected)
@@ -311,14 +322,40 @@ func (f *Fuser) Fuse(ctx context.Context, spaceName, id string) (time.Duration, 
 		return 0, fmt.Errorf("publish embedding of %s: %w", id, err)
 	}
 	f.metrics.Done("fusion", "published", 1)
-	if missing == 0 {
-		f.metrics.Fresh(uploaded)
+	if missing == 0 && active {
+		f.metrics.Fresh(uploaded) // upload to searchable: the active space only
 	}
 	f.log.Debug("fused", "product", id, "space", sp.Name, "revision", rec.Revision, "modalities", len(parts), "missing", missing)
-	if missing > 0 {
+	if missing > 0 || !active {
 		return 0, nil
 	}
 	return 0, f.markDone(ctx, id, rec.Revision, finalState(rejected), rejected)
+}
+
+// BackfillWait is how long fusion waits for a product's missing modalities
+// in a space that is not active (a campaign's), counted from the arrival
+// of its newest features.
+const BackfillWait = time.Minute
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// isActive reports whether the active alias names space. The product
+// record's state (indexed, partial, failed) describes the active space
+// only: a campaign's space fusing first must not mark it done.
+func (f *Fuser) isActive(ctx context.Context, space string) (bool, error) {
+	name, _, err := f.spaces.Active(ctx)
+	if errors.Is(err, spaces.ErrNotFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return name == space, nil
 }
 
 // finalState is the state of a product fused with every input it has,

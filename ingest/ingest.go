@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -43,10 +44,12 @@ type Ingestor struct {
 	store    storage.ObjectStore
 	products jetstream.KeyValue
 	errs     jetstream.KeyValue
-	spaces   *spaces.Store
-	metrics  *metrics.Pipeline
-	log      *slog.Logger
-	now      func() time.Time
+	// campaigns holds the open re-embedding campaign, if any (dual write).
+	campaigns jetstream.KeyValue
+	spaces    *spaces.Store
+	metrics   *metrics.Pipeline
+	log       *slog.Logger
+	now       func() time.Time
 }
 
 // Option configures an Ingestor.
@@ -88,6 +91,9 @@ func New(ctx context.Context, js jetstream.JetStream, store storage.ObjectStore,
 	}
 	if in.errs, err = js.KeyValue(ctx, topology.BucketErrors); err != nil {
 		return nil, fmt.Errorf("ingest: open errors bucket: %w", err)
+	}
+	if in.campaigns, err = js.KeyValue(ctx, topology.BucketCampaigns); err != nil {
+		return nil, fmt.Errorf("ingest: open campaigns bucket: %w", err)
 	}
 	if in.spaces, err = spaces.NewStore(ctx, js); err != nil {
 		return nil, fmt.Errorf("ingest: %w", err)
@@ -444,17 +450,44 @@ func (in *Ingestor) publishJobs(ctx context.Context, rec topology.ProductRecord,
 	return nil
 }
 
-// targetSpaces are the spaces new content is encoded into: the active one.
+// targetSpaces are the spaces new content is encoded into: the active one
+// and, while a re-embedding campaign is open, the campaign's space and the
+// space it started from (dual write: after a promotion the old space keeps
+// up too, so a rollback loses nothing).
 func (in *Ingestor) targetSpaces(ctx context.Context) ([]spaces.Space, error) {
 	name, _, err := in.spaces.Active(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("ingest: %w", err)
 	}
-	sp, err := in.spaces.Get(ctx, name)
-	if err != nil {
-		return nil, fmt.Errorf("ingest: %w", err)
+	names := []string{name}
+	e, err := in.campaigns.Get(ctx, topology.CampaignKey)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+	case err != nil:
+		return nil, fmt.Errorf("ingest: read campaign: %w", err)
+	default:
+		var c topology.Campaign
+		if err := json.Unmarshal(e.Value(), &c); err != nil {
+			return nil, fmt.Errorf("ingest: decode campaign: %w", err)
+		}
+		for _, n := range c.DualWriteSpaces() {
+			if n != "" && !slices.Contains(names, n) {
+				names = append(names, n)
+			}
+		}
 	}
-	return []spaces.Space{sp}, nil
+	out := make([]spaces.Space, 0, len(names))
+	for _, n := range names {
+		sp, err := in.spaces.Get(ctx, n)
+		if errors.Is(err, spaces.ErrNotFound) && n != name {
+			continue // retired meanwhile
+		}
+		if err != nil {
+			return nil, fmt.Errorf("ingest: %w", err)
+		}
+		out = append(out, sp)
+	}
+	return out, nil
 }
 
 func (in *Ingestor) deleteProduct(ctx context.Context, id string, rev uint64) error {

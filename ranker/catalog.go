@@ -259,7 +259,7 @@ func (c *catalog) follow(ctx context.Context, js jetstream.JetStream) (wait func
 	if err != nil {
 		return nil, fmt.Errorf("follow products bucket: %w", err)
 	}
-	return consume(ctx, cons, func(msg jetstream.Msg) {
+	return topology.Consume(ctx, cons, func(msg jetstream.Msg) {
 		op := msg.Headers().Get("KV-Operation")
 		c.apply(strings.TrimPrefix(msg.Subject(), prefix), op == "DEL" || op == "PURGE", msg.Data())
 		if meta, err := msg.Metadata(); err == nil && (meta.Sequence.Stream >= startSeq || meta.NumPending == 0) {

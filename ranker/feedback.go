@@ -337,7 +337,7 @@ func (ff *feedbackFollower) follow(ctx context.Context, js jetstream.JetStream) 
 	if err != nil {
 		return nil, fmt.Errorf("feedback consumer: %w", err)
 	}
-	return consume(ctx, cons, ff.handle, ff.log)
+	return topology.Consume(ctx, cons, ff.handle, ff.log)
 }
 
 // Feedback implements omnirankv1.FeedbackServiceServer: it validates events

@@ -189,6 +189,8 @@ func (r *Ranker) followSpaces(ctx context.Context) (func(), error) {
 				name := string(e.Value())
 				r.active.Store(&name)
 			}
+		case strings.HasPrefix(key, "space.") && deleted:
+			r.removeSpace(strings.TrimPrefix(key, "space."))
 		case strings.HasPrefix(key, "space.") && !deleted:
 			var s spaces.Space
 			if err := json.Unmarshal(e.Value(), &s); err != nil {
@@ -224,24 +226,11 @@ initial:
 			apply(e)
 		}
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer func() { _ = w.Stop() }()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case e, ok := <-w.Updates():
-				if !ok {
-					return
-				}
-				if e != nil {
-					apply(e)
-				}
-			}
+	done := topology.FollowKV(ctx, w, func(e jetstream.KeyValueEntry) {
+		if e != nil {
+			apply(e)
 		}
-	}()
+	})
 	return func() { <-done }, nil
 }
 
@@ -283,15 +272,19 @@ func (r *Ranker) addSpace(ctx context.Context, def spaces.Space) error {
 	}
 	s.snap.fallbacks = skipped
 	s.snap.streamAt = info.Created
+	sctx, stop := context.WithCancel(ctx)
+	s.stop = stop
 	r.mu.Lock()
 	if _, ok := r.spaces[def.Name]; ok {
 		r.mu.Unlock()
+		stop()
 		return nil
 	}
 	r.spaces[def.Name] = s
 	r.mu.Unlock()
-	wait, err := s.follow(ctx, stream, r.js)
+	wait, err := s.follow(sctx, stream, r.js)
 	if err != nil {
+		stop()
 		r.mu.Lock()
 		delete(r.spaces, def.Name)
 		r.mu.Unlock()
@@ -304,6 +297,19 @@ func (r *Ranker) addSpace(ctx context.Context, def spaces.Space) error {
 	}()
 	r.cfg.logger.Info("following space", "space", def.Name, "dim", def.Dim(), "from_seq", s.snap.replayFrom.Load())
 	return nil
+}
+
+// removeSpace stops following a retired space and drops its index. A
+// request already holding the space finishes with it.
+func (r *Ranker) removeSpace(name string) {
+	r.mu.Lock()
+	s, ok := r.spaces[name]
+	delete(r.spaces, name)
+	r.mu.Unlock()
+	if ok && s.stop != nil {
+		s.stop()
+		r.cfg.logger.Info("space retired: no longer followed", "space", name)
+	}
 }
 
 // retrySpace keeps trying to follow a space whose follower failed to

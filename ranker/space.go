@@ -50,6 +50,9 @@ type spaceState struct {
 	ready     atomic.Bool
 	readyCh   chan struct{}
 	readyOnce sync.Once
+
+	// stop ends the space's follower (the space was retired).
+	stop context.CancelFunc
 }
 
 func newSpaceState(def spaces.Space, idx index.Index, log *slog.Logger) *spaceState {
@@ -204,25 +207,5 @@ func (s *spaceState) follow(ctx context.Context, stream jetstream.Stream, js jet
 	if err != nil {
 		return nil, fmt.Errorf("embedding consumer of space %s: %w", s.def.Name, err)
 	}
-	return consume(ctx, cons, s.handle, s.log)
-}
-
-// consume runs handler over an ordered consumer until ctx ends.
-func consume(ctx context.Context, cons jetstream.Consumer, handler func(jetstream.Msg), log *slog.Logger) (func(), error) {
-	cc, err := cons.Consume(handler, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-		if ctx.Err() == nil {
-			log.Warn("consumer error", "err", err)
-		}
-	}))
-	if err != nil {
-		return nil, fmt.Errorf("consume: %w", err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		<-ctx.Done()
-		cc.Stop()
-		<-cc.Closed()
-	}()
-	return func() { <-done }, nil
+	return topology.Consume(ctx, cons, s.handle, s.log)
 }

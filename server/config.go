@@ -24,6 +24,9 @@ const (
 	RoleFusion  = "fusion"
 	RoleRanker  = "ranker"
 	RoleAPI     = "api" // CatalogService and AdminService without a ranker
+	// RoleCampaign drives re-embedding campaigns (the state is in NATS:
+	// any number may run, and a restarted one continues).
+	RoleCampaign = "campaign"
 )
 
 // Config is everything `omnirank serve` takes.
@@ -70,6 +73,9 @@ type Config struct {
 	RankerQueueWait   time.Duration
 	// BatchSize is the extractors' largest batch.
 	BatchSize int
+	// CampaignWindow is the most backfill jobs a campaign lets wait in
+	// the queue (0: the controller's default).
+	CampaignWindow int
 	// AckWait is how long a consumer may hold a message before JetStream
 	// redelivers it (to another worker, or to this one after a crash).
 	AckWait time.Duration
@@ -93,7 +99,7 @@ func DefaultConfig() Config {
 	}
 }
 
-var knownRoles = []string{RoleAll, RoleIngest, RoleExtract, RoleFusion, RoleRanker, RoleAPI,
+var knownRoles = []string{RoleAll, RoleIngest, RoleExtract, RoleFusion, RoleRanker, RoleAPI, RoleCampaign,
 	RoleExtract + ":text", RoleExtract + ":image", RoleExtract + ":audio"}
 
 // ParseRoles splits a comma-separated role list and checks every name.

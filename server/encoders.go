@@ -100,3 +100,17 @@ func (e *Encoders) Close() {
 	<-e.done
 	_ = e.Registry.Close()
 }
+
+// modelLookup says which modality a registered model (name@version)
+// encodes and its dimension, from its manifest in the bucket.
+func (e *Encoders) modelLookup(ctx context.Context, id string) (string, int, error) {
+	name, version, err := extractors.SplitModelID(id)
+	if err != nil {
+		return "", 0, err
+	}
+	m, err := e.LoadManifest(ctx, name, version)
+	if err != nil {
+		return "", 0, err
+	}
+	return m.Modality, m.Dim, nil
+}

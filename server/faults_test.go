@@ -425,14 +425,14 @@ func presentBlocks(e topology.Embedding) []string {
 	return out
 }
 
-// embProblem says what is still wrong with the active space's embedding
-// store against want (product id → modalities it must hold), or "".
-func embProblem(ctx context.Context, js jetstream.JetStream, want map[string][]string) string {
+// embProblem says what is still wrong with a space's embedding store
+// against want (product id → modalities it must hold), or "".
+func embProblem(ctx context.Context, js jetstream.JetStream, space string, want map[string][]string) string {
 	stream, err := js.Stream(ctx, topology.StreamEmb)
 	if err != nil {
 		return "open EMB stream: " + err.Error()
 	}
-	info, err := stream.Info(ctx, jetstream.WithSubjectFilter(topology.EmbFilter(StarterSpaceName)))
+	info, err := stream.Info(ctx, jetstream.WithSubjectFilter(topology.EmbFilter(space)))
 	if err != nil {
 		return "EMB stream info: " + err.Error()
 	}
@@ -443,7 +443,7 @@ func embProblem(ctx context.Context, js jetstream.JetStream, want map[string][]s
 		}
 	}
 	for id, mods := range want {
-		raw, err := stream.GetLastMsgForSubject(ctx, topology.EmbSubject(StarterSpaceName, id))
+		raw, err := stream.GetLastMsgForSubject(ctx, topology.EmbSubject(space, id))
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("%s: no embedding (%v)", id, err))
 			continue
@@ -472,7 +472,7 @@ func assertIndexedOnce(t *testing.T, e *env, js jetstream.JetStream, want map[st
 	ctx := context.Background()
 	deadline := time.Now().Add(within)
 	for {
-		problem := embProblem(ctx, js, want)
+		problem := embProblem(ctx, js, StarterSpaceName, want)
 		if problem == "" {
 			break
 		}
@@ -487,7 +487,7 @@ func assertIndexedOnce(t *testing.T, e *env, js jetstream.JetStream, want map[st
 	var problems []string
 	begin := time.Now()
 	for deadline := begin.Add(time.Minute); ; {
-		problems = recommendProblems(ctx, e, want)
+		problems = recommendProblems(ctx, e, "", want)
 		if len(problems) == 0 || time.Now().After(deadline) {
 			break
 		}
@@ -503,8 +503,8 @@ func assertIndexedOnce(t *testing.T, e *env, js jetstream.JetStream, want map[st
 
 // recommendProblems says how a broad Recommend (k=1000) differs from
 // returning each product of want once.
-func recommendProblems(ctx context.Context, e *env, want map[string][]string) []string {
-	r, err := e.rank.Recommend(ctx, &pb.RecommendRequest{QueryText: "product number colour", K: 1000})
+func recommendProblems(ctx context.Context, e *env, space string, want map[string][]string) []string {
+	r, err := e.rank.Recommend(ctx, &pb.RecommendRequest{QueryText: "product number colour", K: 1000, Space: space})
 	if err != nil {
 		return []string{"Recommend(k=1000): " + err.Error()}
 	}

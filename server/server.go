@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/reflection"
 
 	"github.com/omnirank/omnirank/api"
+	"github.com/omnirank/omnirank/campaign"
 	"github.com/omnirank/omnirank/extractors"
 	"github.com/omnirank/omnirank/extractors/worker"
 	"github.com/omnirank/omnirank/fusion"
@@ -185,6 +186,17 @@ func (s *Server) startRoles(ctx context.Context) error {
 		}
 		s.goRole("fusion", f.Run, ctx)
 	}
+	if cfg.has(RoleCampaign) {
+		copts := []campaign.Option{campaign.WithLogger(s.log), campaign.WithMetrics(metrics.NewCampaign(s.reg))}
+		if cfg.CampaignWindow > 0 {
+			copts = append(copts, campaign.WithWindow(cfg.CampaignWindow))
+		}
+		ctl, err := campaign.NewController(ctx, s.js, copts...)
+		if err != nil {
+			return err
+		}
+		s.goRole("campaign", ctl.Run, ctx)
+	}
 	if cfg.has(RoleRanker) {
 		ropts := []ranker.Option{ranker.WithLogger(s.log), ranker.WithMetrics(s.reg), ranker.WithQueueWait(cfg.RankerQueueWait)}
 		if cfg.RankerMaxInFlight > 0 {
@@ -237,7 +249,11 @@ func (s *Server) startAPI(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	pb.RegisterAdminServiceServer(s.grpc, adm.WithModels(s.encs.Registry).WithReconciler(in))
+	camps, err := campaign.NewManager(ctx, s.js, s.encs.modelLookup, s.store)
+	if err != nil {
+		return err
+	}
+	pb.RegisterAdminServiceServer(s.grpc, adm.WithModels(s.encs.Registry).WithReconciler(in).WithCampaigns(camps))
 	s.hlth = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.hlth)
 	reflection.Register(s.grpc)

@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"strconv"
+	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -273,4 +275,53 @@ func (st *Store) SetActive(ctx context.Context, name string, expectRevision uint
 		return fmt.Errorf("set active alias to %s: %w", name, err)
 	}
 	return nil
+}
+
+// Delete removes a space definition. It refuses the space the active alias
+// names.
+func (st *Store) Delete(ctx context.Context, name string) error {
+	if _, err := st.Get(ctx, name); err != nil {
+		return err
+	}
+	if active, _, err := st.Active(ctx); err == nil && active == name {
+		return fmt.Errorf("space %s is active; promote another space first", name)
+	}
+	if err := st.kv.Purge(ctx, spaceKey(name)); err != nil {
+		return fmt.Errorf("delete space %s: %w", name, err)
+	}
+	return nil
+}
+
+// BlockSpec is one block of a space as an operator writes it:
+// MODALITY=MODEL@VERSION[:WEIGHT].
+type BlockSpec struct {
+	Modality string
+	Model    string
+	Weight   float32
+}
+
+// ParseBlockSpec parses MODALITY=MODEL@VERSION[:WEIGHT] (weight 1 when
+// omitted).
+func ParseBlockSpec(s string) (BlockSpec, error) {
+	mod, rest, ok := strings.Cut(s, "=")
+	if !ok || mod == "" || rest == "" {
+		return BlockSpec{}, fmt.Errorf("block %q: want MODALITY=MODEL@VERSION[:WEIGHT]", s)
+	}
+	b := BlockSpec{Modality: mod, Model: rest, Weight: 1}
+	if model, w, ok := strings.Cut(rest, ":"); ok {
+		f, err := strconv.ParseFloat(w, 32)
+		if err != nil || f <= 0 || math.IsInf(f, 0) || math.IsNaN(f) {
+			return BlockSpec{}, fmt.Errorf("block %q: weight %q is not a number > 0", s, w)
+		}
+		b.Model, b.Weight = model, float32(f)
+	}
+	if name, ver, ok := strings.Cut(b.Model, "@"); !ok || name == "" || ver == "" {
+		return BlockSpec{}, fmt.Errorf("block %q: model %q is not NAME@VERSION", s, b.Model)
+	}
+	return b, nil
+}
+
+// String writes the spec back as MODALITY=MODEL@VERSION:WEIGHT.
+func (b BlockSpec) String() string {
+	return fmt.Sprintf("%s=%s:%g", b.Modality, b.Model, b.Weight)
 }

@@ -2,6 +2,7 @@ package topology
 
 import (
 	"context"
+	"fmt"
 	"hash/fnv"
 	"log/slog"
 	"sync"
@@ -262,4 +263,50 @@ func Sleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// FollowKV hands every update of a KV watcher (nil marks the end of the
+// initial values) to apply, in order, from one goroutine, until ctx ends
+// or the watcher closes; then it stops the watcher and closes the
+// returned channel.
+func FollowKV(ctx context.Context, w jetstream.KeyWatcher, apply func(jetstream.KeyValueEntry)) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() { _ = w.Stop() }()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case e, ok := <-w.Updates():
+				if !ok {
+					return
+				}
+				apply(e)
+			}
+		}
+	}()
+	return done
+}
+
+// Consume runs handler over a consumer (an ordered one, typically) until
+// ctx ends; consumer errors are logged, not fatal (an ordered consumer
+// recreates itself). The returned function waits until it has stopped.
+func Consume(ctx context.Context, cons jetstream.Consumer, handler func(jetstream.Msg), log *slog.Logger) (func(), error) {
+	cc, err := cons.Consume(handler, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+		if ctx.Err() == nil {
+			log.Warn("consumer error", "err", err)
+		}
+	}))
+	if err != nil {
+		return nil, fmt.Errorf("consume: %w", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		<-ctx.Done()
+		cc.Stop()
+		<-cc.Closed()
+	}()
+	return func() { <-done }, nil
 }

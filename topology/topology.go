@@ -12,7 +12,8 @@
 //
 // KV buckets: products (catalogue records with ingest state), spaces
 // (embedding space definitions and the "active" alias), errors (ingest
-// errors an operator can list).
+// errors an operator can list), campaigns (the re-embedding campaign's
+// state, see Campaign).
 package topology
 
 import (
@@ -40,6 +41,9 @@ const (
 	BucketProducts = "products"
 	BucketSpaces   = "spaces"
 	BucketErrors   = "errors"
+	// BucketCampaigns holds the re-embedding campaign (key CampaignKey)
+	// and finished ones (CampaignHistoryKey).
+	BucketCampaigns = "campaigns"
 )
 
 // S3EventsSubject is where the object store publishes its S3 event
@@ -66,6 +70,9 @@ func FeaturesSubject(space, product, modality string) string {
 
 // EmbSubject is the subject holding the joint embedding of a product.
 func EmbSubject(space, product string) string { return "emb." + space + "." + product }
+
+// FeaturesFilter matches every features message of a space.
+func FeaturesFilter(space string) string { return "features." + space + ".>" }
 
 // EmbFilter matches every embedding of a space.
 func EmbFilter(space string) string { return "emb." + space + ".>" }
@@ -153,6 +160,7 @@ func KeyValues(o Options) []jetstream.KeyValueConfig {
 		{Bucket: BucketProducts, Description: "catalogue records with ingest state", Storage: jetstream.FileStorage, Replicas: r},
 		{Bucket: BucketSpaces, Description: "embedding spaces and aliases", History: 16, Storage: jetstream.FileStorage, Replicas: r},
 		{Bucket: BucketErrors, Description: "ingest errors by product", Storage: jetstream.FileStorage, Replicas: r},
+		{Bucket: BucketCampaigns, Description: "re-embedding campaigns", History: 8, Storage: jetstream.FileStorage, Replicas: r},
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/omnirank/omnirank/bench/campaignbench"
 	"github.com/omnirank/omnirank/bench/extractbench"
 	"github.com/omnirank/omnirank/bench/indexbench"
 	"github.com/omnirank/omnirank/bench/ingestbench"
@@ -23,7 +24,7 @@ import (
 
 func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: omnirank bench extract|index|ingest|recommend [flags]")
+		return fmt.Errorf("usage: omnirank bench extract|index|ingest|recommend|campaign [flags]")
 	}
 	fs := flag.NewFlagSet("bench "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -147,6 +148,23 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		return writeJSON(stdout, res, !*asJSON)
+	case "campaign":
+		o := campaignbench.Options{Logger: logger}
+		fs.IntVar(&o.Products, "products", 300, "catalogue size the campaign re-embeds")
+		fs.IntVar(&o.Singles, "singles", 10, "live uploads timed idle and again during the campaign")
+		fs.StringVar(&o.Device, "device", "cpu", "auto, cpu or cuda")
+		fs.IntVar(&o.BatchSize, "batch-size", 16, "extraction batch (server and bare measurement)")
+		fs.IntVar(&o.IntraOpThreads, "intra-op-threads", 0, "ONNX Runtime threads per operator (0: its default)")
+		fs.IntVar(&o.BareItems, "bare-items", 512, "texts the bare measurement encodes")
+		fs.StringVar(&o.TextModelDir, "text-model-dir", "", "text model folder re-run by the campaign (e.g. the stand-in of `models build-standin`); default: the starter text model under another version")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		res, err := campaignbench.Run(ctx, o)
+		if err != nil {
+			return err
+		}
+		return writeJSON(stdout, res, !*asJSON)
 	case "recommend":
 		o := loadtest.BenchRecommendOptions{Logger: logger}
 		fs.IntVar(&o.Products, "products", 100000, "catalogue size")
@@ -184,7 +202,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return writeJSON(stdout, res, !*asJSON)
 	default:
-		return fmt.Errorf("unknown benchmark %q (extract, index, ingest, recommend)", args[0])
+		return fmt.Errorf("unknown benchmark %q (extract, index, ingest, recommend, campaign)", args[0])
 	}
 }
 

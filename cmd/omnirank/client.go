@@ -207,6 +207,7 @@ func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	lexWeight := fs.Float64("lexical-weight", ranker.DefaultLexicalWeight,
 		"lexical (BM25) share of a text query's hybrid ranking, 0..1: 0 vector only, 1 lexical only (unset: the server's default)")
 	fusion := fs.String("fusion", "rrf", "how hybrid retrieval fuses the lexical and vector lists: rrf or normalized")
+	space := fs.String("space", "", "space to query (default: the active one; a campaign's space before promotion)")
 	var like, unlike stringList
 	fs.Var(&like, "like", "positive example product id (repeatable)")
 	fs.Var(&unlike, "unlike", "negative example product id (repeatable)")
@@ -214,7 +215,7 @@ func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	req := &pb.RecommendRequest{QueryText: *text, PositiveIds: like, NegativeIds: unlike, UserId: *user,
-		K: int32(*k), Explain: true, MmrLambda: float32(*mmr)}
+		K: int32(*k), Explain: true, MmrLambda: float32(*mmr), Space: *space}
 	fs.Visit(func(f *flag.Flag) {
 		if f.Name == "lexical-weight" {
 			w := float32(*lexWeight)

@@ -25,8 +25,9 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	perQuery := fs.Bool("per-query", false, "with --json: add every query's ranked ids, metrics and error (per_query)")
 	concurrency := fs.Int("concurrency", defaults.Concurrency, "queries in flight at once")
 	timeout := fs.Duration("timeout", defaults.Timeout, "limit per query, retries included")
+	lexWeight := lexicalWeightFlag(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: omnirank eval --queries FILE [--space NAME] [-k 10] [--json [--per-query]] [--addr A]")
+		fmt.Fprintln(stderr, "usage: omnirank eval --queries FILE [--space NAME] [-k 10] [--lexical-weight W] [--json [--per-query]] [--addr A]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -38,6 +39,7 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	cfg := defaults
 	cfg.Space, cfg.K, cfg.Concurrency, cfg.Timeout = *space, *k, *concurrency, *timeout
+	cfg.LexicalWeight = lexWeight()
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -76,4 +78,20 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("eval: %d of %d queries failed", res.Failed, res.Queries)
 	}
 	return nil
+}
+
+// lexicalWeightFlag defines --lexical-weight on fs and returns what it was
+// set to after parsing, or nil when it was not given (the ranker's default).
+func lexicalWeightFlag(fs *flag.FlagSet) func() *float32 {
+	w := fs.Float64("lexical-weight", 0, "lexical (BM25) share of text queries' hybrid ranking, 0..1: 0 vector only, 1 lexical only (unset: the server's default)")
+	return func() *float32 {
+		var out *float32
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name == "lexical-weight" {
+				v := float32(*w)
+				out = &v
+			}
+		})
+		return out
+	}
 }

@@ -22,8 +22,11 @@ Usage:
   omnirank eval    --queries FILE [--space NAME] [-k 10] [--json]   Recall/NDCG/MRR@k on labelled queries
   omnirank dlq     list | replay (--all | SEQ...) dead letters, with reasons
   omnirank reconcile                             re-list the bucket and repair missed events
-  omnirank models  list|show|register|build-starter
-  omnirank bench   extract|index|ingest|recommend [--json]
+  omnirank models  list|show|register|build-starter|build-standin
+  omnirank spaces  list | show NAME | create NAME --block MODALITY=MODEL@VERSION[:WEIGHT]... | retire NAME
+  omnirank campaign start --space NAME [--rate N] | pause | resume | cancel | status [--json] | watch |
+                   promote [--force] [--max-regression 0.01] | rollback
+  omnirank bench   extract|index|ingest|recommend|campaign [--json]
   omnirank version
 
 Run 'omnirank COMMAND -h' for a command's flags.
@@ -61,6 +64,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdReconcile(ctx, rest, stdout, stderr)
 	case "models":
 		return cmdModels(ctx, rest, stdout, stderr)
+	case "spaces":
+		return cmdSpaces(ctx, rest, stdout, stderr)
+	case "campaign":
+		return cmdCampaign(ctx, rest, stdout, stderr)
 	case "bench":
 		return cmdBench(ctx, rest, stdout, stderr)
 	case "version":

@@ -10,8 +10,10 @@ import (
 	"image/png"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -180,6 +182,76 @@ func TestCLIIngestQueryStatus(t *testing.T) {
 	}
 	if err := run(ctx, []string{"nonsense"}, &out, &errOut); err == nil {
 		t.Error("unknown command accepted")
+	}
+	cliCampaign(t, ctx, addr)
+}
+
+// cliCampaign drives spaces and a campaign through the CLI: the two
+// products' blocks all keep their models, so the campaign reuses every
+// feature and finishes at once.
+func cliCampaign(t *testing.T, ctx context.Context, addr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	cli := func(args ...string) error {
+		out.Reset()
+		errOut.Reset()
+		return run(ctx, append(args, "--addr", addr), &out, &errOut)
+	}
+	if err := cli("spaces", "create", "v2", "--block", "text=nope@1"); err == nil || !strings.Contains(err.Error(), "nope@1 is not registered") {
+		t.Fatalf("space with an unknown model: %v", err)
+	}
+	if err := cli("spaces", "create", "v2", "--block", "text=starter-text@1", "--block", "image=starter-image@1:0.5"); err != nil {
+		t.Fatal(err)
+	}
+	if err := cli("spaces", "list"); err != nil || !strings.Contains(out.String(), "starter-v1 (active)") || !strings.Contains(out.String(), "v2  dim 408") {
+		t.Fatalf("spaces list (%v):\n%s", err, out.String())
+	}
+	if err := cli("campaign", "status"); err == nil {
+		t.Fatal("status with no campaign: no error")
+	}
+	if err := cli("campaign", "start", "--space", "v2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := cli("campaign", "watch"); err != nil || !strings.Contains(out.String(), "done") {
+		t.Fatalf("watch (%v):\n%s", err, out.String())
+	}
+	if err := cli("campaign", "status", "--json"); err != nil {
+		t.Fatal(err)
+	}
+	var st map[string]any
+	if err := json.Unmarshal(out.Bytes(), &st); err != nil {
+		t.Fatalf("status --json: %v\n%s", err, out.String())
+	}
+	keys := slices.Sorted(maps.Keys(st))
+	if want := []string{"done", "eta_s", "failed", "items_per_s", "space", "state", "total"}; !slices.Equal(keys, want) {
+		t.Fatalf("status --json keys %v, want %v", keys, want)
+	}
+	if st["state"] != "done" || st["done"] != 2.0 || st["total"] != 2.0 || st["space"] != "v2" {
+		t.Fatalf("status --json: %v", st)
+	}
+	if err := cli("campaign", "promote"); err == nil || !strings.Contains(err.Error(), "no evaluation stored") {
+		t.Fatalf("promote without an evaluation: %v", err)
+	}
+	if err := cli("campaign", "promote", "--force"); err != nil {
+		t.Fatal(err)
+	}
+	if err := cli("query", "--text", "porcelain teapot", "-k", "1", "--json"); err != nil || !strings.Contains(out.String(), `"space": "v2"`) {
+		t.Fatalf("query after promotion (%v):\n%s", err, out.String())
+	}
+	if err := cli("query", "--text", "porcelain teapot", "-k", "1", "--space", "starter-v1", "--json"); err != nil || !strings.Contains(out.String(), `"space": "starter-v1"`) {
+		t.Fatalf("query --space (%v):\n%s", err, out.String())
+	}
+	if err := cli("campaign", "rollback"); err != nil {
+		t.Fatal(err)
+	}
+	if err := cli("spaces", "retire", "v2"); err == nil {
+		t.Fatal("retired the open campaign's space")
+	}
+	if err := cli("campaign", "cancel"); err != nil {
+		t.Fatal(err)
+	}
+	if err := cli("spaces", "retire", "v2"); err != nil || !strings.Contains(out.String(), "retired v2: 2 embeddings") {
+		t.Fatalf("retire (%v):\n%s", err, out.String())
 	}
 }
 

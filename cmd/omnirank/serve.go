@@ -17,7 +17,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	cfg := server.DefaultConfig()
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	roles := fs.String("roles", "all", "comma-separated roles: all, ingest, extract, extract:text|image|audio, fusion, ranker, api")
+	roles := fs.String("roles", "all", "comma-separated roles: all, ingest, extract, extract:text|image|audio, fusion, ranker, api, campaign")
 	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "folder for the embedded NATS store, the embedded bucket and credentials")
 	fs.StringVar(&cfg.GRPCAddr, "grpc-addr", cfg.GRPCAddr, "gRPC listen address")
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", cfg.HTTPAddr, "HTTP listen address for /metrics and /healthz (empty: off)")
@@ -39,6 +39,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.DurationVar(&cfg.RankerQueueWait, "ranker-queue-wait", cfg.RankerQueueWait, "how long a Recommend request waits for a free slot before it is refused (0: refused at once)")
 	fs.DurationVar(&cfg.SnapshotEvery, "snapshot-every", cfg.SnapshotEvery, "how often the ranker snapshots its indexes to the bucket (0: never)")
 	fs.DurationVar(&cfg.ReconcileEvery, "reconcile-every", cfg.ReconcileEvery, "how often to re-list the bucket for missed events (0: only at start)")
+	fs.IntVar(&cfg.CampaignWindow, "campaign-window", 0, "most backfill jobs a campaign lets wait in the queue (0: 128)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return err

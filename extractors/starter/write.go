@@ -12,8 +12,19 @@ import (
 // WriteFolder builds the starter model of a modality and writes model.onnx
 // and manifest.json into dir, ready for registration.
 func WriteFolder(dir, modality string) (manifest.Manifest, error) {
+	return WriteVersion(dir, modality, Version)
+}
+
+// WriteVersion is WriteFolder with the manifest's version set to version:
+// the same graph registered as another model (name@version), which a
+// re-embedding campaign must run again; demos and tests of campaigns use it.
+func WriteVersion(dir, modality, version string) (manifest.Manifest, error) {
 	model, man, err := Build(modality)
 	if err != nil {
+		return manifest.Manifest{}, err
+	}
+	man.Version = version
+	if err := man.Validate(); err != nil {
 		return manifest.Manifest{}, err
 	}
 	mb, err := man.Marshal()

@@ -136,19 +136,26 @@ func (w *Worker) Run(ctx context.Context) error {
 		return err
 	}
 	var wg sync.WaitGroup
-	for range w.loops {
-		wg.Go(func() { w.loop(ctx, live, backfill) })
+	for i := range w.loops {
+		// With more than one loop, the first never takes backfill work:
+		// a live job never waits behind a backfill batch in hand.
+		lane := backfill
+		if i == 0 && w.loops > 1 {
+			lane = nil
+		}
+		wg.Go(func() { w.loop(ctx, live, lane) })
 	}
 	wg.Wait()
 	return nil
 }
 
-// loop is one batch pipeline; Run starts several.
+// loop is one batch pipeline; Run starts several. A nil backfill makes a
+// live-only loop.
 func (w *Worker) loop(ctx context.Context, live, backfill jetstream.Consumer) {
 	for ctx.Err() == nil {
 		// Live work always goes first; backfill only when live is empty.
 		msgs, err := fetch(live, w.batchSize, 0)
-		if err == nil && len(msgs) == 0 {
+		if err == nil && len(msgs) == 0 && backfill != nil {
 			msgs, err = fetch(backfill, w.batchSize, 0)
 		}
 		if err == nil && len(msgs) == 0 {

@@ -2462,6 +2462,861 @@ func (x *ReconcileResponse) GetProducts() int64 {
 	return 0
 }
 
+type SpaceBlock struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Modality string                 `protobuf:"bytes,1,opt,name=modality,proto3" json:"modality,omitempty"`
+	// name@version of a registered model.
+	Model         string  `protobuf:"bytes,2,opt,name=model,proto3" json:"model,omitempty"`
+	Dim           int32   `protobuf:"varint,3,opt,name=dim,proto3" json:"dim,omitempty"`
+	Weight        float32 `protobuf:"fixed32,4,opt,name=weight,proto3" json:"weight,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SpaceBlock) Reset() {
+	*x = SpaceBlock{}
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SpaceBlock) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SpaceBlock) ProtoMessage() {}
+
+func (x *SpaceBlock) ProtoReflect() protoreflect.Message {
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SpaceBlock.ProtoReflect.Descriptor instead.
+func (*SpaceBlock) Descriptor() ([]byte, []int) {
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *SpaceBlock) GetModality() string {
+	if x != nil {
+		return x.Modality
+	}
+	return ""
+}
+
+func (x *SpaceBlock) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+func (x *SpaceBlock) GetDim() int32 {
+	if x != nil {
+		return x.Dim
+	}
+	return 0
+}
+
+func (x *SpaceBlock) GetWeight() float32 {
+	if x != nil {
+		return x.Weight
+	}
+	return 0
+}
+
+type SpaceInfo struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Name   string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Blocks []*SpaceBlock          `protobuf:"bytes,2,rep,name=blocks,proto3" json:"blocks,omitempty"`
+	Dim    int32                  `protobuf:"varint,3,opt,name=dim,proto3" json:"dim,omitempty"`
+	Active bool                   `protobuf:"varint,4,opt,name=active,proto3" json:"active,omitempty"`
+	// Vectors the ranker in the answering process holds for it (0 without one).
+	Vectors int64 `protobuf:"varint,5,opt,name=vectors,proto3" json:"vectors,omitempty"`
+	// State of the open campaign building this space ("" if none).
+	CampaignState string `protobuf:"bytes,6,opt,name=campaign_state,json=campaignState,proto3" json:"campaign_state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SpaceInfo) Reset() {
+	*x = SpaceInfo{}
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SpaceInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SpaceInfo) ProtoMessage() {}
+
+func (x *SpaceInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SpaceInfo.ProtoReflect.Descriptor instead.
+func (*SpaceInfo) Descriptor() ([]byte, []int) {
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *SpaceInfo) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SpaceInfo) GetBlocks() []*SpaceBlock {
+	if x != nil {
+		return x.Blocks
+	}
+	return nil
+}
+
+func (x *SpaceInfo) GetDim() int32 {
+	if x != nil {
+		return x.Dim
+	}
+	return 0
+}
+
+func (x *SpaceInfo) GetActive() bool {
+	if x != nil {
+		return x.Active
+	}
+	return false
+}
+
+func (x *SpaceInfo) GetVectors() int64 {
+	if x != nil {
+		return x.Vectors
+	}
+	return 0
+}
+
+func (x *SpaceInfo) GetCampaignState() string {
+	if x != nil {
+		return x.CampaignState
+	}
+	return ""
+}
+
+type CreateSpaceRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// MODALITY=MODEL@VERSION[:WEIGHT], one per block (weight 1 when omitted).
+	Blocks        []string `protobuf:"bytes,2,rep,name=blocks,proto3" json:"blocks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateSpaceRequest) Reset() {
+	*x = CreateSpaceRequest{}
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateSpaceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateSpaceRequest) ProtoMessage() {}
+
+func (x *CreateSpaceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateSpaceRequest.ProtoReflect.Descriptor instead.
+func (*CreateSpaceRequest) Descriptor() ([]byte, []int) {
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *CreateSpaceRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CreateSpaceRequest) GetBlocks() []string {
+	if x != nil {
+		return x.Blocks
+	}
+	return nil
+}
+
+type ListSpacesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSpacesRequest) Reset() {
+	*x = ListSpacesRequest{}
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSpacesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSpacesRequest) ProtoMessage() {}
+
+func (x *ListSpacesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSpacesRequest.ProtoReflect.Descriptor instead.
+func (*ListSpacesRequest) Descriptor() ([]byte, []int) {
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{41}
+}
+
+type ListSpacesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Spaces        []*SpaceInfo           `protobuf:"bytes,1,rep,name=spaces,proto3" json:"spaces,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSpacesResponse) Reset() {
+	*x = ListSpacesResponse{}
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSpacesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSpacesResponse) ProtoMessage() {}
+
+func (x *ListSpacesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSpacesResponse.ProtoReflect.Descriptor instead.
+func (*ListSpacesResponse) Descriptor() ([]byte, []int) {
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *ListSpacesResponse) GetSpaces() []*SpaceInfo {
+	if x != nil {
+		return x.Spaces
+	}
+	return nil
+}
+
+type GetSpaceRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSpaceRequest) Reset() {
+	*x = GetSpaceRequest{}
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSpaceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSpaceRequest) ProtoMessage() {}
+
+func (x *GetSpaceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSpaceRequest.ProtoReflect.Descriptor instead.
+func (*GetSpaceRequest) Descriptor() ([]byte, []int) {
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *GetSpaceRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type RetireSpaceRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetireSpaceRequest) Reset() {
+	*x = RetireSpaceRequest{}
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetireSpaceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetireSpaceRequest) ProtoMessage() {}
+
+func (x *RetireSpaceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetireSpaceRequest.ProtoReflect.Descriptor instead.
+func (*RetireSpaceRequest) Descriptor() ([]byte, []int) {
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *RetireSpaceRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type RetireSpaceResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Embeddings    uint64                 `protobuf:"varint,1,opt,name=embeddings,proto3" json:"embeddings,omitempty"`
+	Features      uint64                 `protobuf:"varint,2,opt,name=features,proto3" json:"features,omitempty"`
+	Snapshots     int32                  `protobuf:"varint,3,opt,name=snapshots,proto3" json:"snapshots,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetireSpaceResponse) Reset() {
+	*x = RetireSpaceResponse{}
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetireSpaceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetireSpaceResponse) ProtoMessage() {}
+
+func (x *RetireSpaceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetireSpaceResponse.ProtoReflect.Descriptor instead.
+func (*RetireSpaceResponse) Descriptor() ([]byte, []int) {
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *RetireSpaceResponse) GetEmbeddings() uint64 {
+	if x != nil {
+		return x.Embeddings
+	}
+	return 0
+}
+
+func (x *RetireSpaceResponse) GetFeatures() uint64 {
+	if x != nil {
+		return x.Features
+	}
+	return 0
+}
+
+func (x *RetireSpaceResponse) GetSnapshots() int32 {
+	if x != nil {
+		return x.Snapshots
+	}
+	return 0
+}
+
+// CampaignStatus is a campaign as `omnirank campaign status --json` prints it.
+type CampaignStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Space string                 `protobuf:"bytes,1,opt,name=space,proto3" json:"space,omitempty"`
+	// running, paused, done, cancelled or failed.
+	State     string  `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
+	Done      int64   `protobuf:"varint,3,opt,name=done,proto3" json:"done,omitempty"`
+	Total     int64   `protobuf:"varint,4,opt,name=total,proto3" json:"total,omitempty"`
+	Failed    int64   `protobuf:"varint,5,opt,name=failed,proto3" json:"failed,omitempty"`
+	ItemsPerS float64 `protobuf:"fixed64,6,opt,name=items_per_s,json=itemsPerS,proto3" json:"items_per_s,omitempty"`
+	EtaS      float64 `protobuf:"fixed64,7,opt,name=eta_s,json=etaS,proto3" json:"eta_s,omitempty"`
+	// The space it started from (the active one then).
+	From     string  `protobuf:"bytes,8,opt,name=from,proto3" json:"from,omitempty"`
+	Promoted bool    `protobuf:"varint,9,opt,name=promoted,proto3" json:"promoted,omitempty"`
+	Rate     float64 `protobuf:"fixed64,10,opt,name=rate,proto3" json:"rate,omitempty"`
+	// Products queued so far; model runs asked for; features reused.
+	Queued  int64  `protobuf:"varint,11,opt,name=queued,proto3" json:"queued,omitempty"`
+	Encoded int64  `protobuf:"varint,12,opt,name=encoded,proto3" json:"encoded,omitempty"`
+	Reused  int64  `protobuf:"varint,13,opt,name=reused,proto3" json:"reused,omitempty"`
+	Error   string `protobuf:"bytes,14,opt,name=error,proto3" json:"error,omitempty"`
+	// The stored evaluation, if any.
+	Evaluated      bool    `protobuf:"varint,15,opt,name=evaluated,proto3" json:"evaluated,omitempty"`
+	EvalK          int32   `protobuf:"varint,16,opt,name=eval_k,json=evalK,proto3" json:"eval_k,omitempty"`
+	ActiveNdcg     float64 `protobuf:"fixed64,17,opt,name=active_ndcg,json=activeNdcg,proto3" json:"active_ndcg,omitempty"`
+	CampaignNdcg   float64 `protobuf:"fixed64,18,opt,name=campaign_ndcg,json=campaignNdcg,proto3" json:"campaign_ndcg,omitempty"`
+	EvaluationJson string  `protobuf:"bytes,19,opt,name=evaluation_json,json=evaluationJson,proto3" json:"evaluation_json,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *CampaignStatus) Reset() {
+	*x = CampaignStatus{}
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CampaignStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CampaignStatus) ProtoMessage() {}
+
+func (x *CampaignStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CampaignStatus.ProtoReflect.Descriptor instead.
+func (*CampaignStatus) Descriptor() ([]byte, []int) {
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *CampaignStatus) GetSpace() string {
+	if x != nil {
+		return x.Space
+	}
+	return ""
+}
+
+func (x *CampaignStatus) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *CampaignStatus) GetDone() int64 {
+	if x != nil {
+		return x.Done
+	}
+	return 0
+}
+
+func (x *CampaignStatus) GetTotal() int64 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+func (x *CampaignStatus) GetFailed() int64 {
+	if x != nil {
+		return x.Failed
+	}
+	return 0
+}
+
+func (x *CampaignStatus) GetItemsPerS() float64 {
+	if x != nil {
+		return x.ItemsPerS
+	}
+	return 0
+}
+
+func (x *CampaignStatus) GetEtaS() float64 {
+	if x != nil {
+		return x.EtaS
+	}
+	return 0
+}
+
+func (x *CampaignStatus) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *CampaignStatus) GetPromoted() bool {
+	if x != nil {
+		return x.Promoted
+	}
+	return false
+}
+
+func (x *CampaignStatus) GetRate() float64 {
+	if x != nil {
+		return x.Rate
+	}
+	return 0
+}
+
+func (x *CampaignStatus) GetQueued() int64 {
+	if x != nil {
+		return x.Queued
+	}
+	return 0
+}
+
+func (x *CampaignStatus) GetEncoded() int64 {
+	if x != nil {
+		return x.Encoded
+	}
+	return 0
+}
+
+func (x *CampaignStatus) GetReused() int64 {
+	if x != nil {
+		return x.Reused
+	}
+	return 0
+}
+
+func (x *CampaignStatus) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *CampaignStatus) GetEvaluated() bool {
+	if x != nil {
+		return x.Evaluated
+	}
+	return false
+}
+
+func (x *CampaignStatus) GetEvalK() int32 {
+	if x != nil {
+		return x.EvalK
+	}
+	return 0
+}
+
+func (x *CampaignStatus) GetActiveNdcg() float64 {
+	if x != nil {
+		return x.ActiveNdcg
+	}
+	return 0
+}
+
+func (x *CampaignStatus) GetCampaignNdcg() float64 {
+	if x != nil {
+		return x.CampaignNdcg
+	}
+	return 0
+}
+
+func (x *CampaignStatus) GetEvaluationJson() string {
+	if x != nil {
+		return x.EvaluationJson
+	}
+	return ""
+}
+
+type StartCampaignRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Space string                 `protobuf:"bytes,1,opt,name=space,proto3" json:"space,omitempty"`
+	// Cap in products per second (0: none).
+	Rate          float64 `protobuf:"fixed64,2,opt,name=rate,proto3" json:"rate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartCampaignRequest) Reset() {
+	*x = StartCampaignRequest{}
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartCampaignRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartCampaignRequest) ProtoMessage() {}
+
+func (x *StartCampaignRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartCampaignRequest.ProtoReflect.Descriptor instead.
+func (*StartCampaignRequest) Descriptor() ([]byte, []int) {
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *StartCampaignRequest) GetSpace() string {
+	if x != nil {
+		return x.Space
+	}
+	return ""
+}
+
+func (x *StartCampaignRequest) GetRate() float64 {
+	if x != nil {
+		return x.Rate
+	}
+	return 0
+}
+
+type CampaignRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CampaignRequest) Reset() {
+	*x = CampaignRequest{}
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CampaignRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CampaignRequest) ProtoMessage() {}
+
+func (x *CampaignRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CampaignRequest.ProtoReflect.Descriptor instead.
+func (*CampaignRequest) Descriptor() ([]byte, []int) {
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{48}
+}
+
+type StoreEvaluationRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	K             int32                  `protobuf:"varint,1,opt,name=k,proto3" json:"k,omitempty"`
+	Queries       int32                  `protobuf:"varint,2,opt,name=queries,proto3" json:"queries,omitempty"`
+	ActiveNdcg    float64                `protobuf:"fixed64,3,opt,name=active_ndcg,json=activeNdcg,proto3" json:"active_ndcg,omitempty"`
+	CampaignNdcg  float64                `protobuf:"fixed64,4,opt,name=campaign_ndcg,json=campaignNdcg,proto3" json:"campaign_ndcg,omitempty"`
+	Overlap       float64                `protobuf:"fixed64,5,opt,name=overlap,proto3" json:"overlap,omitempty"`
+	ResultJson    string                 `protobuf:"bytes,6,opt,name=result_json,json=resultJson,proto3" json:"result_json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StoreEvaluationRequest) Reset() {
+	*x = StoreEvaluationRequest{}
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoreEvaluationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoreEvaluationRequest) ProtoMessage() {}
+
+func (x *StoreEvaluationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoreEvaluationRequest.ProtoReflect.Descriptor instead.
+func (*StoreEvaluationRequest) Descriptor() ([]byte, []int) {
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *StoreEvaluationRequest) GetK() int32 {
+	if x != nil {
+		return x.K
+	}
+	return 0
+}
+
+func (x *StoreEvaluationRequest) GetQueries() int32 {
+	if x != nil {
+		return x.Queries
+	}
+	return 0
+}
+
+func (x *StoreEvaluationRequest) GetActiveNdcg() float64 {
+	if x != nil {
+		return x.ActiveNdcg
+	}
+	return 0
+}
+
+func (x *StoreEvaluationRequest) GetCampaignNdcg() float64 {
+	if x != nil {
+		return x.CampaignNdcg
+	}
+	return 0
+}
+
+func (x *StoreEvaluationRequest) GetOverlap() float64 {
+	if x != nil {
+		return x.Overlap
+	}
+	return 0
+}
+
+func (x *StoreEvaluationRequest) GetResultJson() string {
+	if x != nil {
+		return x.ResultJson
+	}
+	return ""
+}
+
+type PromoteCampaignRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Force bool                   `protobuf:"varint,1,opt,name=force,proto3" json:"force,omitempty"`
+	// Largest NDCG@k drop allowed; unset means 0.01.
+	MaxRegression *float64 `protobuf:"fixed64,2,opt,name=max_regression,json=maxRegression,proto3,oneof" json:"max_regression,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PromoteCampaignRequest) Reset() {
+	*x = PromoteCampaignRequest{}
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PromoteCampaignRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PromoteCampaignRequest) ProtoMessage() {}
+
+func (x *PromoteCampaignRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PromoteCampaignRequest.ProtoReflect.Descriptor instead.
+func (*PromoteCampaignRequest) Descriptor() ([]byte, []int) {
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *PromoteCampaignRequest) GetForce() bool {
+	if x != nil {
+		return x.Force
+	}
+	return false
+}
+
+func (x *PromoteCampaignRequest) GetMaxRegression() float64 {
+	if x != nil && x.MaxRegression != nil {
+		return *x.MaxRegression
+	}
+	return 0
+}
+
 var File_omnirank_v1_omnirank_proto protoreflect.FileDescriptor
 
 const file_omnirank_v1_omnirank_proto_rawDesc = "" +
@@ -2653,7 +3508,75 @@ const file_omnirank_v1_omnirank_proto_rawDesc = "" +
 	"\breplayed\x18\x01 \x01(\x03R\breplayed\"\x12\n" +
 	"\x10ReconcileRequest\"/\n" +
 	"\x11ReconcileResponse\x12\x1a\n" +
-	"\bproducts\x18\x01 \x01(\x03R\bproducts*/\n" +
+	"\bproducts\x18\x01 \x01(\x03R\bproducts\"h\n" +
+	"\n" +
+	"SpaceBlock\x12\x1a\n" +
+	"\bmodality\x18\x01 \x01(\tR\bmodality\x12\x14\n" +
+	"\x05model\x18\x02 \x01(\tR\x05model\x12\x10\n" +
+	"\x03dim\x18\x03 \x01(\x05R\x03dim\x12\x16\n" +
+	"\x06weight\x18\x04 \x01(\x02R\x06weight\"\xbb\x01\n" +
+	"\tSpaceInfo\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12/\n" +
+	"\x06blocks\x18\x02 \x03(\v2\x17.omnirank.v1.SpaceBlockR\x06blocks\x12\x10\n" +
+	"\x03dim\x18\x03 \x01(\x05R\x03dim\x12\x16\n" +
+	"\x06active\x18\x04 \x01(\bR\x06active\x12\x18\n" +
+	"\avectors\x18\x05 \x01(\x03R\avectors\x12%\n" +
+	"\x0ecampaign_state\x18\x06 \x01(\tR\rcampaignState\"@\n" +
+	"\x12CreateSpaceRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06blocks\x18\x02 \x03(\tR\x06blocks\"\x13\n" +
+	"\x11ListSpacesRequest\"D\n" +
+	"\x12ListSpacesResponse\x12.\n" +
+	"\x06spaces\x18\x01 \x03(\v2\x16.omnirank.v1.SpaceInfoR\x06spaces\"%\n" +
+	"\x0fGetSpaceRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"(\n" +
+	"\x12RetireSpaceRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"o\n" +
+	"\x13RetireSpaceResponse\x12\x1e\n" +
+	"\n" +
+	"embeddings\x18\x01 \x01(\x04R\n" +
+	"embeddings\x12\x1a\n" +
+	"\bfeatures\x18\x02 \x01(\x04R\bfeatures\x12\x1c\n" +
+	"\tsnapshots\x18\x03 \x01(\x05R\tsnapshots\"\xfb\x03\n" +
+	"\x0eCampaignStatus\x12\x14\n" +
+	"\x05space\x18\x01 \x01(\tR\x05space\x12\x14\n" +
+	"\x05state\x18\x02 \x01(\tR\x05state\x12\x12\n" +
+	"\x04done\x18\x03 \x01(\x03R\x04done\x12\x14\n" +
+	"\x05total\x18\x04 \x01(\x03R\x05total\x12\x16\n" +
+	"\x06failed\x18\x05 \x01(\x03R\x06failed\x12\x1e\n" +
+	"\vitems_per_s\x18\x06 \x01(\x01R\titemsPerS\x12\x13\n" +
+	"\x05eta_s\x18\a \x01(\x01R\x04etaS\x12\x12\n" +
+	"\x04from\x18\b \x01(\tR\x04from\x12\x1a\n" +
+	"\bpromoted\x18\t \x01(\bR\bpromoted\x12\x12\n" +
+	"\x04rate\x18\n" +
+	" \x01(\x01R\x04rate\x12\x16\n" +
+	"\x06queued\x18\v \x01(\x03R\x06queued\x12\x18\n" +
+	"\aencoded\x18\f \x01(\x03R\aencoded\x12\x16\n" +
+	"\x06reused\x18\r \x01(\x03R\x06reused\x12\x14\n" +
+	"\x05error\x18\x0e \x01(\tR\x05error\x12\x1c\n" +
+	"\tevaluated\x18\x0f \x01(\bR\tevaluated\x12\x15\n" +
+	"\x06eval_k\x18\x10 \x01(\x05R\x05evalK\x12\x1f\n" +
+	"\vactive_ndcg\x18\x11 \x01(\x01R\n" +
+	"activeNdcg\x12#\n" +
+	"\rcampaign_ndcg\x18\x12 \x01(\x01R\fcampaignNdcg\x12'\n" +
+	"\x0fevaluation_json\x18\x13 \x01(\tR\x0eevaluationJson\"@\n" +
+	"\x14StartCampaignRequest\x12\x14\n" +
+	"\x05space\x18\x01 \x01(\tR\x05space\x12\x12\n" +
+	"\x04rate\x18\x02 \x01(\x01R\x04rate\"\x11\n" +
+	"\x0fCampaignRequest\"\xc1\x01\n" +
+	"\x16StoreEvaluationRequest\x12\f\n" +
+	"\x01k\x18\x01 \x01(\x05R\x01k\x12\x18\n" +
+	"\aqueries\x18\x02 \x01(\x05R\aqueries\x12\x1f\n" +
+	"\vactive_ndcg\x18\x03 \x01(\x01R\n" +
+	"activeNdcg\x12#\n" +
+	"\rcampaign_ndcg\x18\x04 \x01(\x01R\fcampaignNdcg\x12\x18\n" +
+	"\aoverlap\x18\x05 \x01(\x01R\aoverlap\x12\x1f\n" +
+	"\vresult_json\x18\x06 \x01(\tR\n" +
+	"resultJson\"m\n" +
+	"\x16PromoteCampaignRequest\x12\x14\n" +
+	"\x05force\x18\x01 \x01(\bR\x05force\x12*\n" +
+	"\x0emax_regression\x18\x02 \x01(\x01H\x00R\rmaxRegression\x88\x01\x01B\x11\n" +
+	"\x0f_max_regression*/\n" +
 	"\x06Fusion\x12\x0e\n" +
 	"\n" +
 	"FUSION_RRF\x10\x00\x12\x15\n" +
@@ -2670,7 +3593,7 @@ const file_omnirank_v1_omnirank_proto_rawDesc = "" +
 	"\rRankerService\x12J\n" +
 	"\tRecommend\x12\x1d.omnirank.v1.RecommendRequest\x1a\x1e.omnirank.v1.RecommendResponse2T\n" +
 	"\x0fFeedbackService\x12A\n" +
-	"\x06Record\x12\x1a.omnirank.v1.RecordRequest\x1a\x1b.omnirank.v1.RecordResponse2\xd5\x04\n" +
+	"\x06Record\x12\x1a.omnirank.v1.RecordRequest\x1a\x1b.omnirank.v1.RecordResponse2\xc8\f\n" +
 	"\fAdminService\x12M\n" +
 	"\n" +
 	"ListErrors\x12\x1e.omnirank.v1.ListErrorsRequest\x1a\x1f.omnirank.v1.ListErrorsResponse\x12A\n" +
@@ -2680,7 +3603,21 @@ const file_omnirank_v1_omnirank_proto_rawDesc = "" +
 	"\rRegisterModel\x12!.omnirank.v1.RegisterModelRequest\x1a\".omnirank.v1.RegisterModelResponse\x12\\\n" +
 	"\x0fListDeadLetters\x12#.omnirank.v1.ListDeadLettersRequest\x1a$.omnirank.v1.ListDeadLettersResponse\x12b\n" +
 	"\x11ReplayDeadLetters\x12%.omnirank.v1.ReplayDeadLettersRequest\x1a&.omnirank.v1.ReplayDeadLettersResponse\x12J\n" +
-	"\tReconcile\x12\x1d.omnirank.v1.ReconcileRequest\x1a\x1e.omnirank.v1.ReconcileResponseB;Z9github.com/omnirank/omnirank/proto/omnirank/v1;omnirankv1b\x06proto3"
+	"\tReconcile\x12\x1d.omnirank.v1.ReconcileRequest\x1a\x1e.omnirank.v1.ReconcileResponse\x12F\n" +
+	"\vCreateSpace\x12\x1f.omnirank.v1.CreateSpaceRequest\x1a\x16.omnirank.v1.SpaceInfo\x12M\n" +
+	"\n" +
+	"ListSpaces\x12\x1e.omnirank.v1.ListSpacesRequest\x1a\x1f.omnirank.v1.ListSpacesResponse\x12@\n" +
+	"\bGetSpace\x12\x1c.omnirank.v1.GetSpaceRequest\x1a\x16.omnirank.v1.SpaceInfo\x12P\n" +
+	"\vRetireSpace\x12\x1f.omnirank.v1.RetireSpaceRequest\x1a .omnirank.v1.RetireSpaceResponse\x12O\n" +
+	"\rStartCampaign\x12!.omnirank.v1.StartCampaignRequest\x1a\x1b.omnirank.v1.CampaignStatus\x12J\n" +
+	"\rPauseCampaign\x12\x1c.omnirank.v1.CampaignRequest\x1a\x1b.omnirank.v1.CampaignStatus\x12K\n" +
+	"\x0eResumeCampaign\x12\x1c.omnirank.v1.CampaignRequest\x1a\x1b.omnirank.v1.CampaignStatus\x12K\n" +
+	"\x0eCancelCampaign\x12\x1c.omnirank.v1.CampaignRequest\x1a\x1b.omnirank.v1.CampaignStatus\x12H\n" +
+	"\vGetCampaign\x12\x1c.omnirank.v1.CampaignRequest\x1a\x1b.omnirank.v1.CampaignStatus\x12L\n" +
+	"\rWatchCampaign\x12\x1c.omnirank.v1.CampaignRequest\x1a\x1b.omnirank.v1.CampaignStatus0\x01\x12S\n" +
+	"\x0fStoreEvaluation\x12#.omnirank.v1.StoreEvaluationRequest\x1a\x1b.omnirank.v1.CampaignStatus\x12S\n" +
+	"\x0fPromoteCampaign\x12#.omnirank.v1.PromoteCampaignRequest\x1a\x1b.omnirank.v1.CampaignStatus\x12M\n" +
+	"\x10RollbackCampaign\x12\x1c.omnirank.v1.CampaignRequest\x1a\x1b.omnirank.v1.CampaignStatusB;Z9github.com/omnirank/omnirank/proto/omnirank/v1;omnirankv1b\x06proto3"
 
 var (
 	file_omnirank_v1_omnirank_proto_rawDescOnce sync.Once
@@ -2695,7 +3632,7 @@ func file_omnirank_v1_omnirank_proto_rawDescGZIP() []byte {
 }
 
 var file_omnirank_v1_omnirank_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_omnirank_v1_omnirank_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
+var file_omnirank_v1_omnirank_proto_msgTypes = make([]protoimpl.MessageInfo, 56)
 var file_omnirank_v1_omnirank_proto_goTypes = []any{
 	(Fusion)(0),                       // 0: omnirank.v1.Fusion
 	(Strategy)(0),                     // 1: omnirank.v1.Strategy
@@ -2737,67 +3674,108 @@ var file_omnirank_v1_omnirank_proto_goTypes = []any{
 	(*ReplayDeadLettersResponse)(nil), // 37: omnirank.v1.ReplayDeadLettersResponse
 	(*ReconcileRequest)(nil),          // 38: omnirank.v1.ReconcileRequest
 	(*ReconcileResponse)(nil),         // 39: omnirank.v1.ReconcileResponse
-	nil,                               // 40: omnirank.v1.Product.AttributesEntry
-	nil,                               // 41: omnirank.v1.Filter.AttributesEntry
-	nil,                               // 42: omnirank.v1.RecommendResponse.ModelsEntry
-	nil,                               // 43: omnirank.v1.StatusResponse.PendingEntry
-	nil,                               // 44: omnirank.v1.StatusResponse.StatesEntry
+	(*SpaceBlock)(nil),                // 40: omnirank.v1.SpaceBlock
+	(*SpaceInfo)(nil),                 // 41: omnirank.v1.SpaceInfo
+	(*CreateSpaceRequest)(nil),        // 42: omnirank.v1.CreateSpaceRequest
+	(*ListSpacesRequest)(nil),         // 43: omnirank.v1.ListSpacesRequest
+	(*ListSpacesResponse)(nil),        // 44: omnirank.v1.ListSpacesResponse
+	(*GetSpaceRequest)(nil),           // 45: omnirank.v1.GetSpaceRequest
+	(*RetireSpaceRequest)(nil),        // 46: omnirank.v1.RetireSpaceRequest
+	(*RetireSpaceResponse)(nil),       // 47: omnirank.v1.RetireSpaceResponse
+	(*CampaignStatus)(nil),            // 48: omnirank.v1.CampaignStatus
+	(*StartCampaignRequest)(nil),      // 49: omnirank.v1.StartCampaignRequest
+	(*CampaignRequest)(nil),           // 50: omnirank.v1.CampaignRequest
+	(*StoreEvaluationRequest)(nil),    // 51: omnirank.v1.StoreEvaluationRequest
+	(*PromoteCampaignRequest)(nil),    // 52: omnirank.v1.PromoteCampaignRequest
+	nil,                               // 53: omnirank.v1.Product.AttributesEntry
+	nil,                               // 54: omnirank.v1.Filter.AttributesEntry
+	nil,                               // 55: omnirank.v1.RecommendResponse.ModelsEntry
+	nil,                               // 56: omnirank.v1.StatusResponse.PendingEntry
+	nil,                               // 57: omnirank.v1.StatusResponse.StatesEntry
 }
 var file_omnirank_v1_omnirank_proto_depIdxs = []int32{
-	40, // 0: omnirank.v1.Product.attributes:type_name -> omnirank.v1.Product.AttributesEntry
+	53, // 0: omnirank.v1.Product.attributes:type_name -> omnirank.v1.Product.AttributesEntry
 	3,  // 1: omnirank.v1.Product.media:type_name -> omnirank.v1.MediaRef
 	2,  // 2: omnirank.v1.UpsertRequest.product:type_name -> omnirank.v1.Product
 	4,  // 3: omnirank.v1.UpsertRequest.media:type_name -> omnirank.v1.MediaBlob
 	2,  // 4: omnirank.v1.GetResponse.product:type_name -> omnirank.v1.Product
 	12, // 5: omnirank.v1.Filter.price:type_name -> omnirank.v1.PriceRange
-	41, // 6: omnirank.v1.Filter.attributes:type_name -> omnirank.v1.Filter.AttributesEntry
+	54, // 6: omnirank.v1.Filter.attributes:type_name -> omnirank.v1.Filter.AttributesEntry
 	13, // 7: omnirank.v1.RecommendRequest.filter:type_name -> omnirank.v1.Filter
 	1,  // 8: omnirank.v1.RecommendRequest.strategy:type_name -> omnirank.v1.Strategy
 	0,  // 9: omnirank.v1.RecommendRequest.fusion:type_name -> omnirank.v1.Fusion
 	15, // 10: omnirank.v1.ScoredProduct.contributions:type_name -> omnirank.v1.Contribution
 	3,  // 11: omnirank.v1.ScoredProduct.media:type_name -> omnirank.v1.MediaRef
 	16, // 12: omnirank.v1.RecommendResponse.results:type_name -> omnirank.v1.ScoredProduct
-	42, // 13: omnirank.v1.RecommendResponse.models:type_name -> omnirank.v1.RecommendResponse.ModelsEntry
+	55, // 13: omnirank.v1.RecommendResponse.models:type_name -> omnirank.v1.RecommendResponse.ModelsEntry
 	18, // 14: omnirank.v1.RecordRequest.events:type_name -> omnirank.v1.FeedbackEvent
 	22, // 15: omnirank.v1.ListErrorsResponse.errors:type_name -> omnirank.v1.IngestError
 	25, // 16: omnirank.v1.StatusResponse.spaces:type_name -> omnirank.v1.SpaceStatus
-	43, // 17: omnirank.v1.StatusResponse.pending:type_name -> omnirank.v1.StatusResponse.PendingEntry
-	44, // 18: omnirank.v1.StatusResponse.states:type_name -> omnirank.v1.StatusResponse.StatesEntry
+	56, // 17: omnirank.v1.StatusResponse.pending:type_name -> omnirank.v1.StatusResponse.PendingEntry
+	57, // 18: omnirank.v1.StatusResponse.states:type_name -> omnirank.v1.StatusResponse.StatesEntry
 	27, // 19: omnirank.v1.ListModelsResponse.models:type_name -> omnirank.v1.ModelInfo
 	30, // 20: omnirank.v1.RegisterModelRequest.files:type_name -> omnirank.v1.ModelFile
 	27, // 21: omnirank.v1.RegisterModelResponse.model:type_name -> omnirank.v1.ModelInfo
 	33, // 22: omnirank.v1.ListDeadLettersResponse.dead_letters:type_name -> omnirank.v1.DeadLetter
-	5,  // 23: omnirank.v1.CatalogService.Upsert:input_type -> omnirank.v1.UpsertRequest
-	7,  // 24: omnirank.v1.CatalogService.Get:input_type -> omnirank.v1.GetRequest
-	9,  // 25: omnirank.v1.CatalogService.Delete:input_type -> omnirank.v1.DeleteRequest
-	5,  // 26: omnirank.v1.CatalogService.BulkUpsert:input_type -> omnirank.v1.UpsertRequest
-	14, // 27: omnirank.v1.RankerService.Recommend:input_type -> omnirank.v1.RecommendRequest
-	19, // 28: omnirank.v1.FeedbackService.Record:input_type -> omnirank.v1.RecordRequest
-	21, // 29: omnirank.v1.AdminService.ListErrors:input_type -> omnirank.v1.ListErrorsRequest
-	24, // 30: omnirank.v1.AdminService.Status:input_type -> omnirank.v1.StatusRequest
-	28, // 31: omnirank.v1.AdminService.ListModels:input_type -> omnirank.v1.ListModelsRequest
-	31, // 32: omnirank.v1.AdminService.RegisterModel:input_type -> omnirank.v1.RegisterModelRequest
-	34, // 33: omnirank.v1.AdminService.ListDeadLetters:input_type -> omnirank.v1.ListDeadLettersRequest
-	36, // 34: omnirank.v1.AdminService.ReplayDeadLetters:input_type -> omnirank.v1.ReplayDeadLettersRequest
-	38, // 35: omnirank.v1.AdminService.Reconcile:input_type -> omnirank.v1.ReconcileRequest
-	6,  // 36: omnirank.v1.CatalogService.Upsert:output_type -> omnirank.v1.UpsertResponse
-	8,  // 37: omnirank.v1.CatalogService.Get:output_type -> omnirank.v1.GetResponse
-	10, // 38: omnirank.v1.CatalogService.Delete:output_type -> omnirank.v1.DeleteResponse
-	11, // 39: omnirank.v1.CatalogService.BulkUpsert:output_type -> omnirank.v1.BulkUpsertResponse
-	17, // 40: omnirank.v1.RankerService.Recommend:output_type -> omnirank.v1.RecommendResponse
-	20, // 41: omnirank.v1.FeedbackService.Record:output_type -> omnirank.v1.RecordResponse
-	23, // 42: omnirank.v1.AdminService.ListErrors:output_type -> omnirank.v1.ListErrorsResponse
-	26, // 43: omnirank.v1.AdminService.Status:output_type -> omnirank.v1.StatusResponse
-	29, // 44: omnirank.v1.AdminService.ListModels:output_type -> omnirank.v1.ListModelsResponse
-	32, // 45: omnirank.v1.AdminService.RegisterModel:output_type -> omnirank.v1.RegisterModelResponse
-	35, // 46: omnirank.v1.AdminService.ListDeadLetters:output_type -> omnirank.v1.ListDeadLettersResponse
-	37, // 47: omnirank.v1.AdminService.ReplayDeadLetters:output_type -> omnirank.v1.ReplayDeadLettersResponse
-	39, // 48: omnirank.v1.AdminService.Reconcile:output_type -> omnirank.v1.ReconcileResponse
-	36, // [36:49] is the sub-list for method output_type
-	23, // [23:36] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	40, // 23: omnirank.v1.SpaceInfo.blocks:type_name -> omnirank.v1.SpaceBlock
+	41, // 24: omnirank.v1.ListSpacesResponse.spaces:type_name -> omnirank.v1.SpaceInfo
+	5,  // 25: omnirank.v1.CatalogService.Upsert:input_type -> omnirank.v1.UpsertRequest
+	7,  // 26: omnirank.v1.CatalogService.Get:input_type -> omnirank.v1.GetRequest
+	9,  // 27: omnirank.v1.CatalogService.Delete:input_type -> omnirank.v1.DeleteRequest
+	5,  // 28: omnirank.v1.CatalogService.BulkUpsert:input_type -> omnirank.v1.UpsertRequest
+	14, // 29: omnirank.v1.RankerService.Recommend:input_type -> omnirank.v1.RecommendRequest
+	19, // 30: omnirank.v1.FeedbackService.Record:input_type -> omnirank.v1.RecordRequest
+	21, // 31: omnirank.v1.AdminService.ListErrors:input_type -> omnirank.v1.ListErrorsRequest
+	24, // 32: omnirank.v1.AdminService.Status:input_type -> omnirank.v1.StatusRequest
+	28, // 33: omnirank.v1.AdminService.ListModels:input_type -> omnirank.v1.ListModelsRequest
+	31, // 34: omnirank.v1.AdminService.RegisterModel:input_type -> omnirank.v1.RegisterModelRequest
+	34, // 35: omnirank.v1.AdminService.ListDeadLetters:input_type -> omnirank.v1.ListDeadLettersRequest
+	36, // 36: omnirank.v1.AdminService.ReplayDeadLetters:input_type -> omnirank.v1.ReplayDeadLettersRequest
+	38, // 37: omnirank.v1.AdminService.Reconcile:input_type -> omnirank.v1.ReconcileRequest
+	42, // 38: omnirank.v1.AdminService.CreateSpace:input_type -> omnirank.v1.CreateSpaceRequest
+	43, // 39: omnirank.v1.AdminService.ListSpaces:input_type -> omnirank.v1.ListSpacesRequest
+	45, // 40: omnirank.v1.AdminService.GetSpace:input_type -> omnirank.v1.GetSpaceRequest
+	46, // 41: omnirank.v1.AdminService.RetireSpace:input_type -> omnirank.v1.RetireSpaceRequest
+	49, // 42: omnirank.v1.AdminService.StartCampaign:input_type -> omnirank.v1.StartCampaignRequest
+	50, // 43: omnirank.v1.AdminService.PauseCampaign:input_type -> omnirank.v1.CampaignRequest
+	50, // 44: omnirank.v1.AdminService.ResumeCampaign:input_type -> omnirank.v1.CampaignRequest
+	50, // 45: omnirank.v1.AdminService.CancelCampaign:input_type -> omnirank.v1.CampaignRequest
+	50, // 46: omnirank.v1.AdminService.GetCampaign:input_type -> omnirank.v1.CampaignRequest
+	50, // 47: omnirank.v1.AdminService.WatchCampaign:input_type -> omnirank.v1.CampaignRequest
+	51, // 48: omnirank.v1.AdminService.StoreEvaluation:input_type -> omnirank.v1.StoreEvaluationRequest
+	52, // 49: omnirank.v1.AdminService.PromoteCampaign:input_type -> omnirank.v1.PromoteCampaignRequest
+	50, // 50: omnirank.v1.AdminService.RollbackCampaign:input_type -> omnirank.v1.CampaignRequest
+	6,  // 51: omnirank.v1.CatalogService.Upsert:output_type -> omnirank.v1.UpsertResponse
+	8,  // 52: omnirank.v1.CatalogService.Get:output_type -> omnirank.v1.GetResponse
+	10, // 53: omnirank.v1.CatalogService.Delete:output_type -> omnirank.v1.DeleteResponse
+	11, // 54: omnirank.v1.CatalogService.BulkUpsert:output_type -> omnirank.v1.BulkUpsertResponse
+	17, // 55: omnirank.v1.RankerService.Recommend:output_type -> omnirank.v1.RecommendResponse
+	20, // 56: omnirank.v1.FeedbackService.Record:output_type -> omnirank.v1.RecordResponse
+	23, // 57: omnirank.v1.AdminService.ListErrors:output_type -> omnirank.v1.ListErrorsResponse
+	26, // 58: omnirank.v1.AdminService.Status:output_type -> omnirank.v1.StatusResponse
+	29, // 59: omnirank.v1.AdminService.ListModels:output_type -> omnirank.v1.ListModelsResponse
+	32, // 60: omnirank.v1.AdminService.RegisterModel:output_type -> omnirank.v1.RegisterModelResponse
+	35, // 61: omnirank.v1.AdminService.ListDeadLetters:output_type -> omnirank.v1.ListDeadLettersResponse
+	37, // 62: omnirank.v1.AdminService.ReplayDeadLetters:output_type -> omnirank.v1.ReplayDeadLettersResponse
+	39, // 63: omnirank.v1.AdminService.Reconcile:output_type -> omnirank.v1.ReconcileResponse
+	41, // 64: omnirank.v1.AdminService.CreateSpace:output_type -> omnirank.v1.SpaceInfo
+	44, // 65: omnirank.v1.AdminService.ListSpaces:output_type -> omnirank.v1.ListSpacesResponse
+	41, // 66: omnirank.v1.AdminService.GetSpace:output_type -> omnirank.v1.SpaceInfo
+	47, // 67: omnirank.v1.AdminService.RetireSpace:output_type -> omnirank.v1.RetireSpaceResponse
+	48, // 68: omnirank.v1.AdminService.StartCampaign:output_type -> omnirank.v1.CampaignStatus
+	48, // 69: omnirank.v1.AdminService.PauseCampaign:output_type -> omnirank.v1.CampaignStatus
+	48, // 70: omnirank.v1.AdminService.ResumeCampaign:output_type -> omnirank.v1.CampaignStatus
+	48, // 71: omnirank.v1.AdminService.CancelCampaign:output_type -> omnirank.v1.CampaignStatus
+	48, // 72: omnirank.v1.AdminService.GetCampaign:output_type -> omnirank.v1.CampaignStatus
+	48, // 73: omnirank.v1.AdminService.WatchCampaign:output_type -> omnirank.v1.CampaignStatus
+	48, // 74: omnirank.v1.AdminService.StoreEvaluation:output_type -> omnirank.v1.CampaignStatus
+	48, // 75: omnirank.v1.AdminService.PromoteCampaign:output_type -> omnirank.v1.CampaignStatus
+	48, // 76: omnirank.v1.AdminService.RollbackCampaign:output_type -> omnirank.v1.CampaignStatus
+	51, // [51:77] is the sub-list for method output_type
+	25, // [25:51] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_omnirank_v1_omnirank_proto_init() }
@@ -2806,13 +3784,14 @@ func file_omnirank_v1_omnirank_proto_init() {
 		return
 	}
 	file_omnirank_v1_omnirank_proto_msgTypes[12].OneofWrappers = []any{}
+	file_omnirank_v1_omnirank_proto_msgTypes[50].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_omnirank_v1_omnirank_proto_rawDesc), len(file_omnirank_v1_omnirank_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   43,
+			NumMessages:   56,
 			NumExtensions: 0,
 			NumServices:   4,
 		},

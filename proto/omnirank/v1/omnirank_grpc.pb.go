@@ -453,13 +453,26 @@ const (
 	AdminService_ListDeadLetters_FullMethodName   = "/omnirank.v1.AdminService/ListDeadLetters"
 	AdminService_ReplayDeadLetters_FullMethodName = "/omnirank.v1.AdminService/ReplayDeadLetters"
 	AdminService_Reconcile_FullMethodName         = "/omnirank.v1.AdminService/Reconcile"
+	AdminService_CreateSpace_FullMethodName       = "/omnirank.v1.AdminService/CreateSpace"
+	AdminService_ListSpaces_FullMethodName        = "/omnirank.v1.AdminService/ListSpaces"
+	AdminService_GetSpace_FullMethodName          = "/omnirank.v1.AdminService/GetSpace"
+	AdminService_RetireSpace_FullMethodName       = "/omnirank.v1.AdminService/RetireSpace"
+	AdminService_StartCampaign_FullMethodName     = "/omnirank.v1.AdminService/StartCampaign"
+	AdminService_PauseCampaign_FullMethodName     = "/omnirank.v1.AdminService/PauseCampaign"
+	AdminService_ResumeCampaign_FullMethodName    = "/omnirank.v1.AdminService/ResumeCampaign"
+	AdminService_CancelCampaign_FullMethodName    = "/omnirank.v1.AdminService/CancelCampaign"
+	AdminService_GetCampaign_FullMethodName       = "/omnirank.v1.AdminService/GetCampaign"
+	AdminService_WatchCampaign_FullMethodName     = "/omnirank.v1.AdminService/WatchCampaign"
+	AdminService_StoreEvaluation_FullMethodName   = "/omnirank.v1.AdminService/StoreEvaluation"
+	AdminService_PromoteCampaign_FullMethodName   = "/omnirank.v1.AdminService/PromoteCampaign"
+	AdminService_RollbackCampaign_FullMethodName  = "/omnirank.v1.AdminService/RollbackCampaign"
 )
 
 // AdminServiceClient is the client API for AdminService service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// AdminService is for operators; later issues add campaigns.
+// AdminService is for operators.
 type AdminServiceClient interface {
 	ListErrors(ctx context.Context, in *ListErrorsRequest, opts ...grpc.CallOption) (*ListErrorsResponse, error)
 	Status(ctx context.Context, in *StatusRequest, opts ...grpc.CallOption) (*StatusResponse, error)
@@ -475,6 +488,30 @@ type AdminServiceClient interface {
 	ReplayDeadLetters(ctx context.Context, in *ReplayDeadLettersRequest, opts ...grpc.CallOption) (*ReplayDeadLettersResponse, error)
 	// Reconcile lists the bucket and repairs whatever lost events missed.
 	Reconcile(ctx context.Context, in *ReconcileRequest, opts ...grpc.CallOption) (*ReconcileResponse, error)
+	// ----------------------------------------- spaces and campaigns (issue 11)
+	// CreateSpace stores a new space; every block's model must be registered.
+	CreateSpace(ctx context.Context, in *CreateSpaceRequest, opts ...grpc.CallOption) (*SpaceInfo, error)
+	ListSpaces(ctx context.Context, in *ListSpacesRequest, opts ...grpc.CallOption) (*ListSpacesResponse, error)
+	GetSpace(ctx context.Context, in *GetSpaceRequest, opts ...grpc.CallOption) (*SpaceInfo, error)
+	// RetireSpace removes a space with its embeddings, features and
+	// snapshots; refused for the active space and a campaign's space.
+	RetireSpace(ctx context.Context, in *RetireSpaceRequest, opts ...grpc.CallOption) (*RetireSpaceResponse, error)
+	// StartCampaign re-embeds the catalogue into a space (backfill lane).
+	StartCampaign(ctx context.Context, in *StartCampaignRequest, opts ...grpc.CallOption) (*CampaignStatus, error)
+	PauseCampaign(ctx context.Context, in *CampaignRequest, opts ...grpc.CallOption) (*CampaignStatus, error)
+	ResumeCampaign(ctx context.Context, in *CampaignRequest, opts ...grpc.CallOption) (*CampaignStatus, error)
+	CancelCampaign(ctx context.Context, in *CampaignRequest, opts ...grpc.CallOption) (*CampaignStatus, error)
+	GetCampaign(ctx context.Context, in *CampaignRequest, opts ...grpc.CallOption) (*CampaignStatus, error)
+	// WatchCampaign sends the campaign's status on every change until it
+	// is done, cancelled or failed.
+	WatchCampaign(ctx context.Context, in *CampaignRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[CampaignStatus], error)
+	// StoreEvaluation keeps a side-by-side evaluation with the campaign
+	// (the promotion gate reads it).
+	StoreEvaluation(ctx context.Context, in *StoreEvaluationRequest, opts ...grpc.CallOption) (*CampaignStatus, error)
+	// PromoteCampaign moves the active alias to the campaign's space.
+	PromoteCampaign(ctx context.Context, in *PromoteCampaignRequest, opts ...grpc.CallOption) (*CampaignStatus, error)
+	// RollbackCampaign moves the alias back to the space it came from.
+	RollbackCampaign(ctx context.Context, in *CampaignRequest, opts ...grpc.CallOption) (*CampaignStatus, error)
 }
 
 type adminServiceClient struct {
@@ -555,11 +592,150 @@ func (c *adminServiceClient) Reconcile(ctx context.Context, in *ReconcileRequest
 	return out, nil
 }
 
+func (c *adminServiceClient) CreateSpace(ctx context.Context, in *CreateSpaceRequest, opts ...grpc.CallOption) (*SpaceInfo, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SpaceInfo)
+	err := c.cc.Invoke(ctx, AdminService_CreateSpace_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) ListSpaces(ctx context.Context, in *ListSpacesRequest, opts ...grpc.CallOption) (*ListSpacesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListSpacesResponse)
+	err := c.cc.Invoke(ctx, AdminService_ListSpaces_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) GetSpace(ctx context.Context, in *GetSpaceRequest, opts ...grpc.CallOption) (*SpaceInfo, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SpaceInfo)
+	err := c.cc.Invoke(ctx, AdminService_GetSpace_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) RetireSpace(ctx context.Context, in *RetireSpaceRequest, opts ...grpc.CallOption) (*RetireSpaceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RetireSpaceResponse)
+	err := c.cc.Invoke(ctx, AdminService_RetireSpace_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) StartCampaign(ctx context.Context, in *StartCampaignRequest, opts ...grpc.CallOption) (*CampaignStatus, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CampaignStatus)
+	err := c.cc.Invoke(ctx, AdminService_StartCampaign_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) PauseCampaign(ctx context.Context, in *CampaignRequest, opts ...grpc.CallOption) (*CampaignStatus, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CampaignStatus)
+	err := c.cc.Invoke(ctx, AdminService_PauseCampaign_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) ResumeCampaign(ctx context.Context, in *CampaignRequest, opts ...grpc.CallOption) (*CampaignStatus, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CampaignStatus)
+	err := c.cc.Invoke(ctx, AdminService_ResumeCampaign_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) CancelCampaign(ctx context.Context, in *CampaignRequest, opts ...grpc.CallOption) (*CampaignStatus, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CampaignStatus)
+	err := c.cc.Invoke(ctx, AdminService_CancelCampaign_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) GetCampaign(ctx context.Context, in *CampaignRequest, opts ...grpc.CallOption) (*CampaignStatus, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CampaignStatus)
+	err := c.cc.Invoke(ctx, AdminService_GetCampaign_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) WatchCampaign(ctx context.Context, in *CampaignRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[CampaignStatus], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &AdminService_ServiceDesc.Streams[0], AdminService_WatchCampaign_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[CampaignRequest, CampaignStatus]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type AdminService_WatchCampaignClient = grpc.ServerStreamingClient[CampaignStatus]
+
+func (c *adminServiceClient) StoreEvaluation(ctx context.Context, in *StoreEvaluationRequest, opts ...grpc.CallOption) (*CampaignStatus, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CampaignStatus)
+	err := c.cc.Invoke(ctx, AdminService_StoreEvaluation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) PromoteCampaign(ctx context.Context, in *PromoteCampaignRequest, opts ...grpc.CallOption) (*CampaignStatus, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CampaignStatus)
+	err := c.cc.Invoke(ctx, AdminService_PromoteCampaign_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) RollbackCampaign(ctx context.Context, in *CampaignRequest, opts ...grpc.CallOption) (*CampaignStatus, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CampaignStatus)
+	err := c.cc.Invoke(ctx, AdminService_RollbackCampaign_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServiceServer is the server API for AdminService service.
 // All implementations must embed UnimplementedAdminServiceServer
 // for forward compatibility.
 //
-// AdminService is for operators; later issues add campaigns.
+// AdminService is for operators.
 type AdminServiceServer interface {
 	ListErrors(context.Context, *ListErrorsRequest) (*ListErrorsResponse, error)
 	Status(context.Context, *StatusRequest) (*StatusResponse, error)
@@ -575,6 +751,30 @@ type AdminServiceServer interface {
 	ReplayDeadLetters(context.Context, *ReplayDeadLettersRequest) (*ReplayDeadLettersResponse, error)
 	// Reconcile lists the bucket and repairs whatever lost events missed.
 	Reconcile(context.Context, *ReconcileRequest) (*ReconcileResponse, error)
+	// ----------------------------------------- spaces and campaigns (issue 11)
+	// CreateSpace stores a new space; every block's model must be registered.
+	CreateSpace(context.Context, *CreateSpaceRequest) (*SpaceInfo, error)
+	ListSpaces(context.Context, *ListSpacesRequest) (*ListSpacesResponse, error)
+	GetSpace(context.Context, *GetSpaceRequest) (*SpaceInfo, error)
+	// RetireSpace removes a space with its embeddings, features and
+	// snapshots; refused for the active space and a campaign's space.
+	RetireSpace(context.Context, *RetireSpaceRequest) (*RetireSpaceResponse, error)
+	// StartCampaign re-embeds the catalogue into a space (backfill lane).
+	StartCampaign(context.Context, *StartCampaignRequest) (*CampaignStatus, error)
+	PauseCampaign(context.Context, *CampaignRequest) (*CampaignStatus, error)
+	ResumeCampaign(context.Context, *CampaignRequest) (*CampaignStatus, error)
+	CancelCampaign(context.Context, *CampaignRequest) (*CampaignStatus, error)
+	GetCampaign(context.Context, *CampaignRequest) (*CampaignStatus, error)
+	// WatchCampaign sends the campaign's status on every change until it
+	// is done, cancelled or failed.
+	WatchCampaign(*CampaignRequest, grpc.ServerStreamingServer[CampaignStatus]) error
+	// StoreEvaluation keeps a side-by-side evaluation with the campaign
+	// (the promotion gate reads it).
+	StoreEvaluation(context.Context, *StoreEvaluationRequest) (*CampaignStatus, error)
+	// PromoteCampaign moves the active alias to the campaign's space.
+	PromoteCampaign(context.Context, *PromoteCampaignRequest) (*CampaignStatus, error)
+	// RollbackCampaign moves the alias back to the space it came from.
+	RollbackCampaign(context.Context, *CampaignRequest) (*CampaignStatus, error)
 	mustEmbedUnimplementedAdminServiceServer()
 }
 
@@ -605,6 +805,45 @@ func (UnimplementedAdminServiceServer) ReplayDeadLetters(context.Context, *Repla
 }
 func (UnimplementedAdminServiceServer) Reconcile(context.Context, *ReconcileRequest) (*ReconcileResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Reconcile not implemented")
+}
+func (UnimplementedAdminServiceServer) CreateSpace(context.Context, *CreateSpaceRequest) (*SpaceInfo, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateSpace not implemented")
+}
+func (UnimplementedAdminServiceServer) ListSpaces(context.Context, *ListSpacesRequest) (*ListSpacesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListSpaces not implemented")
+}
+func (UnimplementedAdminServiceServer) GetSpace(context.Context, *GetSpaceRequest) (*SpaceInfo, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetSpace not implemented")
+}
+func (UnimplementedAdminServiceServer) RetireSpace(context.Context, *RetireSpaceRequest) (*RetireSpaceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RetireSpace not implemented")
+}
+func (UnimplementedAdminServiceServer) StartCampaign(context.Context, *StartCampaignRequest) (*CampaignStatus, error) {
+	return nil, status.Error(codes.Unimplemented, "method StartCampaign not implemented")
+}
+func (UnimplementedAdminServiceServer) PauseCampaign(context.Context, *CampaignRequest) (*CampaignStatus, error) {
+	return nil, status.Error(codes.Unimplemented, "method PauseCampaign not implemented")
+}
+func (UnimplementedAdminServiceServer) ResumeCampaign(context.Context, *CampaignRequest) (*CampaignStatus, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResumeCampaign not implemented")
+}
+func (UnimplementedAdminServiceServer) CancelCampaign(context.Context, *CampaignRequest) (*CampaignStatus, error) {
+	return nil, status.Error(codes.Unimplemented, "method CancelCampaign not implemented")
+}
+func (UnimplementedAdminServiceServer) GetCampaign(context.Context, *CampaignRequest) (*CampaignStatus, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCampaign not implemented")
+}
+func (UnimplementedAdminServiceServer) WatchCampaign(*CampaignRequest, grpc.ServerStreamingServer[CampaignStatus]) error {
+	return status.Error(codes.Unimplemented, "method WatchCampaign not implemented")
+}
+func (UnimplementedAdminServiceServer) StoreEvaluation(context.Context, *StoreEvaluationRequest) (*CampaignStatus, error) {
+	return nil, status.Error(codes.Unimplemented, "method StoreEvaluation not implemented")
+}
+func (UnimplementedAdminServiceServer) PromoteCampaign(context.Context, *PromoteCampaignRequest) (*CampaignStatus, error) {
+	return nil, status.Error(codes.Unimplemented, "method PromoteCampaign not implemented")
+}
+func (UnimplementedAdminServiceServer) RollbackCampaign(context.Context, *CampaignRequest) (*CampaignStatus, error) {
+	return nil, status.Error(codes.Unimplemented, "method RollbackCampaign not implemented")
 }
 func (UnimplementedAdminServiceServer) mustEmbedUnimplementedAdminServiceServer() {}
 func (UnimplementedAdminServiceServer) testEmbeddedByValue()                      {}
@@ -753,6 +992,233 @@ func _AdminService_Reconcile_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_CreateSpace_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateSpaceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).CreateSpace(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_CreateSpace_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).CreateSpace(ctx, req.(*CreateSpaceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_ListSpaces_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListSpacesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ListSpaces(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ListSpaces_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ListSpaces(ctx, req.(*ListSpacesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_GetSpace_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetSpaceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).GetSpace(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_GetSpace_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).GetSpace(ctx, req.(*GetSpaceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_RetireSpace_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RetireSpaceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).RetireSpace(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_RetireSpace_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).RetireSpace(ctx, req.(*RetireSpaceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_StartCampaign_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(StartCampaignRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).StartCampaign(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_StartCampaign_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).StartCampaign(ctx, req.(*StartCampaignRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_PauseCampaign_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CampaignRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).PauseCampaign(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_PauseCampaign_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).PauseCampaign(ctx, req.(*CampaignRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_ResumeCampaign_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CampaignRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ResumeCampaign(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ResumeCampaign_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ResumeCampaign(ctx, req.(*CampaignRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_CancelCampaign_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CampaignRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).CancelCampaign(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_CancelCampaign_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).CancelCampaign(ctx, req.(*CampaignRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_GetCampaign_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CampaignRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).GetCampaign(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_GetCampaign_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).GetCampaign(ctx, req.(*CampaignRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_WatchCampaign_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(CampaignRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(AdminServiceServer).WatchCampaign(m, &grpc.GenericServerStream[CampaignRequest, CampaignStatus]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type AdminService_WatchCampaignServer = grpc.ServerStreamingServer[CampaignStatus]
+
+func _AdminService_StoreEvaluation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(StoreEvaluationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).StoreEvaluation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_StoreEvaluation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).StoreEvaluation(ctx, req.(*StoreEvaluationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_PromoteCampaign_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PromoteCampaignRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).PromoteCampaign(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_PromoteCampaign_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).PromoteCampaign(ctx, req.(*PromoteCampaignRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_RollbackCampaign_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CampaignRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).RollbackCampaign(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_RollbackCampaign_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).RollbackCampaign(ctx, req.(*CampaignRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AdminService_ServiceDesc is the grpc.ServiceDesc for AdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -788,7 +1254,61 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "Reconcile",
 			Handler:    _AdminService_Reconcile_Handler,
 		},
+		{
+			MethodName: "CreateSpace",
+			Handler:    _AdminService_CreateSpace_Handler,
+		},
+		{
+			MethodName: "ListSpaces",
+			Handler:    _AdminService_ListSpaces_Handler,
+		},
+		{
+			MethodName: "GetSpace",
+			Handler:    _AdminService_GetSpace_Handler,
+		},
+		{
+			MethodName: "RetireSpace",
+			Handler:    _AdminService_RetireSpace_Handler,
+		},
+		{
+			MethodName: "StartCampaign",
+			Handler:    _AdminService_StartCampaign_Handler,
+		},
+		{
+			MethodName: "PauseCampaign",
+			Handler:    _AdminService_PauseCampaign_Handler,
+		},
+		{
+			MethodName: "ResumeCampaign",
+			Handler:    _AdminService_ResumeCampaign_Handler,
+		},
+		{
+			MethodName: "CancelCampaign",
+			Handler:    _AdminService_CancelCampaign_Handler,
+		},
+		{
+			MethodName: "GetCampaign",
+			Handler:    _AdminService_GetCampaign_Handler,
+		},
+		{
+			MethodName: "StoreEvaluation",
+			Handler:    _AdminService_StoreEvaluation_Handler,
+		},
+		{
+			MethodName: "PromoteCampaign",
+			Handler:    _AdminService_PromoteCampaign_Handler,
+		},
+		{
+			MethodName: "RollbackCampaign",
+			Handler:    _AdminService_RollbackCampaign_Handler,
+		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "WatchCampaign",
+			Handler:       _AdminService_WatchCampaign_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "omnirank/v1/omnirank.proto",
 }
