@@ -85,6 +85,12 @@ type Config struct {
 	// background at first start; empty skips it. The model is registered
 	// only: no space uses it until a re-embedding campaign adopts it.
 	WordNetDir string
+	// QueryExpansion adds WordNet synonyms (from WordNetDir) to the lexical
+	// side of text queries: "couch" also finds "sofa" titles.
+	QueryExpansion bool
+	// LexicalWeight, when set, is the ranker's default lexical share of a
+	// text query's hybrid ranking (0..1); requests may override it.
+	LexicalWeight *float32
 
 	Logger *slog.Logger
 }

@@ -36,6 +36,7 @@ import (
 	"github.com/omnirank/omnirank/storage"
 	"github.com/omnirank/omnirank/storage/s3gw"
 	"github.com/omnirank/omnirank/topology"
+	"github.com/omnirank/omnirank/wordnet"
 )
 
 // MaxRequestBytes bounds one gRPC message (an upsert with its media).
@@ -204,6 +205,20 @@ func (s *Server) startRoles(ctx context.Context) error {
 		}
 		if cfg.SnapshotEvery > 0 {
 			ropts = append(ropts, ranker.WithSnapshots(s.store, cfg.SnapshotEvery))
+		}
+		if cfg.LexicalWeight != nil {
+			ropts = append(ropts, ranker.WithLexicalWeight(*cfg.LexicalWeight))
+		}
+		if cfg.QueryExpansion && cfg.WordNetDir != "" {
+			exp, err := openQueryExpander(cfg.WordNetDir, s.log)
+			switch {
+			case errors.Is(err, wordnet.ErrMissing):
+				s.log.Warn("query expansion off: WordNet is not installed (Debian package wordnet-base)", "dir", cfg.WordNetDir)
+			case err != nil:
+				return err
+			default:
+				ropts = append(ropts, ranker.WithQueryExpander(exp))
+			}
 		}
 		r, err := ranker.New(s.js, s.encs, ropts...)
 		if err != nil {

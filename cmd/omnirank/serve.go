@@ -31,6 +31,8 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&cfg.ORTLibrary, "onnxruntime-lib", envOr("ONNXRUNTIME_LIB", ""), "path of libonnxruntime.so (default: the cache filled by 'make setup')")
 	fs.BoolVar(&cfg.ORTSpinning, "ort-spinning", false, "let ONNX Runtime threads spin between operators")
 	fs.StringVar(&cfg.WordNetDir, "wordnet", wordnet.DefaultDir, "WordNet database (Debian wordnet-base) to build and register starter-text@2 from in the background at first start (empty: skip)")
+	fs.BoolVar(&cfg.QueryExpansion, "query-expansion", true, "add WordNet synonyms (from --wordnet) to the lexical side of text queries")
+	lexWeight := lexicalWeightFlag(fs)
 	fs.IntVar(&cfg.IntraOpThreads, "intra-op-threads", 0, "ONNX Runtime intra-op threads per session (0: its default)")
 	fs.DurationVar(&cfg.AckWait, "ack-wait", cfg.AckWait, "how long a worker may hold a message before it is redelivered")
 	fs.IntVar(&cfg.BatchSize, "batch-size", cfg.BatchSize, "largest extraction batch")
@@ -44,6 +46,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	cfg.LexicalWeight = lexWeight()
 	var err error
 	if cfg.Roles, err = server.ParseRoles(*roles); err != nil {
 		return err
