@@ -123,7 +123,9 @@ func TestBM25HandComputed(t *testing.T) {
 		y.Delete("d3")
 		flush(t, y)
 		got := search(t, y, "oak", 10)
-		idf2 := math.Log(1 + (2-2+0.5)/(2+0.5))
+		// IDF of a term in n = 2 of N = 2 documents: log(1 + (N-n+0.5)/(n+0.5)).
+		const docs, withTerm = 2.0, 2.0
+		idf2 := math.Log(1 + (docs-withTerm+0.5)/(withTerm+0.5))
 		want := idf2 * 2.2 / (1 + 1.2*(0.25+0.75*2/2.5))
 		if len(got) != 2 || math.Abs(got[1].Score-want) > 1e-9 {
 			t.Errorf("after delete: %v, want d1 at %v", got, want)
