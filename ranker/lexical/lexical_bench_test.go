@@ -53,7 +53,7 @@ func benchProducts(b *testing.B) int {
 	return 100_000
 }
 
-func benchIndex(b *testing.B, docs []Doc) *Index {
+func benchIndex(b *testing.B, docs []Doc, cfg Config) *Index {
 	b.Helper()
 	heap := func() uint64 {
 		runtime.GC()
@@ -62,7 +62,7 @@ func benchIndex(b *testing.B, docs []Doc) *Index {
 		return ms.HeapAlloc
 	}
 	before := heap()
-	x, err := New(DefaultConfig())
+	x, err := New(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -103,12 +103,12 @@ func BenchmarkBuild(b *testing.B) {
 
 // BenchmarkSearch is one lexical query at the ranker's default pool (64
 // hits): one to three words, unfiltered and with a filter accepting one
-// product in five.
+// product in five; without and with WordNet synonym expansion (the
+// default of omnirank serve).
 //
 //	go test -run '^$' -bench BenchmarkSearch -benchtime 2000x ./ranker/lexical/
 func BenchmarkSearch(b *testing.B) {
 	docs := benchDocs(benchProducts(b))
-	x := benchIndex(b, docs)
 	rng := rand.New(rand.NewPCG(3, 3))
 	queries := make([]string, 512)
 	for i := range queries {
@@ -130,24 +130,32 @@ func BenchmarkSearch(b *testing.B) {
 		}
 	}
 	filter := func(id string) bool { return accepted[id] }
-	for _, bc := range []struct {
-		name   string
-		accept func(string) bool
-	}{{"unfiltered", nil}, {"filter-20pct", filter}} {
-		b.Run(bc.name, func(b *testing.B) {
-			i := 0
-			cpu0 := cpuTime()
-			for b.Loop() {
-				hits, err := x.Search(context.Background(), queries[i%len(queries)], SearchOptions{K: 64, Accept: bc.accept, Selectivity: 0.2})
-				if err != nil || len(hits) == 0 {
-					b.Fatalf("%q: %d hits, %v", queries[i%len(queries)], len(hits), err)
+	withWordNet := DefaultConfig()
+	withWordNet.Expander = wordNetExpanderForTest(b)
+	for _, expansion := range []struct {
+		name string
+		cfg  Config
+	}{{"plain", DefaultConfig()}, {"wordnet", withWordNet}} {
+		x := benchIndex(b, docs, expansion.cfg)
+		for _, bc := range []struct {
+			name   string
+			accept func(string) bool
+		}{{"unfiltered", nil}, {"filter-20pct", filter}} {
+			b.Run(expansion.name+"/"+bc.name, func(b *testing.B) {
+				i := 0
+				cpu0 := cpuTime()
+				for b.Loop() {
+					hits, err := x.Search(context.Background(), queries[i%len(queries)], SearchOptions{K: 64, Accept: bc.accept, Selectivity: 0.2})
+					if err != nil || len(hits) == 0 {
+						b.Fatalf("%q: %d hits, %v", queries[i%len(queries)], len(hits), err)
+					}
+					i++
 				}
-				i++
-			}
-			// CPU per query: unlike wall time, it does not grow when other
-			// processes share the CPUs.
-			b.ReportMetric(float64(cpuTime()-cpu0)/float64(i), "cpu-ns/op")
-		})
+				// CPU per query: unlike wall time, it does not grow when other
+				// processes share the CPUs.
+				b.ReportMetric(float64(cpuTime()-cpu0)/float64(i), "cpu-ns/op")
+			})
+		}
 	}
 }
 

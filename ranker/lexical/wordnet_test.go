@@ -1,25 +1,19 @@
-package server
+package lexical
 
 import (
 	"context"
-	"log/slog"
 	"slices"
 	"testing"
 	"time"
 
-	"github.com/omnirank/omnirank/ranker/lexical"
 	"github.com/omnirank/omnirank/wordnet"
 )
 
-// TestSynonymExpander runs the lexical index with the real WordNet
-// expander: a query word finds titles that only carry its synonym, ranked
+// TestWordNetExpander runs the index with the real WordNet expander: a query word finds titles that only carry its synonym, ranked
 // below titles with the word itself, and the query's own words are not
 // returned as expansions.
-func TestSynonymExpander(t *testing.T) {
-	exp, err := openQueryExpander(wordnet.DefaultDir, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatalf("%v (make deps installs wordnet-base)", err)
-	}
+func TestWordNetExpander(t *testing.T) {
+	exp := wordNetExpanderForTest(t)
 	for _, wt := range exp.Expand("couch") {
 		if wt.Term == "couch" || !(wt.Weight > 0 && wt.Weight < 1) {
 			t.Errorf("expansion of couch: %+v (want synonyms only, each lighter than a typed word)", wt)
@@ -27,21 +21,21 @@ func TestSynonymExpander(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name     string
-		expander lexical.QueryExpander
+		expander QueryExpander
 		want     []string
 	}{
 		{"without expansion", nil, []string{"couch"}},
 		{"with WordNet synonyms", exp, []string{"couch", "sofa"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := lexical.DefaultConfig()
+			cfg := DefaultConfig()
 			cfg.Expander = tc.expander
-			x, err := lexical.New(cfg)
+			x, err := New(cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer x.Close()
-			for _, d := range []lexical.Doc{
+			for _, d := range []Doc{
 				{ID: "couch", Title: "Leather couch"},
 				{ID: "sofa", Title: "Velvet sofa, three seats"},
 				{ID: "lamp", Title: "Brass floor lamp"},
@@ -53,7 +47,7 @@ func TestSynonymExpander(t *testing.T) {
 			if err := x.Flush(ctx); err != nil {
 				t.Fatal(err)
 			}
-			hits, err := x.Search(ctx, "couch", lexical.SearchOptions{K: 10})
+			hits, err := x.Search(ctx, "couch", SearchOptions{K: 10})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -66,4 +60,18 @@ func TestSynonymExpander(t *testing.T) {
 			}
 		})
 	}
+}
+
+// wordNetExpanderForTest opens Debian's WordNet (make deps installs it).
+func wordNetExpanderForTest(tb testing.TB) QueryExpander {
+	tb.Helper()
+	db, err := wordnet.Open(wordnet.DefaultDir)
+	if err != nil {
+		tb.Fatalf("%v (make deps installs wordnet-base)", err)
+	}
+	exp, err := NewWordNetExpander(db, wordnet.ExpanderConfig{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return exp
 }
