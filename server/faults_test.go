@@ -504,23 +504,31 @@ func assertIndexedOnce(t *testing.T, e *env, js jetstream.JetStream, want map[st
 // recommendProblems says how a broad Recommend (k=1000) differs from
 // returning each product of want once.
 func recommendProblems(ctx context.Context, e *env, space string, want map[string][]string) []string {
-	r, err := e.rank.Recommend(ctx, &pb.RecommendRequest{QueryText: "product number colour", K: 1000, Space: space})
-	if err != nil {
-		return []string{"Recommend(k=1000): " + err.Error()}
-	}
+	// Page through the whole ranking (k is at most 1000 a page).
 	seen := map[string]int{}
-	for _, id := range ids(r) {
-		seen[id]++
+	req := &pb.RecommendRequest{QueryText: "product number colour", K: 1000, Space: space}
+	for page := 0; ; page++ {
+		r, err := e.rank.Recommend(ctx, req)
+		if err != nil {
+			return []string{fmt.Sprintf("Recommend(k=1000, page %d): %v", page, err)}
+		}
+		for _, id := range ids(r) {
+			seen[id]++
+		}
+		if r.GetNextPageToken() == "" || len(r.GetResults()) == 0 {
+			break
+		}
+		req.PageToken = r.GetNextPageToken()
 	}
 	var out []string
 	for id := range want {
 		if seen[id] != 1 {
-			out = append(out, fmt.Sprintf("Recommend(k=1000) returned %s %d times, want once", id, seen[id]))
+			out = append(out, fmt.Sprintf("Recommend returned %s %d times, want once", id, seen[id]))
 		}
 	}
 	for id := range seen {
 		if want[id] == nil {
-			out = append(out, fmt.Sprintf("Recommend(k=1000) returned %s, which should not be indexed", id))
+			out = append(out, fmt.Sprintf("Recommend returned %s, which should not be indexed", id))
 		}
 	}
 	slices.Sort(out)
