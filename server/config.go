@@ -80,11 +80,14 @@ type Config struct {
 	// redelivers it (to another worker, or to this one after a crash).
 	AckWait time.Duration
 
-	// WordNetDir is the WordNet 3.0 database (Debian wordnet-base) from
-	// which the server builds and registers starter-text@2 in the
-	// background at first start; empty skips it. The model is registered
-	// only: no space uses it until a re-embedding campaign adopts it.
+	// WordNetDir is the WordNet 3.0 database (Debian wordnet-base) that
+	// LearnText2 and QueryExpansion read; empty turns both off.
 	WordNetDir string
+	// LearnText2 builds starter-text@2 from WordNetDir and registers it in
+	// the background at first start (tens of seconds of CPU; skipped when
+	// the bucket already holds it). The model is registered only: no space
+	// uses it until a re-embedding campaign adopts it.
+	LearnText2 bool
 	// QueryExpansion adds WordNet synonyms (from WordNetDir) to the lexical
 	// side of text queries: "couch" also finds "sofa" titles.
 	QueryExpansion bool

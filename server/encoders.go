@@ -51,7 +51,7 @@ func NewEncoders(ctx context.Context, store extractors.ModelStore, cfg Config, p
 		return nil, fmt.Errorf("register starter models: %w", err)
 	}
 	e := &Encoders{Registry: reg, stop: func() {}, done: make(chan struct{})}
-	if cfg.WordNetDir == "" {
+	if cfg.WordNetDir == "" || !cfg.LearnText2 {
 		close(e.done)
 		return e, nil
 	}

@@ -99,6 +99,10 @@ type BenchRecommendOptions struct {
 	// defaults, a negative RankerQueueWait refuses at once.
 	RankerMaxInFlight int
 	RankerQueueWait   time.Duration
+	// WordNetDir, when set, turns on the ranker's WordNet query expansion
+	// for the lexical side of hybrid queries, as `omnirank serve` does by
+	// default (starter-text@2 is not learnt: it would compete for the CPU).
+	WordNetDir string
 	// CPUProfile, when set, receives a CPU profile (pprof) of the
 	// measured phase: every run after setup, warm-ups included. The
 	// profile is process-wide, so it also shows the generator's share.
@@ -331,6 +335,7 @@ func newTarget(ctx context.Context, o BenchRecommendOptions) (*target, error) {
 	cfg.Device, cfg.ORTLibrary = "cpu", o.ORTLibrary
 	cfg.SnapshotEvery, cfg.ReconcileEvery = 0, 0
 	cfg.RankerMaxInFlight = o.RankerMaxInFlight
+	cfg.WordNetDir, cfg.QueryExpansion = o.WordNetDir, o.WordNetDir != ""
 	if o.RankerQueueWait != 0 {
 		cfg.RankerQueueWait = max(o.RankerQueueWait, 0)
 	}

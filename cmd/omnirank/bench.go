@@ -174,6 +174,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		query := fs.String("query", "vector,text", "query kinds: vector (positive ids), text (starter text encoder, vector index only), hybrid (the same text, lexical BM25 + vector fused)")
 		fs.IntVar(&o.RankerMaxInFlight, "max-in-flight", 0, "ranker: Recommend requests worked on at once (0: its default, 4 per CPU)")
 		fs.DurationVar(&o.RankerQueueWait, "queue-wait", 0, "ranker: how long a request waits for a slot before ResourceExhausted (0: its default; negative: none)")
+		fs.StringVar(&o.WordNetDir, "wordnet", "", "WordNet database folder: the ranker expands hybrid queries' lexical side with its synonyms, as serve does (empty: no expansion)")
 		cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) of the measured runs to this file")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
