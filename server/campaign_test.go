@@ -28,13 +28,14 @@ import (
 const campaignSpace = "starter-v2"
 
 // registerTextV2 registers a second version of the starter text model
-// through AdminService: the same graph under version 2, so a block on it
-// is a changed model that must be re-encoded (and, the weights being the
-// same, the evaluation gate passes).
+// through AdminService: the same graph under another version ("1-rerun";
+// not "2", which is starter-text@2, the model learnt from WordNet), so a
+// block on it is a changed model that must be re-encoded (and, the
+// weights being the same, the evaluation gate passes).
 func registerTextV2(t *testing.T, ac pb.AdminServiceClient) string {
 	t.Helper()
 	dir := t.TempDir()
-	if _, err := starter.WriteVersion(dir, "text", "2"); err != nil {
+	if _, err := starter.WriteVersion(dir, "text", "1-rerun"); err != nil {
 		t.Fatal(err)
 	}
 	var files []*pb.ModelFile
