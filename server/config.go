@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/omnirank/omnirank/auth"
 	"github.com/omnirank/omnirank/ranker"
 	"github.com/omnirank/omnirank/topology"
 )
@@ -39,6 +40,10 @@ type Config struct {
 	// NATSURL of an external NATS server; empty starts an embedded one
 	// with JetStream under DataDir/nats.
 	NATSURL string
+	// NATS credentials (all optional, never logged): a .creds file
+	// (JWT + NKey), a user and password, or a token. NATSCA verifies a
+	// tls:// NATS server against this CA instead of the system roots.
+	NATSCreds, NATSUser, NATSPassword, NATSToken, NATSCA string
 	// S3Endpoint (host:port) of an external S3 store; empty starts the
 	// embedded gateway over DataDir/objects.
 	S3Endpoint  string
@@ -95,8 +100,58 @@ type Config struct {
 	// text query's hybrid ranking (0..1); requests may override it.
 	LexicalWeight *float32
 
+	// Transport security and access control (package auth). TLSCert and
+	// TLSKey serve gRPC and HTTP over TLS; TLSClientCA also requires client
+	// certificates signed by it (mutual TLS). AuthTokens is a token file
+	// (auth.LoadTokens); empty leaves the API open. Insecure allows a
+	// non-loopback listener without TLS and tokens.
+	TLSCert, TLSKey, TLSClientCA string
+	AuthTokens                   string
+	Insecure                     bool
+	// Limits are the API's request-size caps and per-token rate limit.
+	Limits auth.Limits
+
 	Logger *slog.Logger
 }
+
+// Validate checks the configuration; in particular it refuses to expose the
+// API beyond loopback without TLS and tokens unless Insecure is set.
+func (c Config) Validate() error {
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return fmt.Errorf("TLS needs both --tls-cert and --tls-key")
+	}
+	if c.TLSClientCA != "" && c.TLSCert == "" {
+		return fmt.Errorf("--tls-client-ca (mutual TLS) needs --tls-cert and --tls-key")
+	}
+	if err := c.Limits.Validate(); err != nil {
+		return err
+	}
+	if c.Insecure {
+		return nil
+	}
+	var exposed []string
+	if c.servesAPI() && !auth.IsLoopback(c.GRPCAddr) {
+		exposed = append(exposed, "gRPC "+c.GRPCAddr)
+	}
+	if c.HTTPAddr != "" && !auth.IsLoopback(c.HTTPAddr) {
+		exposed = append(exposed, "HTTP "+c.HTTPAddr)
+	}
+	var missing []string
+	if c.TLSCert == "" {
+		missing = append(missing, "TLS (--tls-cert, --tls-key)")
+	}
+	if c.AuthTokens == "" {
+		missing = append(missing, "tokens (--auth-tokens)")
+	}
+	if len(exposed) > 0 && len(missing) > 0 {
+		return fmt.Errorf("refusing to serve %s beyond loopback without %s: anyone who reaches it could change the catalogue; "+
+			"give them (docs/SECURITY.md), listen on 127.0.0.1, or pass --insecure to accept the risk",
+			strings.Join(exposed, " and "), strings.Join(missing, " and "))
+	}
+	return nil
+}
+
+func (c Config) servesAPI() bool { return c.has(RoleRanker) || c.has(RoleAPI) }
 
 // DefaultConfig is the zero-config laptop setup.
 func DefaultConfig() Config {
@@ -104,7 +159,7 @@ func DefaultConfig() Config {
 		Roles: []string{RoleAll}, DataDir: "./data", GRPCAddr: "127.0.0.1:50051", HTTPAddr: "127.0.0.1:8080",
 		S3Bucket: "omnirank", S3Region: "us-east-1", Device: "auto", FusionWait: 3 * time.Second,
 		ReconcileEvery: 10 * time.Minute, SnapshotEvery: 10 * time.Minute, BatchSize: 16, AckWait: 30 * time.Second,
-		RankerQueueWait: ranker.DefaultQueueWait,
+		RankerQueueWait: ranker.DefaultQueueWait, Limits: auth.DefaultLimits(),
 	}
 }
 

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,11 +19,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 
 	"github.com/omnirank/omnirank/api"
+	"github.com/omnirank/omnirank/auth"
 	"github.com/omnirank/omnirank/campaign"
 	"github.com/omnirank/omnirank/extractors"
 	"github.com/omnirank/omnirank/extractors/worker"
@@ -38,9 +41,6 @@ import (
 	"github.com/omnirank/omnirank/topology"
 	"github.com/omnirank/omnirank/wordnet"
 )
-
-// MaxRequestBytes bounds one gRPC message (an upsert with its media).
-const MaxRequestBytes = 64 << 20
 
 // Server is a running omnirank process.
 type Server struct {
@@ -58,6 +58,8 @@ type Server struct {
 	hlth  *health.Server
 	reg   *prometheus.Registry
 	pipe  *metrics.Pipeline
+	guard *auth.Guard
+	tls   *tls.Config // nil: plaintext
 
 	grpcAddr, httpAddr string
 
@@ -71,6 +73,9 @@ type Server struct {
 func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	// The embedded S3 gateway changes the working directory (see s3gw), so
 	// every path is made absolute first.
@@ -87,6 +92,9 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	s := &Server{cfg: cfg, log: cfg.Logger, reg: prometheus.NewRegistry()}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.pipe = metrics.NewPipeline(s.reg)
+	if err := s.setupSecurity(); err != nil {
+		return nil, err
+	}
 	defer func() {
 		if err != nil {
 			s.closeInfra()
@@ -103,9 +111,9 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		}
 		natsURL = s.nats.URL()
 	}
-	s.nc, err = nats.Connect(natsURL, nats.Name("omnirank"), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
+	s.nc, err = nats.Connect(natsURL, natsOptions(cfg)...)
 	if err != nil {
-		return nil, fmt.Errorf("connect to NATS at %s: %w", natsURL, err)
+		return nil, fmt.Errorf("connect to NATS at %s: %w", redactURL(natsURL), err)
 	}
 	if s.js, err = jetstream.New(s.nc); err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
@@ -238,7 +246,12 @@ func (s *Server) startRoles(ctx context.Context) error {
 }
 
 func (s *Server) startAPI(ctx context.Context) error {
-	s.grpc = grpc.NewServer(grpc.MaxRecvMsgSize(MaxRequestBytes))
+	opts := []grpc.ServerOption{grpc.MaxRecvMsgSize(s.guard.MaxRecvMsgSize()),
+		grpc.ChainUnaryInterceptor(s.guard.UnaryInterceptor()), grpc.ChainStreamInterceptor(s.guard.StreamInterceptor())}
+	if s.tls != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(s.tls)))
+	}
+	s.grpc = grpc.NewServer(opts...)
 	cat, err := api.NewCatalog(ctx, s.js, s.store, s.log)
 	if err != nil {
 		return err
@@ -286,7 +299,7 @@ func (s *Server) startAPI(ctx context.Context) error {
 		}
 	}()
 	s.hlth.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-	s.log.Info("gRPC API listening", "addr", s.grpcAddr)
+	s.log.Info("gRPC API listening", "addr", s.grpcAddr, "tls", s.tls != nil, "mtls", s.cfg.TLSClientCA != "", "tokens", s.cfg.AuthTokens != "")
 	return nil
 }
 
@@ -294,13 +307,16 @@ func (s *Server) startAPI(ctx context.Context) error {
 func (s *Server) startHTTP() error {
 	if s.cfg.HTTPAddr != "" {
 		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+		mux.Handle("GET /metrics", s.guard.HTTP("", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{})))
 		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 		hl, err := net.Listen("tcp", s.cfg.HTTPAddr)
 		if err != nil {
 			return fmt.Errorf("listen HTTP on %s: %w", s.cfg.HTTPAddr, err)
 		}
 		s.httpAddr = hl.Addr().String()
+		if s.tls != nil {
+			hl = tls.NewListener(hl, s.tls)
+		}
 		s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		s.wg.Add(1)
 		go func() {
@@ -309,7 +325,7 @@ func (s *Server) startHTTP() error {
 				s.setErr(fmt.Errorf("HTTP server: %w", err))
 			}
 		}()
-		s.log.Info("HTTP listening", "addr", s.httpAddr)
+		s.log.Info("HTTP listening", "addr", s.httpAddr, "tls", s.tls != nil)
 	}
 	return nil
 }
