@@ -48,7 +48,7 @@ func cmdCampaign(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs := flag.NewFlagSet("campaign "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprintln(stderr, usage) }
-	addr := fs.String("addr", defaultAddr, "omnirank gRPC address")
+	client := addClientFlags(fs)
 	space := fs.String("space", "", "start: the space to build (create it with `omnirank spaces create`)")
 	rate := fs.Float64("rate", 0, "start: most products per second (0: no cap; the campaign still yields to live work)")
 	asJSON := fs.Bool("json", false, "status: print one JSON object")
@@ -60,7 +60,7 @@ func cmdCampaign(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	conn, err := dial(*addr)
+	conn, err := client.dial()
 	if err != nil {
 		return err
 	}

@@ -16,26 +16,12 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-
 	"github.com/omnirank/omnirank/api"
 	pb "github.com/omnirank/omnirank/proto/omnirank/v1"
 	"github.com/omnirank/omnirank/ranker"
 	"github.com/omnirank/omnirank/storage"
 	"github.com/omnirank/omnirank/topology"
 )
-
-const defaultAddr = "127.0.0.1:50051"
-
-func dial(addr string) (*grpc.ClientConn, error) {
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(64<<20), grpc.MaxCallRecvMsgSize(64<<20)))
-	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", addr, err)
-	}
-	return conn, nil
-}
 
 // localProduct is a product read from disk with the files of its media.
 type localProduct struct {
@@ -119,7 +105,7 @@ func readJSONL(path string) ([]localProduct, error) {
 func cmdIngest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("ingest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	addr := fs.String("addr", defaultAddr, "omnirank gRPC address")
+	client := addClientFlags(fs)
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -131,7 +117,7 @@ func cmdIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return fmt.Errorf("read catalogue: %w", err)
 	}
-	conn, err := dial(*addr)
+	conn, err := client.dial()
 	if err != nil {
 		return err
 	}
@@ -194,7 +180,7 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("query", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	addr := fs.String("addr", defaultAddr, "omnirank gRPC address")
+	client := addClientFlags(fs)
 	text := fs.String("text", "", "query text")
 	image := fs.String("image", "", "query image file")
 	audio := fs.String("audio", "", "query audio file")
@@ -253,7 +239,7 @@ func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			req.Filter.Price = &pb.PriceRange{Max: *maxPrice}
 		}
 	}
-	conn, err := dial(*addr)
+	conn, err := client.dial()
 	if err != nil {
 		return err
 	}
@@ -312,12 +298,12 @@ func printQueryJSON(w io.Writer, resp *pb.RecommendResponse) error {
 func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	addr := fs.String("addr", defaultAddr, "omnirank gRPC address")
+	client := addClientFlags(fs)
 	limit := fs.Int("errors", 20, "how many rejected products to list")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	conn, err := dial(*addr)
+	conn, err := client.dial()
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,7 @@ import (
 func cmdDLQ(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("dlq", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	addr := fs.String("addr", defaultAddr, "omnirank gRPC address")
+	client := addClientFlags(fs)
 	stage := fs.String("stage", "", "only this stage (ingest, extract-image, extract-audio, extract-text, fusion)")
 	limit := fs.Int("limit", 100, "most dead letters listed")
 	all := fs.Bool("all", false, "replay: every dead letter (of --stage)")
@@ -26,7 +26,7 @@ func cmdDLQ(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fs.Usage()
 		return fmt.Errorf("dlq: no subcommand")
 	}
-	conn, err := dial(*addr)
+	conn, err := client.dial()
 	if err != nil {
 		return err
 	}
@@ -70,11 +70,11 @@ func cmdDLQ(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 func cmdReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("reconcile", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	addr := fs.String("addr", defaultAddr, "omnirank gRPC address")
+	client := addClientFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	conn, err := dial(*addr)
+	conn, err := client.dial()
 	if err != nil {
 		return err
 	}

@@ -17,7 +17,7 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	defaults := eval.DefaultConfig()
-	addr := fs.String("addr", defaultAddr, "omnirank gRPC address")
+	client := addClientFlags(fs)
 	queries := fs.String("queries", "", "labelled query file (JSONL: id, text/image/audio/like/user, relevant)")
 	space := fs.String("space", "", "embedding space to evaluate (default: the active one)")
 	k := fs.Int("k", defaults.K, "results asked for and scored per query")
@@ -47,7 +47,7 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	conn, err := dial(*addr)
+	conn, err := client.dial()
 	if err != nil {
 		return err
 	}

@@ -39,7 +39,7 @@ var evalProducts = []evalProduct{
 func upsertAndWait(t *testing.T, addr string) {
 	t.Helper()
 	ctx := context.Background()
-	conn, err := dial(addr)
+	conn, err := (&clientFlags{addr: addr}).dial()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,10 +26,12 @@ Usage:
   omnirank spaces  list | show NAME | create NAME --block MODALITY=MODEL@VERSION[:WEIGHT]... | retire NAME
   omnirank campaign start --space NAME [--rate N] | pause | resume | cancel | status [--json] | watch |
                    promote [--force] [--max-regression 0.01] | rollback
+  omnirank tokens  create --scopes query,feedback,ingest,admin [--name N]   an API token and its token-file line
   omnirank bench   extract|index|ingest|recommend|campaign [--json]
   omnirank version
 
-Run 'omnirank COMMAND -h' for a command's flags.
+Client commands take --addr, --tls-ca, --tls-cert/--tls-key (mutual TLS) and
+--token (or OMNIRANK_TOKEN). Run 'omnirank COMMAND -h' for a command's flags.
 `
 
 func main() {
@@ -68,6 +70,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdSpaces(ctx, rest, stdout, stderr)
 	case "campaign":
 		return cmdCampaign(ctx, rest, stdout, stderr)
+	case "tokens":
+		return cmdTokens(rest, stdout, stderr)
 	case "bench":
 		return cmdBench(ctx, rest, stdout, stderr)
 	case "version":

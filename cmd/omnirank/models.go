@@ -42,7 +42,7 @@ func registerDir(ctx context.Context, ac pb.AdminServiceClient, dir string, stdo
 func cmdModels(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("models", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	addr := fs.String("addr", defaultAddr, "omnirank gRPC address")
+	client := addClientFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: omnirank models [--addr A] list | show NAME@VERSION | register DIR | build-starter DIR [--wordnet DIR] | build-standin DIR | fetch openwakeword --accept-license")
 	}
@@ -77,7 +77,7 @@ func cmdModels(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			rest[0], starter.StandinTextName, rest[0], starter.StandinImageName)
 		return nil
 	}
-	conn, err := dial(*addr)
+	conn, err := client.dial()
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/omnirank/omnirank/server"
@@ -24,7 +25,23 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&cfg.NATSURL, "nats-url", envOr("OMNIRANK_NATS_URL", ""), "external NATS server; empty starts an embedded one")
 	fs.StringVar(&cfg.S3Endpoint, "s3-endpoint", envOr("OMNIRANK_S3_ENDPOINT", ""), "external S3 endpoint host:port; empty starts the embedded gateway")
 	fs.StringVar(&cfg.S3AccessKey, "s3-access-key", envOr("OMNIRANK_S3_ACCESS_KEY", ""), "S3 access key")
-	fs.StringVar(&cfg.S3SecretKey, "s3-secret-key", envOr("OMNIRANK_S3_SECRET_KEY", ""), "S3 secret key")
+	fs.StringVar(&cfg.S3SecretKey, "s3-secret-key", "", "S3 secret key (default: $OMNIRANK_S3_SECRET_KEY; prefer the variable or --s3-secret-key-file, kept out of ps)")
+	s3SecretFile := fs.String("s3-secret-key-file", "", "file holding the S3 secret key")
+	fs.StringVar(&cfg.NATSCreds, "nats-creds", os.Getenv("OMNIRANK_NATS_CREDS"), "NATS .creds file (user JWT and NKey seed)")
+	fs.StringVar(&cfg.NATSUser, "nats-user", os.Getenv("OMNIRANK_NATS_USER"), "NATS user (password from $OMNIRANK_NATS_PASSWORD or --nats-password-file)")
+	natsPasswordFile := fs.String("nats-password-file", "", "file holding the NATS password")
+	natsTokenFile := fs.String("nats-token-file", "", "file holding a NATS token (default: $OMNIRANK_NATS_TOKEN)")
+	fs.StringVar(&cfg.NATSCA, "nats-ca", "", "CA certificate (PEM) to verify a tls:// NATS server (default: the system's roots)")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "server certificate (PEM): serve gRPC and HTTP over TLS")
+	fs.StringVar(&cfg.TLSKey, "tls-key", "", "server key (PEM)")
+	fs.StringVar(&cfg.TLSClientCA, "tls-client-ca", "", "CA (PEM) client certificates must be signed by: mutual TLS on gRPC and HTTP")
+	fs.StringVar(&cfg.AuthTokens, "auth-tokens", os.Getenv("OMNIRANK_AUTH_TOKENS"), "token file (lines `SHA256HEX SCOPES NAME`; make one with 'omnirank tokens create'); empty: no authentication")
+	fs.BoolVar(&cfg.Insecure, "insecure", false, "allow listening beyond loopback without TLS and tokens")
+	fs.Float64Var(&cfg.Limits.RatePerSecond, "rate-limit", 0, "API requests per second per token (per client address without tokens); beyond it ResourceExhausted (0: off)")
+	fs.IntVar(&cfg.Limits.Burst, "rate-burst", 0, "rate limit bucket size (0: the rate, at least 1)")
+	fs.IntVar(&cfg.Limits.MaxRequestBytes, "max-request-bytes", cfg.Limits.MaxRequestBytes, "largest gRPC message: uploads with media and model files")
+	fs.IntVar(&cfg.Limits.MaxQueryBytes, "max-query-bytes", cfg.Limits.MaxQueryBytes, "largest Recommend request (a query image or clip)")
+	fs.IntVar(&cfg.Limits.MaxControlBytes, "max-control-bytes", cfg.Limits.MaxControlBytes, "largest request of every other method (admin, feedback, lookups)")
 	fs.StringVar(&cfg.S3Bucket, "s3-bucket", cfg.S3Bucket, "bucket holding products, models and snapshots")
 	fs.BoolVar(&cfg.S3UseTLS, "s3-tls", false, "use TLS for the external S3 endpoint")
 	fs.StringVar(&cfg.Device, "device", cfg.Device, "inference device: auto, cpu or cuda")
@@ -49,6 +66,15 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	cfg.LexicalWeight = lexWeight()
 	var err error
+	if cfg.S3SecretKey, err = secret(cfg.S3SecretKey, *s3SecretFile, "OMNIRANK_S3_SECRET_KEY"); err != nil {
+		return fmt.Errorf("--s3-secret-key-file: %w", err)
+	}
+	if cfg.NATSPassword, err = secret("", *natsPasswordFile, "OMNIRANK_NATS_PASSWORD"); err != nil {
+		return fmt.Errorf("--nats-password-file: %w", err)
+	}
+	if cfg.NATSToken, err = secret("", *natsTokenFile, "OMNIRANK_NATS_TOKEN"); err != nil {
+		return fmt.Errorf("--nats-token-file: %w", err)
+	}
 	if cfg.Roles, err = server.ParseRoles(*roles); err != nil {
 		return err
 	}
@@ -68,6 +94,22 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	return srv.Close(sctx)
+}
+
+// secret is a credential: the flag's value, else the file's content
+// (trimmed), else the environment variable's value.
+func secret(flagValue, file, env string) (string, error) {
+	if flagValue != "" {
+		return flagValue, nil
+	}
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", err
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+	return os.Getenv(env), nil
 }
 
 func envOr(key, def string) string {

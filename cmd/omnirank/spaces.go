@@ -30,7 +30,7 @@ func cmdSpaces(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	name, rest := nameFirst(args[1:])
 	fs := flag.NewFlagSet("spaces "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	addr := fs.String("addr", defaultAddr, "omnirank gRPC address")
+	client := addClientFlags(fs)
 	var blocks stringList
 	if sub == "create" {
 		fs.Var(&blocks, "block", "MODALITY=MODEL@VERSION[:WEIGHT] (repeatable; the model must be registered)")
@@ -52,7 +52,7 @@ func cmdSpaces(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if sub != "list" && name == "" {
 		return fmt.Errorf("spaces %s: no space NAME given", sub)
 	}
-	conn, err := dial(*addr)
+	conn, err := client.dial()
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,347 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+
+	"github.com/omnirank/omnirank/auth"
+	"github.com/omnirank/omnirank/auth/authtest"
+	pb "github.com/omnirank/omnirank/proto/omnirank/v1"
+	"github.com/omnirank/omnirank/storage/s3gw"
+)
+
+// syncBuffer is a log sink safe for the server's goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// secureEnv is a server with mutual TLS, tokens and tight limits.
+type secureEnv struct {
+	srv     *Server
+	pki     authtest.PKI
+	secrets map[string]string
+	log     *syncBuffer
+}
+
+const (
+	testRate       = 2 // requests/s per token
+	testBurst      = 4
+	testQueryBytes = 4 << 10
+)
+
+func startSecure(t *testing.T) *secureEnv {
+	t.Helper()
+	e := &secureEnv{pki: authtest.NewPKI(t), log: &syncBuffer{}}
+	var tokens string
+	tokens, e.secrets = authtest.TokenFile(t, map[string]string{
+		"shop": "query,feedback", "ops": "admin", "loader": "ingest", "flood": "query", "scraper": "query",
+	})
+	cfg := testConfig(t.TempDir())
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.TLSCert, cfg.TLSKey, cfg.TLSClientCA = e.pki.ServerCert, e.pki.ServerKey, e.pki.CA
+	cfg.AuthTokens = tokens
+	cfg.Limits.RatePerSecond, cfg.Limits.Burst, cfg.Limits.MaxQueryBytes = testRate, testBurst, testQueryBytes
+	cfg.Logger = slog.New(slog.NewTextHandler(e.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	srv, err := Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv = srv
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = srv.Close(ctx)
+	})
+	return e
+}
+
+// conn dials the server over TLS with the client certificate (certFile
+// empty: none) and, unless token is empty, the token.
+func (e *secureEnv) conn(t *testing.T, certFile, keyFile, token string) *grpc.ClientConn {
+	t.Helper()
+	tc, err := auth.ClientTLS(e.pki.CA, certFile, keyFile, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(credentials.NewTLS(tc))}
+	if token != "" {
+		opts = append(opts, grpc.WithPerRPCCredentials(auth.Bearer{Token: token, RequireTLS: true}))
+	}
+	c, err := grpc.NewClient(e.srv.GRPCAddr(), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func (e *secureEnv) client(t *testing.T, token string) *grpc.ClientConn {
+	return e.conn(t, e.pki.ClientCert, e.pki.ClientKey, token)
+}
+
+// One secured server (mutual TLS, tokens, rate and size limits) checked
+// over real gRPC and HTTPS on loopback.
+func TestSecurity(t *testing.T) {
+	e := startSecure(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	t.Run("scopes", func(t *testing.T) {
+		for _, tc := range []struct {
+			name, token string
+			call        func(*grpc.ClientConn) error
+			want        codes.Code
+		}{
+			{"no token, admin", "", func(c *grpc.ClientConn) error {
+				_, err := pb.NewAdminServiceClient(c).Status(ctx, &pb.StatusRequest{})
+				return err
+			}, codes.Unauthenticated},
+			{"unknown token", "omr_forged", func(c *grpc.ClientConn) error {
+				_, err := pb.NewRankerServiceClient(c).Recommend(ctx, &pb.RecommendRequest{QueryText: "x", K: 1})
+				return err
+			}, codes.Unauthenticated},
+			{"query token, admin", e.secrets["shop"], func(c *grpc.ClientConn) error {
+				_, err := pb.NewAdminServiceClient(c).Status(ctx, &pb.StatusRequest{})
+				return err
+			}, codes.PermissionDenied},
+			{"query token, delete product", e.secrets["shop"], func(c *grpc.ClientConn) error {
+				_, err := pb.NewCatalogServiceClient(c).Delete(ctx, &pb.DeleteRequest{Id: "x"})
+				return err
+			}, codes.PermissionDenied},
+			{"admin token, admin", e.secrets["ops"], func(c *grpc.ClientConn) error {
+				_, err := pb.NewAdminServiceClient(c).Status(ctx, &pb.StatusRequest{})
+				return err
+			}, codes.OK},
+			{"admin token, query", e.secrets["ops"], func(c *grpc.ClientConn) error {
+				_, err := pb.NewRankerServiceClient(c).Recommend(ctx, &pb.RecommendRequest{QueryText: "x", K: 1})
+				return err
+			}, codes.PermissionDenied},
+			{"query token, query", e.secrets["shop"], func(c *grpc.ClientConn) error {
+				_, err := pb.NewRankerServiceClient(c).Recommend(ctx, &pb.RecommendRequest{QueryText: "shoes", K: 1})
+				return err
+			}, codes.OK},
+			{"feedback", e.secrets["shop"], func(c *grpc.ClientConn) error {
+				_, err := pb.NewFeedbackServiceClient(c).Record(ctx, &pb.RecordRequest{Events: []*pb.FeedbackEvent{{UserId: "u1", ProductId: "p1", Kind: "click"}}})
+				return err
+			}, codes.OK},
+			{"ingest token, feedback", e.secrets["loader"], func(c *grpc.ClientConn) error {
+				_, err := pb.NewFeedbackServiceClient(c).Record(ctx, &pb.RecordRequest{Events: []*pb.FeedbackEvent{{UserId: "u1", ProductId: "p1", Kind: "click"}}})
+				return err
+			}, codes.PermissionDenied},
+			{"health without token", "", func(c *grpc.ClientConn) error {
+				_, err := healthpb.NewHealthClient(c).Check(ctx, &healthpb.HealthCheckRequest{})
+				return err
+			}, codes.OK},
+		} {
+			wantCode(t, tc.name, tc.call(e.client(t, tc.token)), tc.want)
+		}
+	})
+
+	t.Run("streams", func(t *testing.T) {
+		watch := func(token string) error {
+			sctx, scancel := context.WithTimeout(ctx, 2*time.Second)
+			defer scancel()
+			st, err := pb.NewAdminServiceClient(e.client(t, token)).WatchCampaign(sctx, &pb.CampaignRequest{})
+			if err != nil {
+				return err
+			}
+			_, err = st.Recv()
+			return err
+		}
+		wantCode(t, "WatchCampaign without token", watch(""), codes.Unauthenticated)
+		wantCode(t, "WatchCampaign with a query token", watch(e.secrets["shop"]), codes.PermissionDenied)
+		if err := watch(e.secrets["ops"]); status.Code(err) == codes.Unauthenticated || status.Code(err) == codes.PermissionDenied {
+			t.Errorf("WatchCampaign with the admin token refused: %v", err)
+		}
+		// A client-streaming upload needs the ingest scope.
+		up, err := pb.NewCatalogServiceClient(e.client(t, e.secrets["shop"])).BulkUpsert(ctx)
+		if err == nil {
+			_, err = up.CloseAndRecv()
+		}
+		wantCode(t, "BulkUpsert with a query token", err, codes.PermissionDenied)
+	})
+
+	t.Run("mutual TLS", func(t *testing.T) {
+		for name, c := range map[string]*grpc.ClientConn{
+			"no client certificate":     e.conn(t, "", "", e.secrets["ops"]),
+			"certificate of another CA": e.conn(t, e.pki.RogueCert, e.pki.RogueKey, e.secrets["ops"]),
+		} {
+			_, err := pb.NewAdminServiceClient(c).Status(ctx, &pb.StatusRequest{})
+			if err == nil {
+				t.Errorf("%s: call succeeded, want the handshake refused", name)
+			}
+		}
+	})
+
+	t.Run("request size", func(t *testing.T) {
+		c := pb.NewRankerServiceClient(e.client(t, e.secrets["scraper"]))
+		_, err := c.Recommend(ctx, &pb.RecommendRequest{QueryImage: make([]byte, 2*testQueryBytes), K: 1})
+		wantCode(t, "Recommend over --max-query-bytes", err, codes.ResourceExhausted)
+		if err != nil && !strings.Contains(err.Error(), "cap") {
+			t.Errorf("size error does not name the cap: %v", err)
+		}
+	})
+
+	t.Run("rate limit", func(t *testing.T) {
+		c := pb.NewRankerServiceClient(e.client(t, e.secrets["flood"]))
+		var ok, limited int
+		for range 3 * testBurst {
+			_, err := c.Recommend(ctx, &pb.RecommendRequest{QueryText: "shoes", K: 1})
+			switch status.Code(err) {
+			case codes.OK:
+				ok++
+			case codes.ResourceExhausted:
+				limited++
+			default:
+				t.Fatalf("Recommend: %v", err)
+			}
+		}
+		// 12 calls in well under a second: the burst passes, most of the rest do not.
+		if ok < testBurst || limited < testBurst {
+			t.Errorf("%d passed, %d limited; want ≥ %d of each", ok, limited, testBurst)
+		}
+		// Another token has its own bucket.
+		if _, err := pb.NewAdminServiceClient(e.client(t, e.secrets["ops"])).ListSpaces(ctx, &pb.ListSpacesRequest{}); err != nil {
+			t.Errorf("admin token limited by flood's bucket: %v", err)
+		}
+		metrics := e.httpGet(t, "/metrics", e.secrets["ops"], http.StatusOK)
+		if !strings.Contains(metrics, fmt.Sprintf(`omnirank_api_rate_limited_total{token="flood"} %d`, limited)) {
+			t.Errorf("/metrics lacks the rate-limit counter of %d:\n%s", limited, grepLines(metrics, "omnirank_api_"))
+		}
+	})
+
+	t.Run("HTTP", func(t *testing.T) {
+		e.httpGet(t, "/healthz", "", http.StatusOK)
+		e.httpGet(t, "/metrics", "", http.StatusUnauthorized)
+		e.httpGet(t, "/metrics", "omr_forged", http.StatusUnauthorized)
+	})
+
+	t.Run("secrets stay out of the log", func(t *testing.T) {
+		_, s3secret, err := s3gw.LoadOrCreateCredentials(e.srv.cfg.DataDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		log := e.log.String()
+		if !strings.Contains(log, "API tokens loaded") {
+			t.Fatalf("captured log looks empty:\n%s", log)
+		}
+		for name, s := range e.secrets {
+			if strings.Contains(log, s) {
+				t.Errorf("token %s appears in the log", name)
+			}
+		}
+		if strings.Contains(log, s3secret) {
+			t.Error("the S3 secret key appears in the log")
+		}
+	})
+}
+
+// httpGet fetches path over HTTPS with the client certificate and wants status.
+func (e *secureEnv) httpGet(t *testing.T, path, token string, want int) string {
+	t.Helper()
+	tc, err := auth.ClientTLS(e.pki.CA, e.pki.ClientCert, e.pki.ClientKey, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: tc}, Timeout: 10 * time.Second}
+	defer hc.CloseIdleConnections()
+	req, err := http.NewRequest(http.MethodGet, "https://"+e.srv.HTTPAddr()+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		t.Errorf("GET %s (token %v): %s, want %d", path, token != "", resp.Status, want)
+	}
+	return string(body)
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for l := range strings.SplitSeq(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+func TestValidateRefusesExposedListeners(t *testing.T) {
+	base := DefaultConfig()
+	for _, tc := range []struct {
+		name   string
+		mutate func(*Config)
+		want   string // "" = valid
+	}{
+		{"loopback default", func(*Config) {}, ""},
+		{"all interfaces, nothing", func(c *Config) { c.GRPCAddr = "0.0.0.0:50051" }, "refusing to serve gRPC 0.0.0.0:50051 beyond loopback without TLS (--tls-cert, --tls-key) and tokens (--auth-tokens)"},
+		{"HTTP exposed", func(c *Config) { c.HTTPAddr = ":8080" }, "refusing to serve HTTP :8080"},
+		{"TLS without tokens", func(c *Config) { c.GRPCAddr, c.TLSCert, c.TLSKey = ":1", "c", "k" }, "without tokens (--auth-tokens)"},
+		{"tokens without TLS", func(c *Config) { c.GRPCAddr, c.AuthTokens = ":1", "f" }, "without TLS"},
+		{"both", func(c *Config) { c.GRPCAddr, c.TLSCert, c.TLSKey, c.AuthTokens = ":1", "c", "k", "f" }, ""},
+		{"insecure", func(c *Config) { c.GRPCAddr, c.Insecure = "0.0.0.0:1", true }, ""},
+		{"ingest-only role has no API", func(c *Config) { c.GRPCAddr, c.HTTPAddr, c.Roles = ":1", "", []string{RoleIngest} }, ""},
+		{"cert without key", func(c *Config) { c.TLSCert = "c" }, "both --tls-cert and --tls-key"},
+		{"client CA without cert", func(c *Config) { c.TLSClientCA = "ca" }, "needs --tls-cert"},
+		{"negative rate", func(c *Config) { c.Limits.RatePerSecond = -1 }, "want ≥ 0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := base
+			tc.mutate(&c)
+			err := c.Validate()
+			if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				t.Fatalf("Validate() = %v, want %q", err, tc.want)
+			}
+			if err != nil && tc.want != "" && strings.HasPrefix(tc.want, "refusing") && !strings.Contains(err.Error(), "--insecure") {
+				t.Errorf("refusal does not mention --insecure: %v", err)
+			}
+		})
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"nats://127.0.0.1:4222":                             "nats://127.0.0.1:4222",
+		"nats://user:hunter2@nats:4222":                     "nats://REDACTED@nats:4222",
+		"tls://s3cr3ttoken@nats:4222,tls://s3cr3ttoken@b:1": "tls://REDACTED@nats:4222,tls://REDACTED@b:1",
+	} {
+		if got := redactURL(in); got != want {
+			t.Errorf("redactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
