@@ -7,12 +7,14 @@ PROTOC_GEN_GO := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 PROTOC_GEN_GO_GRPC := google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.0
 # The linter `make vet` runs (from the Go module proxy, cached after the first run).
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.7.0
+# The vulnerability scanner `make vet` runs (scripts/vulncheck.sh judges its findings).
+GOVULNCHECK := golang.org/x/vuln/cmd/govulncheck@v1.10.0
 # Debian packages the build, tests and demo use (wordnet-base: the WordNet
 # 3.0 database starter-text@2, query expansion and the labelled sample
 # queries are derived from).
 APT_PKGS := npm espeak-ng sox wordnet-base
 
-.PHONY: all setup deps onnxruntime sample build test test-short vet demo proto bench fuzz golden gpu-check onnxruntime-cuda clean
+.PHONY: all setup deps onnxruntime sample build test test-short vet vuln demo proto bench fuzz golden gpu-check onnxruntime-cuda clean
 
 all: build
 
@@ -41,11 +43,18 @@ build:
 	@mkdir -p bin
 	$(GO) build -o $(BIN) ./cmd/omnirank
 
-## vet: go vet, staticcheck (every default check; fails on any finding) and gofmt
+## vet: go vet, staticcheck (every default check; fails on any finding), gofmt and govulncheck
 vet:
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+	@$(MAKE) --no-print-directory vuln
+
+## vuln: govulncheck; fails on a vulnerable dependency our code reaches, warns on
+## standard-library findings (a newer Go fixes them) and on an unreachable
+## vulnerability database; VULN_STRICT=1 fails on those too
+vuln:
+	@bash scripts/vulncheck.sh $(GO) run $(GOVULNCHECK)
 
 ## test: vet, then every test with the race detector
 test: deps onnxruntime vet
