@@ -1,9 +1,14 @@
 package auth_test
 
 import (
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"os"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 
@@ -145,4 +150,51 @@ func TestTLSConfigErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestWritePKI(t *testing.T) {
+	dir := t.TempDir()
+	p, err := auth.WritePKI(dir, []string{"ranker", "10.0.0.7"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(readCert(t, p.CA))
+	srv, cli := readCert(t, p.ServerCert), readCert(t, p.ClientCert)
+	for _, host := range []string{"ranker", "10.0.0.7"} {
+		if _, err := srv.Verify(x509.VerifyOptions{Roots: roots, DNSName: host}); err != nil {
+			t.Errorf("server certificate for %s: %v", host, err)
+		}
+	}
+	if _, err := srv.Verify(x509.VerifyOptions{Roots: roots, DNSName: "elsewhere"}); err == nil {
+		t.Error("server certificate valid for a host it was not made for")
+	}
+	if _, err := cli.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+		t.Errorf("client certificate: %v", err)
+	}
+	for _, key := range []string{p.CAKey, p.ServerKey, p.ClientKey} {
+		if st, err := os.Stat(key); err != nil || st.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v, %v; want 0600", key, st.Mode().Perm(), err)
+		}
+	}
+	if _, err := auth.WritePKI(dir, []string{"x"}, time.Hour); !errors.Is(err, auth.ErrPKIExists) {
+		t.Errorf("second WritePKI: %v, want ErrPKIExists", err)
+	}
+}
+
+func readCert(t *testing.T, path string) *x509.Certificate {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(b)
+	if block == nil {
+		t.Fatalf("%s: no PEM", path)
+	}
+	c, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

@@ -26,7 +26,8 @@ Usage:
   omnirank spaces  list | show NAME | create NAME --block MODALITY=MODEL@VERSION[:WEIGHT]... | retire NAME
   omnirank campaign start --space NAME [--rate N] | pause | resume | cancel | status [--json] | watch |
                    promote [--force] [--max-regression 0.01] | rollback
-  omnirank tokens  create --scopes query,feedback,ingest,admin [--name N]   an API token and its token-file line
+  omnirank tokens  create --scopes query,feedback,ingest,admin [--name N] [--file F]   an API token (docs/SECURITY.md)
+  omnirank certs   create --dir DIR [--hosts H,...]   a private CA, server and client certificates
   omnirank bench   extract|index|ingest|recommend|campaign [--json]
   omnirank version
 
@@ -72,6 +73,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdCampaign(ctx, rest, stdout, stderr)
 	case "tokens":
 		return cmdTokens(rest, stdout, stderr)
+	case "certs":
+		return cmdCerts(rest, stdout, stderr)
 	case "bench":
 		return cmdBench(ctx, rest, stdout, stderr)
 	case "version":

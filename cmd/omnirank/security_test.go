@@ -5,12 +5,13 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/omnirank/omnirank/auth"
-	"github.com/omnirank/omnirank/auth/authtest"
 	"github.com/omnirank/omnirank/server"
 )
 
@@ -36,13 +37,17 @@ func TestTokensCreate(t *testing.T) {
 	if err := run(context.Background(), []string{"tokens", "create", "--scopes", "query,feedback", "--name", "shop"}, &out, &errOut); err != nil {
 		t.Fatalf("%v\n%s", err, errOut.String())
 	}
-	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	if len(lines) != 4 {
-		t.Fatalf("output:\n%s", out.String())
+	var secret, fileLine string
+	for l := range strings.SplitSeq(out.String(), "\n") {
+		switch {
+		case strings.HasPrefix(strings.TrimSpace(l), auth.TokenPrefix):
+			secret = strings.TrimSpace(l)
+		case len(strings.Fields(l)) == 3 && len(strings.Fields(l)[0]) == 64:
+			fileLine = l
+		}
 	}
-	secret, fileLine := strings.TrimSpace(lines[1]), lines[3]
-	if !strings.HasPrefix(secret, auth.TokenPrefix) || strings.Contains(fileLine, secret) {
-		t.Fatalf("secret %q, file line %q", secret, fileLine)
+	if secret == "" || fileLine == "" || strings.Contains(fileLine, secret) {
+		t.Fatalf("secret %q, file line %q in output:\n%s", secret, fileLine, out.String())
 	}
 	toks, err := auth.ParseTokens(strings.NewReader(fileLine))
 	if err != nil {
@@ -60,8 +65,30 @@ func TestTokensCreate(t *testing.T) {
 // The client commands reach a server with mutual TLS and tokens through
 // the shared flags, and fail clearly without the token.
 func TestCLIWithTLSAndToken(t *testing.T) {
-	pki := authtest.NewPKI(t)
-	tokens, secrets := authtest.TokenFile(t, map[string]string{"ops": "admin", "shop": "query"})
+	// The PKI and the tokens come from the CLI's own certs and tokens commands.
+	dir := t.TempDir()
+	ctx := context.Background()
+	var out, errOut bytes.Buffer
+	if err := run(ctx, []string{"certs", "create", "--dir", dir, "--hosts", "localhost,127.0.0.1"}, &out, &errOut); err != nil {
+		t.Fatal(err)
+	}
+	pki := auth.PKIFiles(dir)
+	tokens := filepath.Join(dir, "tokens")
+	secrets := map[string]string{}
+	for name, scopes := range map[string]string{"ops": "admin", "shop": "query"} {
+		secretFile := filepath.Join(dir, name+".token")
+		if err := run(ctx, []string{"tokens", "create", "--scopes", scopes, "--name", name, "--file", tokens, "--secret-out", secretFile}, &out, &errOut); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(secretFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		secrets[name] = strings.TrimSpace(string(b))
+	}
+	if strings.Contains(out.String(), auth.TokenPrefix) {
+		t.Errorf("tokens create --secret-out printed the secret:\n%s", out.String())
+	}
 	cfg := server.DefaultConfig()
 	cfg.DataDir = t.TempDir()
 	cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", ""
@@ -78,8 +105,7 @@ func TestCLIWithTLSAndToken(t *testing.T) {
 		_ = srv.Close(ctx)
 	})
 	tlsArgs := []string{"--addr", srv.GRPCAddr(), "--tls-ca", pki.CA, "--tls-cert", pki.ClientCert, "--tls-key", pki.ClientKey}
-	ctx := context.Background()
-	var out, errOut bytes.Buffer
+	out.Reset()
 
 	if err := run(ctx, append(append([]string{"status"}, tlsArgs...), "--token", secrets["ops"]), &out, &errOut); err != nil {
 		t.Fatalf("status with TLS and the admin token: %v", err)
