@@ -3,6 +3,7 @@ package deploy
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -102,7 +103,8 @@ func checkServeArgs(t *testing.T, where string, args []string, flags []string) (
 		values[name] = value
 	}
 	roles = parseRoles(t, where, values["roles"])
-	for _, need := range []string{"nats-url", "s3-endpoint", "s3-access-key", "s3-secret-key", "s3-bucket", "http-addr"} {
+	checkSecureArgs(t, where, values)
+	for _, need := range []string{"nats-url", "s3-endpoint", "s3-access-key", "s3-bucket", "http-addr"} {
 		if values[need] == "" {
 			t.Errorf("%s: --%s not set", where, need)
 		}
@@ -113,11 +115,32 @@ func checkServeArgs(t *testing.T, where string, args []string, flags []string) (
 	return roles, values
 }
 
+// checkSecureArgs: a role that listens beyond loopback serves TLS and
+// checks tokens (what `serve` demands without --insecure, which deploy/
+// never uses), and the S3 secret is not on the command line (serve reads
+// OMNIRANK_S3_SECRET_KEY from the environment).
+func checkSecureArgs(t *testing.T, where string, values map[string]string) {
+	t.Helper()
+	if _, ok := values["insecure"]; ok {
+		t.Errorf("%s: --insecure", where)
+	}
+	if _, ok := values["s3-secret-key"]; ok {
+		t.Errorf("%s: the S3 secret key is on the command line; give it as OMNIRANK_S3_SECRET_KEY", where)
+	}
+	for _, need := range []string{"tls-cert", "tls-key", "auth-tokens"} {
+		if values[need] == "" {
+			t.Errorf("%s: listens on %q without --%s", where, values["http-addr"], need)
+		}
+	}
+}
+
 type composeFile struct {
 	Services map[string]struct {
 		Image       string            `yaml:"image"`
 		Command     any               `yaml:"command"`
+		Entrypoint  any               `yaml:"entrypoint"`
 		Environment map[string]string `yaml:"environment"`
+		Volumes     []string          `yaml:"volumes"`
 		Ports       []string          `yaml:"ports"`
 		Profiles    []string          `yaml:"profiles"`
 	} `yaml:"services"`
@@ -135,8 +158,15 @@ func TestCompose(t *testing.T) {
 	flags := serveFlags(t)
 	covered := map[string]bool{}
 	var roleServices []string
+	// secrets-init makes the certificate, key and token file the roles name.
+	initScript := fmt.Sprint(c.Services["secrets-init"].Command)
+	for _, want := range []string{"omnirank certs create --dir /secrets", "--file /secrets/tokens", "--secret-out /secrets/prometheus-token"} {
+		if !strings.Contains(initScript, want) {
+			t.Errorf("secrets-init does not run %q", want)
+		}
+	}
 	for name, s := range c.Services {
-		if s.Image != "omnirank:dev" {
+		if s.Image != "omnirank:dev" || s.Entrypoint != nil {
 			continue
 		}
 		args, ok := s.Command.([]any)
@@ -159,6 +189,17 @@ func TestCompose(t *testing.T) {
 		if values["nats-url"] != "nats://nats:4222" || values["s3-endpoint"] != "minio:9000" {
 			t.Errorf("service %s: nats %q, s3 %q", name, values["nats-url"], values["s3-endpoint"])
 		}
+		if s.Environment["OMNIRANK_S3_SECRET_KEY"] == "" {
+			t.Errorf("service %s: no OMNIRANK_S3_SECRET_KEY", name)
+		}
+		if !slices.Contains(s.Volumes, "omnirank-secrets:/secrets:ro") {
+			t.Errorf("service %s: volumes %q lack omnirank-secrets:/secrets:ro", name, s.Volumes)
+		}
+		for _, f := range []string{"tls-cert", "tls-key", "auth-tokens"} {
+			if v := values[f]; !slices.Contains([]string{"/secrets/server.pem", "/secrets/server-key.pem", "/secrets/tokens"}, v) {
+				t.Errorf("service %s: --%s=%s is not a file secrets-init makes", name, f, v)
+			}
+		}
 		roleServices = append(roleServices, name)
 	}
 	for _, r := range []string{roleIngest, roleExtract, roleFusion, roleRanker} {
@@ -174,13 +215,14 @@ func TestCompose(t *testing.T) {
 		t.Errorf("MinIO NATS target not enabled at nats:4222: %v", minio)
 	}
 
-	// Prometheus scrapes exactly the role services.
+	// Prometheus scrapes exactly the role services, over TLS with a token.
 	prom := readPrometheus(t, filepath.Join("prometheus", "prometheus.yml"))
 	var names []string
 	for _, job := range prom.ScrapeConfigs {
 		if job.MetricsPath != "/metrics" {
 			t.Errorf("job %s scrapes %q", job.JobName, job.MetricsPath)
 		}
+		checkPromSecure(t, job.JobName, job.Scheme, job.TLSConfig.CAFile, job.Authorization.CredentialsFile)
 		for _, sd := range job.DNSSDConfigs {
 			if sd.Port != 8080 {
 				t.Errorf("job %s scrapes port %d", job.JobName, sd.Port)
@@ -195,10 +237,24 @@ func TestCompose(t *testing.T) {
 	}
 }
 
+func checkPromSecure(t *testing.T, job, scheme, caFile, credentials string) {
+	t.Helper()
+	if scheme != "https" || caFile == "" || credentials == "" {
+		t.Errorf("job %s: scheme %q, CA %q, token file %q; want https with a CA and a token", job, scheme, caFile, credentials)
+	}
+}
+
 type promConfig struct {
 	ScrapeConfigs []struct {
-		JobName      string `yaml:"job_name"`
-		MetricsPath  string `yaml:"metrics_path"`
+		JobName     string `yaml:"job_name"`
+		MetricsPath string `yaml:"metrics_path"`
+		Scheme      string `yaml:"scheme"`
+		TLSConfig   struct {
+			CAFile string `yaml:"ca_file"`
+		} `yaml:"tls_config"`
+		Authorization struct {
+			CredentialsFile string `yaml:"credentials_file"`
+		} `yaml:"authorization"`
 		DNSSDConfigs []struct {
 			Names []string `yaml:"names"`
 			Port  int      `yaml:"port"`
@@ -251,12 +307,35 @@ type k8sObject struct {
 			} `yaml:"metadata"`
 			Spec struct {
 				Containers []struct {
-					Args  []string `yaml:"args"`
+					Args []string `yaml:"args"`
+					Env  []struct {
+						Name      string `yaml:"name"`
+						ValueFrom struct {
+							SecretKeyRef struct {
+								Name string `yaml:"name"`
+							} `yaml:"secretKeyRef"`
+						} `yaml:"valueFrom"`
+					} `yaml:"env"`
+					VolumeMounts []struct {
+						Name      string `yaml:"name"`
+						MountPath string `yaml:"mountPath"`
+					} `yaml:"volumeMounts"`
+					ReadinessProbe struct {
+						HTTPGet struct {
+							Scheme string `yaml:"scheme"`
+						} `yaml:"httpGet"`
+					} `yaml:"readinessProbe"`
 					Ports []struct {
 						Name          string `yaml:"name"`
 						ContainerPort int    `yaml:"containerPort"`
 					} `yaml:"ports"`
 				} `yaml:"containers"`
+				Volumes []struct {
+					Name   string `yaml:"name"`
+					Secret struct {
+						SecretName string `yaml:"secretName"`
+					} `yaml:"secret"`
+				} `yaml:"volumes"`
 			} `yaml:"spec"`
 		} `yaml:"template"`
 		// Service (its selector is a plain map, read separately)
@@ -377,6 +456,7 @@ func TestKubernetes(t *testing.T) {
 		} else {
 			roles[o.Metadata.Name] = rs[0]
 		}
+		checkK8sSecrets(t, o, c.Args)
 		var http bool
 		for _, p := range c.Ports {
 			http = http || (p.Name == "http" && p.ContainerPort == 8080)
@@ -475,6 +555,7 @@ func TestKubernetes(t *testing.T) {
 	prom := readPrometheus(t, filepath.Join("prometheus", "kubernetes.yml"))
 	var keepsPartOf bool
 	for _, job := range prom.ScrapeConfigs {
+		checkPromSecure(t, job.JobName, job.Scheme, job.TLSConfig.CAFile, job.Authorization.CredentialsFile)
 		for _, rc := range job.RelabelConfigs {
 			if rc.Action == "keep" && slices.Contains(rc.SourceLabels, "__meta_kubernetes_pod_label_app_kubernetes_io_part_of") && rc.Regex == "omnirank" {
 				keepsPartOf = true
@@ -519,5 +600,45 @@ func TestDockerfile(t *testing.T) {
 		if !strings.Contains(df, want) {
 			t.Errorf("Dockerfile lacks %q", want)
 		}
+	}
+}
+
+// checkK8sSecrets: the S3 secret comes from the omnirank-s3 Secret through
+// the environment; the TLS certificate, key and token file the args name
+// lie in mounted Secret volumes; the probes speak HTTPS.
+func checkK8sSecrets(t *testing.T, o k8sObject, args []string) {
+	t.Helper()
+	where := "deployment " + o.Metadata.Name
+	c := o.Spec.Template.Spec.Containers[0]
+	var s3 bool
+	for _, e := range c.Env {
+		s3 = s3 || (e.Name == "OMNIRANK_S3_SECRET_KEY" && e.ValueFrom.SecretKeyRef.Name == "omnirank-s3")
+	}
+	if !s3 {
+		t.Errorf("%s: OMNIRANK_S3_SECRET_KEY does not come from Secret omnirank-s3", where)
+	}
+	secretVolumes := map[string]string{} // volume → Secret
+	for _, v := range o.Spec.Template.Spec.Volumes {
+		if v.Secret.SecretName != "" {
+			secretVolumes[v.Name] = v.Secret.SecretName
+		}
+	}
+	mounted := map[string]string{} // mount path → Secret
+	for _, m := range c.VolumeMounts {
+		if s, ok := secretVolumes[m.Name]; ok {
+			mounted[m.MountPath] = s
+		}
+	}
+	for _, a := range args {
+		name, value, _ := strings.Cut(strings.TrimPrefix(a, "--"), "=")
+		if !slices.Contains([]string{"tls-cert", "tls-key", "auth-tokens"}, name) {
+			continue
+		}
+		if _, ok := mounted[filepath.Dir(value)]; !ok {
+			t.Errorf("%s: --%s=%s is not in a mounted Secret (mounted: %v)", where, name, value, mounted)
+		}
+	}
+	if c.ReadinessProbe.HTTPGet.Scheme != "HTTPS" {
+		t.Errorf("%s: readiness probe scheme %q, want HTTPS", where, c.ReadinessProbe.HTTPGet.Scheme)
 	}
 }
