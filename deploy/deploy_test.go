@@ -450,13 +450,16 @@ func TestKubernetes(t *testing.T) {
 			t.Fatalf("deployment %s: %d containers", o.Metadata.Name, len(o.Spec.Template.Spec.Containers))
 		}
 		c := o.Spec.Template.Spec.Containers[0]
-		rs, _ := checkServeArgs(t, "deployment "+o.Metadata.Name, c.Args, flags)
+		rs, values := checkServeArgs(t, "deployment "+o.Metadata.Name, c.Args, flags)
 		if len(rs) != 1 {
 			t.Errorf("deployment %s runs roles %q, want exactly one", o.Metadata.Name, rs)
 		} else {
 			roles[o.Metadata.Name] = rs[0]
 		}
 		checkK8sSecrets(t, o, c.Args)
+		if values["nats-replicas"] != "3" {
+			t.Errorf("deployment %s: --nats-replicas=%q, want 3 (a NATS cluster)", o.Metadata.Name, values["nats-replicas"])
+		}
 		var http bool
 		for _, p := range c.Ports {
 			http = http || (p.Name == "http" && p.ContainerPort == 8080)

@@ -44,6 +44,10 @@ type Config struct {
 	// (JWT + NKey), a user and password, or a token. NATSCA verifies a
 	// tls:// NATS server against this CA instead of the system roots.
 	NATSCreds, NATSUser, NATSPassword, NATSToken, NATSCA string
+	// NATSReplicas is the replica count of every stream and KV bucket the
+	// process creates (topology.Ensure); existing ones keep theirs and a
+	// difference is logged. More than 1 needs a NATS cluster (NATSURL).
+	NATSReplicas int
 	// S3Endpoint (host:port) of an external S3 store; empty starts the
 	// embedded gateway over DataDir/objects.
 	S3Endpoint  string
@@ -126,6 +130,12 @@ func (c Config) Validate() error {
 	if err := c.Limits.Validate(); err != nil {
 		return err
 	}
+	if c.NATSReplicas < 0 || c.NATSReplicas > 5 {
+		return fmt.Errorf("--nats-replicas %d: want 1..5", c.NATSReplicas)
+	}
+	if c.NATSReplicas > 1 && c.NATSURL == "" {
+		return fmt.Errorf("--nats-replicas %d needs a NATS cluster (--nats-url): the embedded server is a single node", c.NATSReplicas)
+	}
 	if c.Insecure {
 		return nil
 	}
@@ -160,6 +170,7 @@ func DefaultConfig() Config {
 		S3Bucket: "omnirank", S3Region: "us-east-1", Device: "auto", FusionWait: 3 * time.Second,
 		ReconcileEvery: 10 * time.Minute, SnapshotEvery: 10 * time.Minute, BatchSize: 16, AckWait: 30 * time.Second,
 		RankerQueueWait: ranker.DefaultQueueWait, Limits: auth.DefaultLimits(),
+		NATSReplicas: 1,
 	}
 }
 

@@ -319,6 +319,8 @@ func TestValidateRefusesExposedListeners(t *testing.T) {
 		{"cert without key", func(c *Config) { c.TLSCert = "c" }, "both --tls-cert and --tls-key"},
 		{"client CA without cert", func(c *Config) { c.TLSClientCA = "ca" }, "needs --tls-cert"},
 		{"negative rate", func(c *Config) { c.Limits.RatePerSecond = -1 }, "want ≥ 0"},
+		{"replicas on the embedded server", func(c *Config) { c.NATSReplicas = 3 }, "needs a NATS cluster"},
+		{"replicas on a cluster", func(c *Config) { c.NATSReplicas, c.NATSURL = 3, "nats://n1:4222" }, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := base

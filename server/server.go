@@ -119,11 +119,20 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	topo := topology.DefaultOptions()
+	topo.Replicas = max(cfg.NATSReplicas, 1)
 	if cfg.AckWait > 0 {
 		topo.AckWait = cfg.AckWait
 	}
 	if err := topology.Ensure(ctx, s.js, topo, topology.Modalities); err != nil {
 		return nil, err
+	}
+	mismatches, err := topology.ReplicaMismatches(ctx, s.js, topo)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range mismatches {
+		s.log.Warn("replica count differs from --nats-replicas; kept (scale with `nats stream edit STREAM --replicas N`)",
+			"kind", m.Kind, "name", m.Name, "have", m.Have, "want", m.Want)
 	}
 	s.reg.MustRegister(metrics.NewLagCollector(s.js))
 

@@ -190,14 +190,31 @@ func Consumers(o Options, modalities []string) map[string]jetstream.ConsumerConf
 }
 
 // Ensure creates or updates every stream, KV bucket and durable consumer.
-// It is idempotent and safe to run from every role at start.
+// It is idempotent and safe to run from every role at start. New streams
+// and buckets get Options.Replicas; existing ones keep their replica count
+// (scaling moves data: an operator's decision, `nats stream edit NAME
+// --replicas N`), and ReplicaMismatches reports the difference.
 func Ensure(ctx context.Context, js jetstream.JetStream, o Options, modalities []string) error {
 	for _, sc := range Streams(o) {
+		have, ok, err := existingReplicas(ctx, js, sc.Name)
+		if err != nil {
+			return err
+		}
+		if ok {
+			sc.Replicas = have
+		}
 		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
 			return fmt.Errorf("ensure stream %s: %w", sc.Name, err)
 		}
 	}
 	for _, kc := range KeyValues(o) {
+		have, ok, err := existingReplicas(ctx, js, kvStream(kc.Bucket))
+		if err != nil {
+			return err
+		}
+		if ok {
+			kc.Replicas = have
+		}
 		if _, err := js.CreateOrUpdateKeyValue(ctx, kc); err != nil {
 			return fmt.Errorf("ensure kv %s: %w", kc.Bucket, err)
 		}
@@ -214,6 +231,60 @@ func Ensure(ctx context.Context, js jetstream.JetStream, o Options, modalities [
 		}
 	}
 	return nil
+}
+
+// kvStream is the stream behind a KV bucket.
+func kvStream(bucket string) string { return "KV_" + bucket }
+
+// existingReplicas is the replica count of stream, if it exists.
+func existingReplicas(ctx context.Context, js jetstream.JetStream, stream string) (int, bool, error) {
+	st, err := js.Stream(ctx, stream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("stream %s: %w", stream, err)
+	}
+	return max(st.CachedInfo().Config.Replicas, 1), true, nil
+}
+
+// Mismatch is an existing stream or KV bucket whose replica count differs
+// from the one the options ask for.
+type Mismatch struct {
+	Kind, Name string // Kind: "stream" or "kv"
+	Have, Want int
+}
+
+func (m Mismatch) String() string {
+	return fmt.Sprintf("%s %s has %d replicas, want %d", m.Kind, m.Name, m.Have, m.Want)
+}
+
+// ReplicaMismatches lists the existing streams and KV buckets whose
+// replica count differs from o.Replicas.
+func ReplicaMismatches(ctx context.Context, js jetstream.JetStream, o Options) ([]Mismatch, error) {
+	want := max(o.Replicas, 1)
+	var out []Mismatch
+	check := func(kind, name, stream string) error {
+		have, ok, err := existingReplicas(ctx, js, stream)
+		if err != nil || !ok {
+			return err
+		}
+		if have != want {
+			out = append(out, Mismatch{Kind: kind, Name: name, Have: have, Want: want})
+		}
+		return nil
+	}
+	for _, sc := range Streams(o) {
+		if err := check("stream", sc.Name, sc.Name); err != nil {
+			return nil, err
+		}
+	}
+	for _, kc := range KeyValues(o) {
+		if err := check("kv", kc.Bucket, kvStream(kc.Bucket)); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // Consumer returns the durable consumer declared under stream/name.

@@ -242,3 +242,44 @@ func waitPending(t *testing.T, c jetstream.Consumer, n int) {
 }
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// Streams and buckets are created with the requested replicas; existing
+// ones keep theirs and the difference is reported (a single server cannot
+// hold 3 replicas: Ensure would fail if it tried to rescale).
+func TestEnsureKeepsAndReportsReplicas(t *testing.T) {
+	js := natstest.JetStream(t)
+	ctx := context.Background()
+	if err := Ensure(ctx, js, DefaultOptions(), Modalities); err != nil {
+		t.Fatal(err)
+	}
+	if ms, err := ReplicaMismatches(ctx, js, DefaultOptions()); err != nil || len(ms) != 0 {
+		t.Fatalf("mismatches at 1 replica: %v, %v", ms, err)
+	}
+	three := DefaultOptions()
+	three.Replicas = 3
+	if err := Ensure(ctx, js, three, Modalities); err != nil {
+		t.Fatalf("Ensure with 3 replicas over existing single-replica streams: %v", err)
+	}
+	ms, err := ReplicaMismatches(ctx, js, three)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := len(Streams(three)) + len(KeyValues(three)); len(ms) != want {
+		t.Fatalf("%d mismatches, want %d: %v", len(ms), want, ms)
+	}
+	for _, m := range ms {
+		if m.Have != 1 || m.Want != 3 {
+			t.Errorf("%v", m)
+		}
+	}
+	for _, sc := range Streams(three) {
+		if sc.Replicas != 3 {
+			t.Errorf("stream %s configured with %d replicas", sc.Name, sc.Replicas)
+		}
+	}
+	for _, kc := range KeyValues(three) {
+		if kc.Replicas != 3 {
+			t.Errorf("kv %s configured with %d replicas", kc.Bucket, kc.Replicas)
+		}
+	}
+}

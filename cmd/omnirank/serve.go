@@ -31,6 +31,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&cfg.NATSUser, "nats-user", os.Getenv("OMNIRANK_NATS_USER"), "NATS user (password from $OMNIRANK_NATS_PASSWORD or --nats-password-file)")
 	natsPasswordFile := fs.String("nats-password-file", "", "file holding the NATS password")
 	natsTokenFile := fs.String("nats-token-file", "", "file holding a NATS token (default: $OMNIRANK_NATS_TOKEN)")
+	fs.IntVar(&cfg.NATSReplicas, "nats-replicas", cfg.NATSReplicas, "replicas of every stream and KV bucket created (existing ones keep theirs; >1 needs a NATS cluster)")
 	fs.StringVar(&cfg.NATSCA, "nats-ca", "", "CA certificate (PEM) to verify a tls:// NATS server (default: the system's roots)")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "server certificate (PEM): serve gRPC and HTTP over TLS")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "server key (PEM)")
