@@ -61,6 +61,12 @@ func writeProduct(t *testing.T, dir, id, title string, c color.RGBA) {
 // its gRPC address.
 func startServer(t *testing.T) string {
 	t.Helper()
+	return startServerWith(t, nil)
+}
+
+// startServerWith is startServer with the configuration changed by edit.
+func startServerWith(t *testing.T, edit func(*server.Config)) string {
+	t.Helper()
 	cfg := server.DefaultConfig()
 	cfg.DataDir = t.TempDir()
 	cfg.GRPCAddr = "127.0.0.1:0"
@@ -68,6 +74,9 @@ func startServer(t *testing.T) string {
 	cfg.Device = "cpu"
 	cfg.FusionWait = time.Second
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if edit != nil {
+		edit(&cfg)
+	}
 	srv, err := server.Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/omnirank/omnirank/auth"
 	"github.com/omnirank/omnirank/server"
@@ -89,22 +87,10 @@ func TestCLIWithTLSAndToken(t *testing.T) {
 	if strings.Contains(out.String(), auth.TokenPrefix) {
 		t.Errorf("tokens create --secret-out printed the secret:\n%s", out.String())
 	}
-	cfg := server.DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", ""
-	cfg.Device = "cpu"
-	cfg.TLSCert, cfg.TLSKey, cfg.TLSClientCA, cfg.AuthTokens = pki.ServerCert, pki.ServerKey, pki.CA, tokens
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := server.Start(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_ = srv.Close(ctx)
+	addr := startServerWith(t, func(cfg *server.Config) {
+		cfg.TLSCert, cfg.TLSKey, cfg.TLSClientCA, cfg.AuthTokens = pki.ServerCert, pki.ServerKey, pki.CA, tokens
 	})
-	tlsArgs := []string{"--addr", srv.GRPCAddr(), "--tls-ca", pki.CA, "--tls-cert", pki.ClientCert, "--tls-key", pki.ClientKey}
+	tlsArgs := []string{"--addr", addr, "--tls-ca", pki.CA, "--tls-cert", pki.ClientCert, "--tls-key", pki.ClientKey}
 	out.Reset()
 
 	if err := run(ctx, append(append([]string{"status"}, tlsArgs...), "--token", secrets["ops"]), &out, &errOut); err != nil {
@@ -114,7 +100,7 @@ func TestCLIWithTLSAndToken(t *testing.T) {
 		t.Errorf("status output:\n%s", out.String())
 	}
 	t.Setenv("OMNIRANK_TOKEN", secrets["shop"])
-	err = run(ctx, append([]string{"status"}, tlsArgs...), &out, &errOut)
+	err := run(ctx, append([]string{"status"}, tlsArgs...), &out, &errOut)
 	if err == nil || !strings.Contains(err.Error(), "PermissionDenied") {
 		t.Errorf("status with the query token from OMNIRANK_TOKEN: %v, want PermissionDenied", err)
 	}
@@ -124,7 +110,7 @@ func TestCLIWithTLSAndToken(t *testing.T) {
 		t.Errorf("spaces list without a token: %v, want Unauthenticated", err)
 	}
 	// Without --tls-ca the server's certificate is not trusted.
-	err = run(ctx, []string{"status", "--addr", srv.GRPCAddr(), "--tls-cert", pki.ClientCert, "--tls-key", pki.ClientKey, "--token", secrets["ops"]}, &out, &errOut)
+	err = run(ctx, []string{"status", "--addr", addr, "--tls-cert", pki.ClientCert, "--tls-key", pki.ClientKey, "--token", secrets["ops"]}, &out, &errOut)
 	if err == nil {
 		t.Error("status trusted a certificate from an unknown CA")
 	}
