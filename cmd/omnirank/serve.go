@@ -36,7 +36,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "server certificate (PEM): serve gRPC and HTTP over TLS")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "server key (PEM)")
 	fs.StringVar(&cfg.TLSClientCA, "tls-client-ca", "", "CA (PEM) client certificates must be signed by: mutual TLS on gRPC and HTTP")
-	fs.StringVar(&cfg.AuthTokens, "auth-tokens", os.Getenv("OMNIRANK_AUTH_TOKENS"), "token file (lines `SHA256HEX SCOPES NAME`; make one with 'omnirank tokens create'); empty: no authentication")
+	fs.StringVar(&cfg.AuthTokens, "auth-tokens", os.Getenv("OMNIRANK_AUTH_TOKENS"), "token `file` (lines: SHA256HEX SCOPES NAME; make one with 'omnirank tokens create'); empty: no authentication")
 	fs.BoolVar(&cfg.Insecure, "insecure", false, "allow listening beyond loopback without TLS and tokens")
 	fs.Float64Var(&cfg.Limits.RatePerSecond, "rate-limit", 0, "API requests per second per token (per client address without tokens); beyond it ResourceExhausted (0: off)")
 	fs.IntVar(&cfg.Limits.Burst, "rate-burst", 0, "rate limit bucket size (0: the rate, at least 1)")
