@@ -48,7 +48,8 @@ type Config struct {
 	// process creates (topology.Ensure); existing ones keep theirs and a
 	// difference is logged. More than 1 needs a NATS cluster (NATSURL).
 	NATSReplicas int
-	// S3Endpoint (host:port) of an external S3 store; empty starts the
+	// S3Endpoint (host:port, or an https:// or http:// URL, which sets or
+	// clears S3UseTLS) of an external S3 store; empty starts the
 	// embedded gateway over DataDir/objects.
 	S3Endpoint  string
 	S3AccessKey string
@@ -159,6 +160,17 @@ func (c Config) Validate() error {
 			strings.Join(exposed, " and "), strings.Join(missing, " and "))
 	}
 	return nil
+}
+
+// s3Endpoint is S3Endpoint without a scheme and whether to use TLS.
+func (c Config) s3Endpoint() (hostPort string, useTLS bool) {
+	if h, ok := strings.CutPrefix(c.S3Endpoint, "https://"); ok {
+		return strings.TrimSuffix(h, "/"), true
+	}
+	if h, ok := strings.CutPrefix(c.S3Endpoint, "http://"); ok {
+		return strings.TrimSuffix(h, "/"), false
+	}
+	return c.S3Endpoint, c.S3UseTLS
 }
 
 func (c Config) servesAPI() bool { return c.has(RoleRanker) || c.has(RoleAPI) }

@@ -347,3 +347,22 @@ func TestRedactURL(t *testing.T) {
 		}
 	}
 }
+
+func TestS3EndpointScheme(t *testing.T) {
+	for _, tc := range []struct {
+		endpoint string
+		flagTLS  bool
+		host     string
+		tls      bool
+	}{
+		{"minio:9000", false, "minio:9000", false},
+		{"minio:9000", true, "minio:9000", true},
+		{"https://s3.example.com/", false, "s3.example.com", true},
+		{"http://minio:9000", true, "minio:9000", false},
+	} {
+		host, tls := Config{S3Endpoint: tc.endpoint, S3UseTLS: tc.flagTLS}.s3Endpoint()
+		if host != tc.host || tls != tc.tls {
+			t.Errorf("%q (--s3-tls %v) = %q, %v; want %q, %v", tc.endpoint, tc.flagTLS, host, tls, tc.host, tc.tls)
+		}
+	}
+}

@@ -136,8 +136,9 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	s.reg.MustRegister(metrics.NewLagCollector(s.js))
 
-	s3cfg := storage.S3Config{Endpoint: cfg.S3Endpoint, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey,
-		Bucket: cfg.S3Bucket, Region: cfg.S3Region, UseTLS: cfg.S3UseTLS}
+	s3Host, s3TLS := cfg.s3Endpoint()
+	s3cfg := storage.S3Config{Endpoint: s3Host, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey,
+		Bucket: cfg.S3Bucket, Region: cfg.S3Region, UseTLS: s3TLS}
 	if cfg.S3Endpoint == "" {
 		access, secret, err := s3gw.LoadOrCreateCredentials(cfg.DataDir)
 		if err != nil {

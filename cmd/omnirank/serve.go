@@ -23,7 +23,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&cfg.GRPCAddr, "grpc-addr", cfg.GRPCAddr, "gRPC listen address")
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", cfg.HTTPAddr, "HTTP listen address for /metrics and /healthz (empty: off)")
 	fs.StringVar(&cfg.NATSURL, "nats-url", envOr("OMNIRANK_NATS_URL", ""), "external NATS server; empty starts an embedded one")
-	fs.StringVar(&cfg.S3Endpoint, "s3-endpoint", envOr("OMNIRANK_S3_ENDPOINT", ""), "external S3 endpoint host:port; empty starts the embedded gateway")
+	fs.StringVar(&cfg.S3Endpoint, "s3-endpoint", envOr("OMNIRANK_S3_ENDPOINT", ""), "external S3 endpoint host:port (or https://host: TLS); empty starts the embedded gateway")
 	fs.StringVar(&cfg.S3AccessKey, "s3-access-key", envOr("OMNIRANK_S3_ACCESS_KEY", ""), "S3 access key")
 	fs.StringVar(&cfg.S3SecretKey, "s3-secret-key", "", "S3 secret key (default: $OMNIRANK_S3_SECRET_KEY; prefer the variable or --s3-secret-key-file, kept out of ps)")
 	s3SecretFile := fs.String("s3-secret-key-file", "", "file holding the S3 secret key")
