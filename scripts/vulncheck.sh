@@ -6,7 +6,7 @@
 #     (go get MODULE@FIXED-VERSION && go mod tidy);
 #   - only in the Go standard library: warn and pass — the fix is a newer Go
 #     toolchain (go.mod's go line / the build image), not a code change;
-#   - the vulnerability database (vuln.go.dev) unreachable, as on offline
+#   - the Go vulnerability database unreachable, as on offline
 #     build machines: warn and pass. VULN_STRICT=1 fails in the last two cases.
 set -uo pipefail
 out=$("$@" ./... 2>&1)
