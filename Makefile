@@ -5,6 +5,7 @@ BIN := bin/omnirank
 SAMPLE := .cache/sample-catalog
 PROTOC_GEN_GO := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 PROTOC_GEN_GO_GRPC := google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.0
+PROTOC_GEN_OPENAPIV2 := github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2@v2.34.0
 # The linter `make vet` runs (from the Go module proxy, cached after the first run).
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.7.0
 # The vulnerability scanner `make vet` runs (scripts/vulncheck.sh judges its findings).
@@ -67,13 +68,17 @@ test-short: onnxruntime
 demo: setup build
 	@bash scripts/demo.sh $(BIN) $(SAMPLE)
 
-## proto: regenerate the committed gRPC code
+## proto: regenerate the committed gRPC code and the OpenAPI document of the
+## JSON/HTTP API (REST paths from httpapi/omnirank_http.yaml)
 proto:
 	@command -v protoc >/dev/null || { echo "install protobuf-compiler (apt-get install protobuf-compiler)"; exit 1; }
 	$(GO) install $(PROTOC_GEN_GO)
 	$(GO) install $(PROTOC_GEN_GO_GRPC)
+	$(GO) install $(PROTOC_GEN_OPENAPIV2)
 	PATH="$$($(GO) env GOPATH)/bin:$$PATH" protoc -I proto \
 	  --go_out=paths=source_relative:proto --go-grpc_out=paths=source_relative:proto \
+	  --openapiv2_out=httpapi \
+	  --openapiv2_opt=grpc_api_configuration=httpapi/omnirank_http.yaml,output_format=json,allow_merge=true,merge_file_name=openapi,generate_unbound_methods=true \
 	  proto/omnirank/v1/omnirank.proto
 
 ## bench: the measurements behind every speed claim (index baselines need Debian's python3-hnswlib and python3-faiss)

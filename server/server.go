@@ -27,9 +27,11 @@ import (
 	"github.com/omnirank/omnirank/api"
 	"github.com/omnirank/omnirank/auth"
 	"github.com/omnirank/omnirank/campaign"
+	"github.com/omnirank/omnirank/console"
 	"github.com/omnirank/omnirank/extractors"
 	"github.com/omnirank/omnirank/extractors/worker"
 	"github.com/omnirank/omnirank/fusion"
+	"github.com/omnirank/omnirank/httpapi"
 	"github.com/omnirank/omnirank/ingest"
 	"github.com/omnirank/omnirank/metrics"
 	"github.com/omnirank/omnirank/natsembed"
@@ -313,12 +315,21 @@ func (s *Server) startAPI(ctx context.Context) error {
 	return nil
 }
 
-// startHTTP serves /metrics and /healthz, whatever the roles.
+// startHTTP serves /metrics and /healthz, whatever the roles, and with the
+// API the JSON/HTTP API, the media and the console (httpapi) under "/".
 func (s *Server) startHTTP() error {
 	if s.cfg.HTTPAddr != "" {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", s.guard.HTTP("", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{})))
 		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+		if s.grpc != nil {
+			web, err := httpapi.New(httpapi.Config{GRPC: s.grpc, MaxMessageBytes: s.guard.MaxRecvMsgSize(),
+				Store: s.store, MaxMediaBytes: api.MaxMediaBytes, Console: console.Handler(), Logger: s.log})
+			if err != nil {
+				return err
+			}
+			mux.Handle("/", web)
+		}
 		hl, err := net.Listen("tcp", s.cfg.HTTPAddr)
 		if err != nil {
 			return fmt.Errorf("listen HTTP on %s: %w", s.cfg.HTTPAddr, err)
