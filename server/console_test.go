@@ -1,0 +1,230 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// screenshotDirEnv names a folder that also receives the console's
+// screenshots (`make screenshots` sets it to docs/).
+const screenshotDirEnv = "OMNIRANK_SCREENSHOTS"
+
+// browser starts headless Chromium (Debian's chromium package, installed by
+// `make deps`) and returns a context to drive it; the test is skipped with
+// the reason when no Chromium can start here.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	var path string
+	for _, name := range []string{"chromium", "chromium-headless-shell", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			path = p
+			break
+		}
+	}
+	if path == "" {
+		t.Skip("no Chromium on PATH: install Debian's chromium (make deps) to run the browser tests")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.NoSandbox, // root in a container has no user namespace for the sandbox
+		chromedp.DisableGPU,
+		chromedp.WindowSize(1280, 900),
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancelCtx(); cancelAlloc() })
+	// The first run starts the browser, which lives as long as the
+	// context of that run: it gets no timeout of its own (chromedp.Run).
+	started := make(chan error, 1)
+	go func() { started <- chromedp.Do(ctx, chromedp.Navigate("about:blank")) }()
+	select {
+	case err := <-started:
+		if err != nil {
+			t.Skipf("Chromium at %s cannot start here: %v", path, err)
+		}
+	case <-time.After(time.Minute):
+		cancelCtx()
+		t.Skipf("Chromium at %s did not start within a minute", path)
+	}
+	return ctx
+}
+
+// shoot writes a full-page screenshot under the test's temp dir and, when
+// OMNIRANK_SCREENSHOTS names a folder, there too.
+func shoot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100) // 100: PNG (below: JPEG))
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	dirs := []string{t.TempDir()}
+	if d := os.Getenv(screenshotDirEnv); d != "" {
+		dirs = append(dirs, d)
+	}
+	for _, d := range dirs {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(d, name)
+		if err := os.WriteFile(p, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("screenshot %s (%d bytes)", p, len(png))
+	}
+}
+
+// cardsJS describes the result cards of a grid once every picture in it
+// has finished loading: per card its id, the picture's natural width and
+// the number of contribution bars.
+const cardsJS = `(() => {
+  const cards = [...document.querySelectorAll(%q + ' .result')];
+  if (!cards.length || cards.some(c => { const i = c.querySelector('img'); return i && !i.complete; })) return null;
+  return cards.map(c => { const i = c.querySelector('img');
+    return {id: c.dataset.id, width: i ? i.naturalWidth : 0, bars: c.querySelectorAll('.bar').length}; });
+})()`
+
+type card struct {
+	ID    string `json:"id"`
+	Width int    `json:"width"`
+	Bars  int    `json:"bars"`
+}
+
+// waitCards polls the grid until its cards and their pictures are loaded.
+func waitCards(t *testing.T, ctx context.Context, grid string) []card {
+	t.Helper()
+	cards, err := chromedp.Run(ctx, chromedp.Poll[[]card](fmt.Sprintf(cardsJS, grid), chromedp.WithPollingTimeout(30*time.Second)))
+	if err != nil {
+		status, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#search-status")))
+		t.Fatalf("result cards in %s: %v (status %q)", grid, err, status)
+	}
+	return cards
+}
+
+func checkCards(t *testing.T, cards []card, first string) {
+	t.Helper()
+	if len(cards) == 0 || cards[0].ID != first {
+		t.Fatalf("cards %+v, want %s first", cards, first)
+	}
+	for _, c := range cards {
+		if c.Width <= 0 {
+			t.Errorf("card %s: picture did not load (naturalWidth %d)", c.ID, c.Width)
+		}
+		if c.Bars == 0 {
+			t.Errorf("card %s: no contribution bars", c.ID)
+		}
+	}
+}
+
+// TestConsoleBrowser drives the console in headless Chromium against a real
+// server on loopback: a text query, an image upload, a product page and the
+// pipeline page.
+func TestConsoleBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server and Chromium")
+	}
+	ctx := browser(t)
+	_, base := startHTTPCatalogue(t)
+	run := func(t *testing.T, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		tctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		if err := chromedp.Do(tctx, actions...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	text := func(t *testing.T, sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return s
+	}
+
+	t.Run("text query", func(t *testing.T) {
+		run(t, chromedp.Navigate(base+"/#/search"),
+			chromedp.SetValue(chromedp.CSS("#q-text"), "red running shoes"),
+			chromedp.Click(chromedp.CSS("#q-go")))
+		checkCards(t, waitCards(t, ctx, "#results"), "shoe-red")
+		shoot(t, ctx, "console-search.png")
+	})
+	t.Run("image upload", func(t *testing.T) {
+		pic := filepath.Join(t.TempDir(), "guitar.png")
+		if err := os.WriteFile(pic, testImage(t, 4), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		run(t, chromedp.Navigate(base+"/#/search"), chromedp.Reload(),
+			chromedp.WaitReady(chromedp.CSS("#q-file")),
+			chromedp.SetUploadFiles(chromedp.CSS("#q-file"), []string{pic}))
+		checkCards(t, waitCards(t, ctx, "#results"), "guitar")
+		if media := text(t, "#q-media"); !strings.Contains(media, "image: guitar.png") {
+			t.Errorf("query media shows %q", text(t, "#q-media"))
+		}
+	})
+	t.Run("more like this", func(t *testing.T) {
+		before, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#results').dataset.seq`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		run(t, chromedp.Click(chromedp.CSS(`#results .result[data-id="guitar"] button.more`)),
+			chromedp.Poll[chromedp.Void](fmt.Sprintf(`document.querySelector('#q-examples').textContent.includes('+ guitar') && document.querySelector('#results').dataset.seq !== %q`, before),
+				chromedp.WithPollingTimeout(10*time.Second)))
+		for _, c := range waitCards(t, ctx, "#results") {
+			if c.ID == "guitar" {
+				t.Errorf("more like guitar shows guitar again")
+			}
+		}
+	})
+	t.Run("product page shows its media and plays nothing", func(t *testing.T) {
+		type page struct {
+			Title  string `json:"title"`
+			Width  int    `json:"width"`
+			Paused bool   `json:"paused"`
+			Ready  int    `json:"ready"`
+			Error  bool   `json:"error"`
+		}
+		run(t, chromedp.Navigate(base+"/#/product/chess"))
+		st, err := chromedp.Run(ctx, chromedp.Poll[page](`(() => { const i = document.querySelector('#product img'), a = document.querySelector('#product audio');
+				if (!i || !i.complete || !a || a.readyState < 1) return null;
+				return {title: document.querySelector('#product h1').textContent, width: i.naturalWidth, paused: a.paused, ready: a.readyState, error: !!a.error}; })()`,
+				chromedp.WithPollingTimeout(30*time.Second)))
+		if err != nil {
+			t.Fatalf("product page: %v", err)
+		}
+		if st.Title != "Wooden chess board with pieces" || st.Width <= 0 || !st.Paused || st.Error {
+			t.Fatalf("product page: %+v", st)
+		}
+		similar := waitCards(t, ctx, "#similar")
+		for _, c := range similar {
+			if c.ID == "chess" {
+				t.Errorf("similar products include the product itself: %+v", similar)
+			}
+		}
+	})
+	t.Run("pipeline", func(t *testing.T) {
+		run(t, chromedp.Navigate(base+"/#/pipeline"),
+			chromedp.Poll[chromedp.Void](`document.querySelectorAll('#pipe-summary .card').length === 4 && document.querySelector('#pipe-states .s-indexed') !== null`,
+				chromedp.WithPollingTimeout(20*time.Second)))
+		if summary := text(t, "#pipe-states");  !strings.Contains(summary, fmt.Sprintf("indexed %d", len(catalogue))) {
+			t.Errorf("states show %q, want indexed %d", summary, len(catalogue))
+		}
+		shoot(t, ctx, "console-pipeline.png")
+	})
+	t.Run("spaces", func(t *testing.T) {
+		run(t, chromedp.Navigate(base+"/#/spaces"),
+			chromedp.Poll[chromedp.Void](`document.querySelectorAll('#spaces tbody tr').length > 0 && document.querySelector('#campaign').textContent !== ''`,
+				chromedp.WithPollingTimeout(20*time.Second)))
+		if spaces := text(t, "#spaces");  !strings.Contains(spaces, StarterSpaceName) || !strings.Contains(spaces, "active") {
+			t.Errorf("spaces table: %q", text(t, "#spaces"))
+		}
+	})
+}
