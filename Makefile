@@ -12,10 +12,10 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.7.0
 GOVULNCHECK := golang.org/x/vuln/cmd/govulncheck@v1.10.0
 # Debian packages the build, tests and demo use (wordnet-base: the WordNet
 # 3.0 database starter-text@2, query expansion and the labelled sample
-# queries are derived from).
-APT_PKGS := npm espeak-ng sox wordnet-base
+# queries are derived from; chromium: the console's browser tests).
+APT_PKGS := npm espeak-ng sox wordnet-base chromium
 
-.PHONY: all setup deps onnxruntime sample build test test-short vet vuln demo proto bench fuzz golden gpu-check onnxruntime-cuda clean
+.PHONY: all setup deps onnxruntime sample build test test-short vet vuln demo proto bench fuzz golden gpu-check onnxruntime-cuda screenshots clean
 
 all: build
 
@@ -28,6 +28,7 @@ deps:
 	command -v espeak-ng >/dev/null || missing="$$missing espeak-ng"; \
 	command -v sox >/dev/null || missing="$$missing sox"; \
 	test -f /usr/share/wordnet/data.noun || missing="$$missing wordnet-base"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
@@ -67,6 +68,11 @@ test-short: onnxruntime
 ## demo: start everything, ingest the sample catalogue, answer sample queries
 demo: setup build
 	@bash scripts/demo.sh $(BIN) $(SAMPLE)
+
+## screenshots: the console's browser test against a real server, keeping its
+## screenshots of the search and pipeline pages in docs/ (README shows them)
+screenshots: deps onnxruntime
+	OMNIRANK_SCREENSHOTS=$(CURDIR)/docs $(GO) test -count=1 -run '^TestConsoleBrowser$$' ./server/
 
 ## proto: regenerate the committed gRPC code and the OpenAPI document of the
 ## JSON/HTTP API (REST paths from httpapi/omnirank_http.yaml)

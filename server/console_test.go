@@ -62,7 +62,7 @@ func browser(t *testing.T) context.Context {
 // OMNIRANK_SCREENSHOTS names a folder, there too.
 func shoot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100) // 100: PNG (below: JPEG))
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100 gives PNG, less JPEG
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}

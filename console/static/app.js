@@ -133,14 +133,24 @@ async function search() {
 }
 
 // renderResults fills a grid with result cards; every contribution gets a
-// bar scaled to the largest contribution on the page.
+// bar scale. The parts of the score share one scale; a raw lexical score
+// (BM25, unbounded) gets its own. A contribution that is 0 on every result
+// of the page is left out.
 function renderResults(grid, results, withActions) {
-  let maxAbs = 0;
-  for (const r of results) for (const c of r.contributions || []) maxAbs = Math.max(maxAbs, Math.abs(c.value));
+  const scaleOf = (name) => (name.startsWith("lexical:") ? name : "score");
+  const maxAbs = {};
+  for (const r of results) for (const c of r.contributions || []) {
+    const k = scaleOf(c.name);
+    maxAbs[k] = Math.max(maxAbs[k] || 0, Math.abs(c.value));
+  }
+  const shown = new Set();
+  for (const r of results) for (const c of r.contributions || []) if (c.value !== 0) shown.add(c.name);
   grid.replaceChildren(...results.map((r) => {
     const bars = el("div", { class: "bars" });
     for (const c of r.contributions || []) {
-      const w = maxAbs > 0 ? (100 * Math.abs(c.value)) / maxAbs : 0;
+      if (!shown.has(c.name)) continue;
+      const max = maxAbs[scaleOf(c.name)];
+      const w = max > 0 ? (100 * Math.abs(c.value)) / max : 0;
       bars.append(el("span", { class: "bar-name", title: c.name }, c.name),
         el("div", {}, el("div", { class: "bar" + (c.value < 0 ? " negative" : ""), style: "width:" + w.toFixed(1) + "%", title: c.name + " " + c.value })),
         el("span", {}, Number(c.value).toFixed(3)));
