@@ -9,6 +9,9 @@ import (
 	"image/jpeg"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -128,7 +131,43 @@ func (r jsonResults) ids() []string {
 // TestHTTPJSONAPI runs the README's curl examples (search by text and by
 // image) and the other services over JSON/HTTP against a real server.
 func TestHTTPJSONAPI(t *testing.T) {
-	_, base := startHTTPCatalogue(t)
+	// Read before the server starts: the embedded S3 gateway changes the
+	// working directory.
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, base := startHTTPCatalogue(t)
+
+	t.Run("README", func(t *testing.T) {
+		cmds := readmeCurlExamples(t, string(readme))
+		if len(cmds) < 2 {
+			t.Fatalf("README has %d curl examples under the marker, want at least text and image", len(cmds))
+		}
+		if _, err := exec.LookPath("curl"); err != nil {
+			t.Skip("curl is not installed: the README examples need it")
+		}
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "guitar.png"), testImage(t, 4), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cmds {
+			want := "shoe-red"
+			if strings.Contains(c, "guitar.png") {
+				want = "guitar"
+			}
+			cmd := exec.Command("bash", "-o", "pipefail", "-c", strings.ReplaceAll(c, "localhost:8080", e.srv.HTTPAddr()))
+			cmd.Dir = dir
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("%s: %v", c, err)
+			}
+			var r jsonResults
+			if err := json.Unmarshal(out, &r); err != nil || len(r.Results) == 0 || r.Results[0].ID != want {
+				t.Fatalf("%s\nanswered %s (%v), want %s first", c, truncateBody(out), err, want)
+			}
+		}
+	})
 
 	recommend := func(t *testing.T, path, body string) jsonResults {
 		t.Helper()
@@ -255,6 +294,38 @@ func TestHTTPJSONAPI(t *testing.T) {
 			t.Fatalf("%d %s, want 429 resource exhausted from the size cap", code, truncateBody(out))
 		}
 	})
+}
+
+// readmeCurlExamples returns the commands of the sh block after the
+// README's marker comment, continuation lines (ending in \ or |) joined.
+func readmeCurlExamples(t *testing.T, readme string) []string {
+	t.Helper()
+	_, block, ok := strings.Cut(readme, "<!-- The curl lines of this block are run by server/httpapi_test.go")
+	if !ok {
+		t.Fatal("README lost the marker of its tested curl examples")
+	}
+	_, block, _ = strings.Cut(block, "```sh\n")
+	block, _, _ = strings.Cut(block, "```")
+	var cmds []string
+	var cur strings.Builder
+	for line := range strings.SplitSeq(block, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if cont, ok := strings.CutSuffix(line, "\\"); ok {
+			cur.WriteString(cont + " ")
+			continue
+		}
+		cur.WriteString(line)
+		if strings.HasSuffix(line, "|") {
+			cur.WriteString(" ")
+			continue
+		}
+		cmds = append(cmds, cur.String())
+		cur.Reset()
+	}
+	return cmds
 }
 
 func truncateBody(b []byte) string {

@@ -21,7 +21,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	roles := fs.String("roles", "all", "comma-separated roles: all, ingest, extract, extract:text|image|audio, fusion, ranker, api, campaign")
 	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "folder for the embedded NATS store, the embedded bucket and credentials")
 	fs.StringVar(&cfg.GRPCAddr, "grpc-addr", cfg.GRPCAddr, "gRPC listen address")
-	fs.StringVar(&cfg.HTTPAddr, "http-addr", cfg.HTTPAddr, "HTTP listen address for /metrics and /healthz (empty: off)")
+	fs.StringVar(&cfg.HTTPAddr, "http-addr", cfg.HTTPAddr, "HTTP listen address for /metrics, /healthz and, with the API roles, the console at / and the JSON/HTTP API (empty: off)")
 	fs.StringVar(&cfg.NATSURL, "nats-url", envOr("OMNIRANK_NATS_URL", ""), "external NATS server; empty starts an embedded one")
 	fs.StringVar(&cfg.S3Endpoint, "s3-endpoint", envOr("OMNIRANK_S3_ENDPOINT", ""), "external S3 endpoint host:port (or https://host: TLS); empty starts the embedded gateway")
 	fs.StringVar(&cfg.S3AccessKey, "s3-access-key", envOr("OMNIRANK_S3_ACCESS_KEY", ""), "S3 access key")
