@@ -196,7 +196,7 @@ func TestConsoleBrowser(t *testing.T) {
 		st, err := chromedp.Run(ctx, chromedp.Poll[page](`(() => { const i = document.querySelector('#product img'), a = document.querySelector('#product audio');
 				if (!i || !i.complete || !a || a.readyState < 1) return null;
 				return {title: document.querySelector('#product h1').textContent, width: i.naturalWidth, paused: a.paused, ready: a.readyState, error: !!a.error}; })()`,
-				chromedp.WithPollingTimeout(30*time.Second)))
+			chromedp.WithPollingTimeout(30*time.Second)))
 		if err != nil {
 			t.Fatalf("product page: %v", err)
 		}
@@ -214,7 +214,7 @@ func TestConsoleBrowser(t *testing.T) {
 		run(t, chromedp.Navigate(base+"/#/pipeline"),
 			chromedp.Poll[chromedp.Void](`document.querySelectorAll('#pipe-summary .card').length === 4 && document.querySelector('#pipe-states .s-indexed') !== null`,
 				chromedp.WithPollingTimeout(20*time.Second)))
-		if summary := text(t, "#pipe-states");  !strings.Contains(summary, fmt.Sprintf("indexed %d", len(catalogue))) {
+		if summary := text(t, "#pipe-states"); !strings.Contains(summary, fmt.Sprintf("indexed %d", len(catalogue))) {
 			t.Errorf("states show %q, want indexed %d", summary, len(catalogue))
 		}
 		shoot(t, ctx, "console-pipeline.png")
@@ -223,7 +223,7 @@ func TestConsoleBrowser(t *testing.T) {
 		run(t, chromedp.Navigate(base+"/#/spaces"),
 			chromedp.Poll[chromedp.Void](`document.querySelectorAll('#spaces tbody tr').length > 0 && document.querySelector('#campaign').textContent !== ''`,
 				chromedp.WithPollingTimeout(20*time.Second)))
-		if spaces := text(t, "#spaces");  !strings.Contains(spaces, StarterSpaceName) || !strings.Contains(spaces, "active") {
+		if spaces := text(t, "#spaces"); !strings.Contains(spaces, StarterSpaceName) || !strings.Contains(spaces, "active") {
 			t.Errorf("spaces table: %q", text(t, "#spaces"))
 		}
 	})
