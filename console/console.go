@@ -16,8 +16,9 @@ import (
 //go:embed static
 var static embed.FS
 
-// Handler serves the console's files; every path that is not a file
-// serves index.html (the pages are client-side routes: #/search…).
+// Handler serves the console's files for GET and HEAD; "/" is index.html
+// and the pages are routes after the "#" (#/search, #/product/ID…), so any
+// other path that is not one of the files is 404.
 func Handler() http.Handler {
 	sub, err := fs.Sub(static, "static")
 	if err != nil {
