@@ -61,23 +61,10 @@ func startHTTPCatalogue(t *testing.T) (*env, string) {
 	}
 }
 
-func postJSON(t *testing.T, url, body string) (int, []byte) {
+// do sends one request (header: name, value pairs) and reads the answer.
+func do(t *testing.T, method, url, body string, header ...string) (*http.Response, []byte) {
 	t.Helper()
-	resp, err := http.Post(url, "application/json", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, out
-}
-
-func get(t *testing.T, url string, header ...string) (*http.Response, []byte) {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, url, nil)
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,6 +81,17 @@ func get(t *testing.T, url string, header ...string) (*http.Response, []byte) {
 		t.Fatal(err)
 	}
 	return resp, out
+}
+
+func postJSON(t *testing.T, url, body string) (int, []byte) {
+	t.Helper()
+	resp, out := do(t, http.MethodPost, url, body, "Content-Type", "application/json")
+	return resp.StatusCode, out
+}
+
+func get(t *testing.T, url string, header ...string) (*http.Response, []byte) {
+	t.Helper()
+	return do(t, http.MethodGet, url, "", header...)
 }
 
 func getJSON(t *testing.T, url string, v any) {
@@ -269,17 +267,7 @@ func TestHTTPJSONAPI(t *testing.T) {
 		{"unknown route", "GET", "/v1/nothing", "", 404, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			req, err := http.NewRequest(tc.method, base+tc.path, strings.NewReader(tc.body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			req.Header.Set("Content-Type", "application/json")
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
+			resp, out := do(t, tc.method, base+tc.path, tc.body, "Content-Type", "application/json")
 			if resp.StatusCode != tc.code || !strings.Contains(strings.ToLower(string(out)), tc.says) {
 				t.Fatalf("%s %s: %d %s, want %d mentioning %q", tc.method, tc.path, resp.StatusCode, out, tc.code, tc.says)
 			}
