@@ -212,10 +212,20 @@ func TestConsoleBrowser(t *testing.T) {
 	})
 	t.Run("pipeline", func(t *testing.T) {
 		run(t, chromedp.Navigate(base+"/#/pipeline"),
-			chromedp.Poll[chromedp.Void](`document.querySelectorAll('#pipe-summary .card').length === 4 && document.querySelector('#pipe-states .s-indexed') !== null`,
+			chromedp.Poll[chromedp.Void](`document.querySelectorAll('#pipe-summary .card').length === 6 && document.querySelector('#pipe-states .s-indexed') !== null`,
 				chromedp.WithPollingTimeout(20*time.Second)))
 		if summary := text(t, "#pipe-states"); !strings.Contains(summary, fmt.Sprintf("indexed %d", len(catalogue))) {
 			t.Errorf("states show %q, want indexed %d", summary, len(catalogue))
+		}
+		// Freshness comes from this process's fusion (/metrics), which
+		// fused every product of the catalogue (some maybe twice).
+		var fused int
+		cards := text(t, "#pipe-summary")
+		if _, after, ok := strings.Cut(cards, "freshness p50, "); ok {
+			_, _ = fmt.Sscanf(after, "%d fused", &fused)
+		}
+		if fused < len(catalogue) || !strings.Contains(cards, "≤ ") {
+			t.Errorf("summary cards: %q", cards)
 		}
 		shoot(t, ctx, "console-pipeline.png")
 	})

@@ -279,17 +279,41 @@ async function showProduct(id) {
 
 // ---------------------------------------------------------------- pipeline
 
+// freshness reads omnirank_freshness_seconds (upload of a product's newest
+// input to its fused embedding) from this process's /metrics: quantiles
+// are the upper bounds of the histogram's buckets. Empty where this
+// process runs no fusion.
+async function freshness() {
+  const resp = await fetch("/metrics");
+  if (!resp.ok) return null;
+  const buckets = [];
+  let count = 0;
+  for (const line of (await resp.text()).split("\n")) {
+    let m = line.match(/^omnirank_freshness_seconds_bucket\{le="([^"]+)"\} (\S+)/);
+    if (m) buckets.push([Number(m[1]), Number(m[2])]);
+    m = line.match(/^omnirank_freshness_seconds_count (\S+)/);
+    if (m) count = Number(m[1]);
+  }
+  if (!count) return null;
+  const q = (p) => { const b = buckets.find(([, n]) => n >= p * count); return b ? b[0] : Infinity; };
+  const fmt = (v) => (v === Infinity ? "> " + buckets[buckets.length - 2][0].toFixed(1) : "≤ " + (v < 1 ? v.toFixed(2) : v.toFixed(1))) + " s";
+  return { count, p50: fmt(q(0.5)), p99: fmt(q(0.99)) };
+}
+
 async function refreshPipeline() {
   try {
-    const [st, dlq, errs] = await Promise.all([
+    const [st, dlq, errs, fresh] = await Promise.all([
       api("GET", "/v1/admin/status"),
       api("GET", "/v1/admin/dead-letters?limit=50"),
       api("GET", "/v1/admin/errors?limit=50"),
+      freshness().catch(() => null),
     ]);
     const card = (label, v) => el("div", { class: "card" }, el("b", {}, String(v)), label);
     const vectors = (st.spaces || []).filter((s) => s.active).map((s) => s.vectors)[0] || 0;
     $("#pipe-summary").replaceChildren(card("products", st.products), card("vectors in the active space", vectors),
-      card("failed", st.failed), card("dead letters", st.deadLetters));
+      card("failed", st.failed), card("dead letters", st.deadLetters),
+      card("freshness p50" + (fresh ? ", " + fresh.count + " fused" : ""), fresh ? fresh.p50 : "—"),
+      card("freshness p99", fresh ? fresh.p99 : "—"));
     const states = Object.entries(st.states || {});
     const total = states.reduce((a, [, n]) => a + Number(n), 0);
     $("#pipe-states").replaceChildren(el("div", { class: "stack" }, ...states.map(([s, n]) =>
