@@ -69,10 +69,11 @@ test-short: onnxruntime
 demo: setup build
 	@bash scripts/demo.sh $(BIN) $(SAMPLE)
 
-## screenshots: the console's browser test against a real server, keeping its
-## screenshots of the search and pipeline pages in docs/ (README shows them)
-screenshots: deps onnxruntime
-	OMNIRANK_SCREENSHOTS=$(CURDIR)/docs $(GO) test -count=1 -run '^TestConsoleBrowser$$' ./server/
+## screenshots: the console's search, product and pipeline pages in docs/
+## (README shows them), photographed by a browser test (headless Chromium)
+## against omnirank serve holding the sample catalogue
+screenshots: setup build
+	@bash scripts/screenshots.sh $(BIN) $(SAMPLE) docs
 
 ## proto: regenerate the committed gRPC code and the OpenAPI document of the
 ## JSON/HTTP API (REST paths from httpapi/omnirank_http.yaml)

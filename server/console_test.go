@@ -124,6 +124,49 @@ func checkCards(t *testing.T, cards []card, first string) {
 	}
 }
 
+// searchText runs a text query on the console's search page.
+func searchText(base, q string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(chromedp.Navigate(base+"/#/search"),
+		chromedp.SetValue(chromedp.CSS("#q-text"), q),
+		chromedp.Click(chromedp.CSS("#q-go")))
+}
+
+// consoleURLEnv names a running server's console for TestConsoleScreenshots.
+const consoleURLEnv = "OMNIRANK_CONSOLE_URL"
+
+// TestConsoleScreenshots photographs the console of a server that is
+// already running with a catalogue (scripts/screenshots.sh: the sample
+// catalogue, for the README); it checks the same as TestConsoleBrowser's
+// text query and is skipped unless OMNIRANK_CONSOLE_URL is set.
+func TestConsoleScreenshots(t *testing.T) {
+	base := os.Getenv(consoleURLEnv)
+	if base == "" {
+		t.Skip(consoleURLEnv + " is not set: run `make screenshots`")
+	}
+	q := os.Getenv("OMNIRANK_CONSOLE_QUERY")
+	if q == "" {
+		q = "red shoes"
+	}
+	ctx := browser(t)
+	if err := chromedp.Do(ctx, searchText(base, q)); err != nil {
+		t.Fatal(err)
+	}
+	cards := waitCards(t, ctx, "#results")
+	checkCards(t, cards, cards[0].ID)
+	shoot(t, ctx, "console-search.png")
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/#/product/"+cards[0].ID)); err != nil {
+		t.Fatal(err)
+	}
+	waitCards(t, ctx, "#similar")
+	shoot(t, ctx, "console-product.png")
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/#/pipeline"),
+		chromedp.Poll[chromedp.Void](`document.querySelectorAll('#pipe-summary .card').length === 6`, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+		updated, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.hash + ' | ' + document.querySelector('#page-pipeline').innerText`))
+		t.Fatalf("pipeline page: %v (%s)", err, updated)
+	}
+	shoot(t, ctx, "console-pipeline.png")
+}
+
 // TestConsoleBrowser drives the console in headless Chromium against a real
 // server on loopback: a text query, an image upload, a product page and the
 // pipeline page.
@@ -151,9 +194,7 @@ func TestConsoleBrowser(t *testing.T) {
 	}
 
 	t.Run("text query", func(t *testing.T) {
-		run(t, chromedp.Navigate(base+"/#/search"),
-			chromedp.SetValue(chromedp.CSS("#q-text"), "red running shoes"),
-			chromedp.Click(chromedp.CSS("#q-go")))
+		run(t, searchText(base, "red running shoes"))
 		checkCards(t, waitCards(t, ctx, "#results"), "shoe-red")
 		shoot(t, ctx, "console-search.png")
 	})
