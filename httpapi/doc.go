@@ -23,6 +23,9 @@
 // product's own product.json lists are served: an unknown id or key is
 // 404, whatever the path holds.
 //
-// The Handler is one http.Handler, so middleware (authentication, logging)
-// wraps it whole.
+// Authentication: a JSON call is a call of the gRPC server, so its
+// interceptors (tokens, scopes, rate and size limits) apply unchanged, with
+// the Authorization header as metadata; the media routes take a wrapper
+// (Config.GuardMedia); the console's files and the OpenAPI document are
+// public (they hold no data).
 package httpapi

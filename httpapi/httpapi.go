@@ -54,6 +54,11 @@ type Config struct {
 	MaxMediaBytes int64
 	// ThumbnailCacheBytes bounds the thumbnail cache (0: the default).
 	ThumbnailCacheBytes int64
+	// GuardMedia, when set, wraps the media routes (authentication). The
+	// JSON API needs no wrapper: its calls pass the gRPC server's
+	// interceptors, which read the Authorization header as metadata. The
+	// console's files and the OpenAPI document hold no data.
+	GuardMedia func(http.Handler) http.Handler
 	// Console, when set, answers every path no other route takes ("/").
 	Console http.Handler
 	Logger  *slog.Logger
@@ -122,9 +127,13 @@ func New(cfg Config) (http.Handler, error) {
 	})
 	if cfg.Store != nil {
 		m := newMedia(cfg.Store, cfg.MaxMediaBytes, cfg.ThumbnailCacheBytes, cfg.Logger)
-		mux.HandleFunc("GET /v1/products/{id}/image", m.serveKind("image"))
-		mux.HandleFunc("GET /v1/products/{id}/audio", m.serveKind("audio"))
-		mux.HandleFunc("GET /v1/products/{id}/thumbnail", m.serveThumbnail)
+		guard := cfg.GuardMedia
+		if guard == nil {
+			guard = func(h http.Handler) http.Handler { return h }
+		}
+		mux.Handle("GET /v1/products/{id}/image", guard(m.serveKind("image")))
+		mux.Handle("GET /v1/products/{id}/audio", guard(m.serveKind("audio")))
+		mux.Handle("GET /v1/products/{id}/thumbnail", guard(http.HandlerFunc(m.serveThumbnail)))
 	}
 	if cfg.Console != nil {
 		mux.Handle("/", cfg.Console)

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"log/slog"
@@ -62,6 +63,7 @@ func startSecure(t *testing.T) *secureEnv {
 	var tokens string
 	tokens, e.secrets = authtest.TokenFile(t, map[string]string{
 		"shop": "query,feedback", "ops": "admin", "loader": "ingest", "flood": "query", "scraper": "query",
+		"console": "query",
 	})
 	cfg := testConfig(t.TempDir())
 	cfg.HTTPAddr = "127.0.0.1:0"
@@ -243,6 +245,24 @@ func TestSecurity(t *testing.T) {
 		e.httpGet(t, "/metrics", "omr_forged", http.StatusUnauthorized)
 	})
 
+	// The JSON/HTTP API is guarded as gRPC is: its calls pass the same
+	// interceptors; media need a query token; the console's files are public.
+	t.Run("JSON API and media", func(t *testing.T) {
+		query := `{"query_text": "shoes", "k": 3}`
+		e.httpDo(t, http.MethodPost, "/v1/recommend", "", query, http.StatusUnauthorized)
+		e.httpDo(t, http.MethodPost, "/v1/recommend", e.secrets["loader"], query, http.StatusForbidden)
+		e.httpDo(t, http.MethodPost, "/v1/recommend", e.secrets["console"], query, http.StatusOK)
+		big := fmt.Sprintf(`{"query_image": %q}`, base64.StdEncoding.EncodeToString(make([]byte, testQueryBytes+1)))
+		if body := e.httpDo(t, http.MethodPost, "/v1/recommend", e.secrets["console"], big, http.StatusTooManyRequests); !strings.Contains(body, "cap") {
+			t.Errorf("over the query cap: %s", body)
+		}
+		e.httpGet(t, "/v1/products/none/thumbnail", "", http.StatusUnauthorized)
+		e.httpGet(t, "/v1/products/none/thumbnail", e.secrets["ops"], http.StatusForbidden)
+		e.httpGet(t, "/v1/products/none/thumbnail", e.secrets["console"], http.StatusNotFound)
+		e.httpGet(t, "/", "", http.StatusOK)
+		e.httpGet(t, "/openapi.json", "", http.StatusOK)
+	})
+
 	t.Run("secrets stay out of the log", func(t *testing.T) {
 		_, s3secret, err := s3gw.LoadOrCreateCredentials(e.srv.cfg.DataDir)
 		if err != nil {
@@ -266,29 +286,39 @@ func TestSecurity(t *testing.T) {
 // httpGet fetches path over HTTPS with the client certificate and wants status.
 func (e *secureEnv) httpGet(t *testing.T, path, token string, want int) string {
 	t.Helper()
+	return e.httpDo(t, http.MethodGet, path, token, "", want)
+}
+
+// httpDo sends a request (a non-empty body as JSON) over HTTPS with the
+// client certificate and wants status.
+func (e *secureEnv) httpDo(t *testing.T, method, path, token, body string, want int) string {
+	t.Helper()
 	tc, err := auth.ClientTLS(e.pki.CA, e.pki.ClientCert, e.pki.ClientKey, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: tc}, Timeout: 10 * time.Second}
 	defer hc.CloseIdleConnections()
-	req, err := http.NewRequest(http.MethodGet, "https://"+e.srv.HTTPAddr()+path, nil)
+	req, err := http.NewRequest(method, "https://"+e.srv.HTTPAddr()+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		t.Fatalf("GET %s: %v", path, err)
+		t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
+	out, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != want {
-		t.Errorf("GET %s (token %v): %s, want %d", path, token != "", resp.Status, want)
+		t.Errorf("%s %s (token %v): %s, want %d: %.300s", method, path, token != "", resp.Status, want, out)
 	}
-	return string(body)
+	return string(out)
 }
 
 func grepLines(s, sub string) string {

@@ -324,7 +324,8 @@ func (s *Server) startHTTP() error {
 		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 		if s.grpc != nil {
 			web, err := httpapi.New(httpapi.Config{GRPC: s.grpc, MaxMessageBytes: s.guard.MaxRecvMsgSize(),
-				Store: s.store, MaxMediaBytes: api.MaxMediaBytes, Console: console.Handler(), Logger: s.log})
+				Store: s.store, MaxMediaBytes: api.MaxMediaBytes, Console: console.Handler(), Logger: s.log,
+				GuardMedia: func(h http.Handler) http.Handler { return s.guard.HTTP(auth.ScopeQuery, h) }})
 			if err != nil {
 				return err
 			}
