@@ -22,9 +22,20 @@ function el(tag, attrs, ...children) {
   return e;
 }
 
+// token is the API token (servers started with --auth-tokens), kept for
+// this browser tab only.
+const token = {
+  get: () => sessionStorage.getItem("omnirank-token") || "",
+  ask() {
+    const t = prompt("API token (Bearer), kept for this tab:", token.get());
+    if (t !== null) { sessionStorage.setItem("omnirank-token", t.trim()); route(); }
+  },
+  headers: () => (token.get() ? { Authorization: "Bearer " + token.get() } : {}),
+};
+
 // api calls the JSON API; a non-2xx answer throws the server's message.
 async function api(method, path, body) {
-  const opts = { method, headers: {} };
+  const opts = { method, headers: token.headers() };
   if (body !== undefined) {
     opts.headers["Content-Type"] = "application/json";
     opts.body = JSON.stringify(body);
@@ -34,6 +45,7 @@ async function api(method, path, body) {
   let data = {};
   try { data = text ? JSON.parse(text) : {}; } catch (_) { data = { message: text }; }
   if (!resp.ok) {
+    if (resp.status === 401 || resp.status === 403) $("#token").classList.add("needed");
     const err = new Error(data.message || resp.statusText);
     err.status = resp.status;
     throw err;
@@ -42,6 +54,22 @@ async function api(method, path, body) {
 }
 
 const productPath = (id) => "/v1/products/" + encodeURIComponent(id);
+
+// media makes an <img> or <audio> of a media URL. With a token the bytes are
+// fetched with it (an element's own request cannot carry the header) and
+// shown from a blob: URL.
+function media(tag, url, attrs) {
+  const e = el(tag, attrs);
+  if (!token.get()) {
+    e.src = url;
+    return e;
+  }
+  fetch(url, { headers: token.headers() })
+    .then((r) => (r.ok ? r.blob() : Promise.reject(new Error(r.statusText))))
+    .then((b) => { e.src = URL.createObjectURL(b); })
+    .catch(() => e.replaceWith(el("span", { class: "status error" }, "media unavailable")));
+  return e;
+}
 const money = (p, cur) => (p ? Number(p).toFixed(2) + (cur ? " " + cur : "") : "");
 
 // ------------------------------------------------------------------ search
@@ -157,7 +185,7 @@ function renderResults(grid, results, withActions) {
     }
     const hasImage = (r.media || []).some((m) => m.kind === "image");
     const card = el("div", { class: "result", "data-id": r.id },
-      hasImage ? el("img", { src: productPath(r.id) + "/thumbnail?size=256", alt: r.title, loading: "lazy" }) : null,
+      hasImage ? media("img", productPath(r.id) + "/thumbnail?size=256", { alt: r.title, loading: "lazy" }) : null,
       el("a", { class: "title", href: "#/product/" + encodeURIComponent(r.id) }, r.title || r.id),
       el("div", { class: "meta" }, el("span", {}, money(r.price, r.currency)), el("span", { class: "score" }, "score " + Number(r.score).toFixed(3))),
       bars);
@@ -253,11 +281,11 @@ async function showProduct(id) {
     return;
   }
   const p = g.product;
-  const media = el("div", { class: "media" });
+  const box2 = el("div", { class: "media" });
   for (const m of p.media || []) {
     const src = productPath(p.id) + "/" + m.kind + "?key=" + encodeURIComponent(m.key);
-    if (m.kind === "image") media.append(el("img", { src, alt: p.title }));
-    else if (m.kind === "audio") media.append(el("audio", { controls: true, preload: "metadata", src }));
+    if (m.kind === "image") box2.append(media("img", src, { alt: p.title }));
+    else if (m.kind === "audio") box2.append(media("audio", src, { controls: true, preload: "metadata" }));
   }
   const dl = el("dl", {});
   const row = (k, v) => { if (v !== undefined && v !== "") dl.append(el("dt", {}, k), el("dd", {}, v)); };
@@ -268,7 +296,7 @@ async function showProduct(id) {
   row("price", money(p.price, p.currency));
   for (const [k, v] of Object.entries(p.attributes || {})) row(k, v);
   row("description", p.description);
-  box.replaceChildren(el("h1", {}, p.title), el("div", { class: "product" }, media, dl));
+  box.replaceChildren(el("h1", {}, p.title), el("div", { class: "product" }, box2, dl));
   try {
     const sim = await api("POST", "/v1/recommend", { positive_ids: [p.id], k: 8, explain: true });
     renderResults($("#similar"), sim.results, false);
@@ -284,7 +312,7 @@ async function showProduct(id) {
 // are the upper bounds of the histogram's buckets. Empty where this
 // process runs no fusion.
 async function freshness() {
-  const resp = await fetch("/metrics");
+  const resp = await fetch("/metrics", { headers: token.headers() });
   if (!resp.ok) return null;
   const buckets = [];
   let count = 0;
@@ -389,5 +417,6 @@ function route() {
 }
 
 initSearch();
+$("#token").addEventListener("click", token.ask);
 window.addEventListener("hashchange", route);
 route();
