@@ -144,3 +144,24 @@ func TestDisplayTypeNeverServesActiveContent(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkThumbnail: a 1000×1000 JPEG to a 256-pixel thumbnail (decode,
+// fit, encode), the work a cache miss costs.
+func BenchmarkThumbnail(b *testing.B) {
+	img := image.NewRGBA(image.Rect(0, 0, 1000, 1000))
+	for y := range 1000 {
+		for x := range 1000 {
+			img.Set(x, y, color.RGBA{uint8(x), uint8(y), uint8(x ^ y), 255})
+		}
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 90}); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := thumbnail(buf.Bytes(), 256); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

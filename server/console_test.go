@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -124,11 +125,36 @@ func checkCards(t *testing.T, cards []card, first string) {
 	}
 }
 
-// searchText runs a text query on the console's search page.
+// openSearch loads the search page afresh (no query state left over).
+func openSearch(base string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(chromedp.Navigate("about:blank"), chromedp.Navigate(base+"/#/search"),
+		chromedp.WaitReady(chromedp.CSS("#q-text")))
+}
+
+// searchText runs a text query on a fresh search page.
 func searchText(base, q string) chromedp.Action[chromedp.Void] {
-	return chromedp.Steps(chromedp.Navigate(base+"/#/search"),
+	return chromedp.Steps(openSearch(base),
 		chromedp.SetValue(chromedp.CSS("#q-text"), q),
 		chromedp.Click(chromedp.CSS("#q-go")))
+}
+
+// searched runs actions that start a search and returns the cards of that
+// search, not of the one before (the grid's data-seq numbers searches).
+func searched(t *testing.T, ctx context.Context, actions ...chromedp.Action[chromedp.Void]) []card {
+	t.Helper()
+	const seq = `String(document.querySelector('#results') && document.querySelector('#results').dataset.seq || '')`
+	before, err := chromedp.Run(ctx, chromedp.Evaluate[string](seq))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := chromedp.Do(tctx, append(actions, chromedp.Poll[chromedp.Void](fmt.Sprintf(`%s !== %q`, seq, before),
+		chromedp.WithPollingTimeout(30*time.Second)))...); err != nil {
+		status, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#search-status")))
+		t.Fatalf("search: %v (status %q)", err, status)
+	}
+	return waitCards(t, ctx, "#results")
 }
 
 // consoleURLEnv names a running server's console for TestConsoleScreenshots.
@@ -148,10 +174,7 @@ func TestConsoleScreenshots(t *testing.T) {
 		q = "red shoes"
 	}
 	ctx := browser(t)
-	if err := chromedp.Do(ctx, searchText(base, q)); err != nil {
-		t.Fatal(err)
-	}
-	cards := waitCards(t, ctx, "#results")
+	cards := searched(t, ctx, searchText(base, q))
 	checkCards(t, cards, cards[0].ID)
 	shoot(t, ctx, "console-search.png")
 	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/#/product/"+cards[0].ID)); err != nil {
@@ -194,35 +217,65 @@ func TestConsoleBrowser(t *testing.T) {
 	}
 
 	t.Run("text query", func(t *testing.T) {
-		run(t, searchText(base, "red running shoes"))
-		checkCards(t, waitCards(t, ctx, "#results"), "shoe-red")
+		checkCards(t, searched(t, ctx, searchText(base, "red running shoes")), "shoe-red")
 		shoot(t, ctx, "console-search.png")
 	})
-	t.Run("image upload", func(t *testing.T) {
+	t.Run("image upload and more like this", func(t *testing.T) {
 		pic := filepath.Join(t.TempDir(), "guitar.png")
 		if err := os.WriteFile(pic, testImage(t, 4), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		run(t, chromedp.Navigate(base+"/#/search"), chromedp.Reload(),
-			chromedp.WaitReady(chromedp.CSS("#q-file")),
-			chromedp.SetUploadFiles(chromedp.CSS("#q-file"), []string{pic}))
-		checkCards(t, waitCards(t, ctx, "#results"), "guitar")
+		run(t, openSearch(base))
+		checkCards(t, searched(t, ctx, chromedp.SetUploadFiles(chromedp.CSS("#q-file"), []string{pic})), "guitar")
 		if media := text(t, "#q-media"); !strings.Contains(media, "image: guitar.png") {
-			t.Errorf("query media shows %q", text(t, "#q-media"))
+			t.Errorf("query media shows %q", media)
 		}
-	})
-	t.Run("more like this", func(t *testing.T) {
-		before, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#results').dataset.seq`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		run(t, chromedp.Click(chromedp.CSS(`#results .result[data-id="guitar"] button.more`)),
-			chromedp.Poll[chromedp.Void](fmt.Sprintf(`document.querySelector('#q-examples').textContent.includes('+ guitar') && document.querySelector('#results').dataset.seq !== %q`, before),
-				chromedp.WithPollingTimeout(10*time.Second)))
-		for _, c := range waitCards(t, ctx, "#results") {
+		for _, c := range searched(t, ctx, chromedp.Click(chromedp.CSS(`#results .result[data-id="guitar"] button.more`))) {
 			if c.ID == "guitar" {
 				t.Errorf("more like guitar shows guitar again")
 			}
+		}
+		if chips := text(t, "#q-examples"); !strings.Contains(chips, "+ guitar") {
+			t.Errorf("examples show %q", chips)
+		}
+	})
+	t.Run("filters and less like this", func(t *testing.T) {
+		// Kitchen products and their prices (10 + seed): mug-blue 12,
+		// kettle 15, teapot 18.
+		ids := func(cards []card) []string {
+			var out []string
+			for _, c := range cards {
+				out = append(out, c.ID)
+			}
+			slices.Sort(out)
+			return out
+		}
+		run(t, openSearch(base), chromedp.SetValue(chromedp.CSS("#q-text"), "ceramic"),
+			chromedp.SetValue(chromedp.CSS("#q-category"), "kitchen"))
+		cards := searched(t, ctx, chromedp.Click(chromedp.CSS("#q-go")))
+		if got, want := ids(cards), []string{"kettle", "mug-blue", "teapot"}; !slices.Equal(got, want) {
+			t.Fatalf("category kitchen: %v, want %v", got, want)
+		}
+		less := cards[0].ID
+		got := ids(searched(t, ctx, chromedp.Click(chromedp.CSS(fmt.Sprintf(`#results .result[data-id=%q] button.less`, less)))))
+		if len(got) != 2 || slices.Contains(got, less) {
+			t.Errorf("less like %s: %v", less, got)
+		}
+		if chips := text(t, "#q-examples"); !strings.Contains(chips, "− "+less) {
+			t.Errorf("examples show %q", chips)
+		}
+		var want []string
+		for _, p := range []struct {
+			id    string
+			price int
+		}{{"kettle", 15}, {"mug-blue", 12}, {"teapot", 18}} {
+			if p.price >= 13 && p.id != less {
+				want = append(want, p.id)
+			}
+		}
+		got = ids(searched(t, ctx, chromedp.SetValue(chromedp.CSS("#q-pmin"), "13"), chromedp.Click(chromedp.CSS("#q-go"))))
+		if !slices.Equal(got, want) {
+			t.Errorf("from 13 EUR, less like %s: %v, want %v", less, got, want)
 		}
 	})
 	t.Run("product page shows its media and plays nothing", func(t *testing.T) {
