@@ -61,3 +61,23 @@ func (r *Ranker) LexicalHits(ctx context.Context, space, text string, k int, acc
 		return s.has(id) && (accept == nil || accept(id))
 	}})
 }
+
+// PopularityOf is a product's stored (undecayed) popularity sum.
+func (r *Ranker) PopularityOf(id string) float64 {
+	r.fb.mu.RLock()
+	defer r.fb.mu.RUnlock()
+	return r.fb.pop[id]
+}
+
+// CooccurrenceOf is the co-occurrence count of b with a.
+func (r *Ranker) CooccurrenceOf(a, b string) float32 {
+	r.fb.mu.RLock()
+	defer r.fb.mu.RUnlock()
+	return r.fb.cooc[a][b]
+}
+
+// KnowsUser reports whether the ranker holds a history of user.
+func (r *Ranker) KnowsUser(user string) bool {
+	_, ok := r.fb.user(user)
+	return ok
+}

@@ -6,13 +6,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"log/slog"
 	"math"
 	"slices"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -44,6 +43,27 @@ type userState struct {
 	events    []event // oldest first, at most historySize
 	purchased map[string]struct{}
 	purchases []string // FIFO of purchased, bounds the map
+	// window is the latest contribution window (event time / userCapWin)
+	// of the user's events; counts their applied events per product in it.
+	window int64
+	counts map[string]int
+}
+
+// admit reports whether one more event of the user on product may count in
+// the window of at: at most limit per product per window, in at most
+// maxProducts products. Events dated in an earlier window than the user's
+// latest count against the latest, so back-dating cannot spread a burst.
+func (u *userState) admit(product string, at time.Time, win time.Duration, limit, maxProducts int) bool {
+	w := at.UnixNano() / int64(win)
+	if u.counts == nil || w > u.window {
+		u.window, u.counts = w, map[string]int{}
+	}
+	n, seen := u.counts[product]
+	if n >= limit || (!seen && len(u.counts) >= maxProducts) {
+		return false
+	}
+	u.counts[product] = n + 1
+	return true
 }
 
 // maxPurchases bounds the purchased items remembered per user.
@@ -66,6 +86,7 @@ type feedbackStore struct {
 	t0       time.Time
 	cooc     map[string]map[string]float32
 	events   int64
+	capped   int64
 	version  uint64
 	popCache []string // ids by popularity, for version popCacheV
 	popCV    uint64
@@ -75,14 +96,33 @@ func newFeedbackStore(cfg *config) *feedbackStore {
 	return &feedbackStore{cfg: cfg, users: map[string]*userState{}, pop: map[string]float64{}, cooc: map[string]map[string]float32{}}
 }
 
-// add applies one feedback event.
-func (f *feedbackStore) add(fb topology.Feedback) {
+// addResult says what add did with an event.
+type addResult int
+
+const (
+	added addResult = iota
+	addInvalid
+	addCapped // over the user's contribution cap (WithUserContributionCap)
+)
+
+// add applies one feedback event, unless the user's contribution to the
+// product is capped.
+func (f *feedbackStore) add(fb topology.Feedback) addResult {
 	w, ok := kindWeights[fb.Kind]
 	if !ok || fb.UserID == "" || fb.ProductID == "" {
-		return
+		return addInvalid
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	u := f.users[fb.UserID]
+	if u == nil {
+		u = &userState{purchased: map[string]struct{}{}}
+		f.users[fb.UserID] = u
+	}
+	if !u.admit(fb.ProductID, fb.Time, f.cfg.userCapWin, f.cfg.userCap, 4*f.cfg.historySize) {
+		f.capped++
+		return addCapped
+	}
 	f.events++
 	f.version++
 	if f.t0.IsZero() {
@@ -97,11 +137,6 @@ func (f *feedbackStore) add(fb topology.Feedback) {
 	f.pop[fb.ProductID] = p
 	f.popMax = max(f.popMax, p)
 
-	u := f.users[fb.UserID]
-	if u == nil {
-		u = &userState{purchased: map[string]struct{}{}}
-		f.users[fb.UserID] = u
-	}
 	// Co-occurrence with the distinct items this user touched within the
 	// session window of this event.
 	seen := map[string]bool{fb.ProductID: true}
@@ -130,6 +165,34 @@ func (f *feedbackStore) add(fb topology.Feedback) {
 				delete(u.purchased, u.purchases[0])
 				u.purchases = u.purchases[1:]
 			}
+		}
+	}
+	return added
+}
+
+// replaceWith takes over everything ns holds (a rebuild after a user was
+// forgotten) in one step.
+func (f *feedbackStore) replaceWith(ns *feedbackStore) {
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.users, f.pop, f.popMax, f.t0, f.cooc = ns.users, ns.pop, ns.popMax, ns.t0, ns.cooc
+	f.events, f.capped = ns.events, ns.capped
+	f.version++
+	f.popCache = nil
+}
+
+// dropUsers removes the histories of the users with the given tokens
+// (topology.FeedbackUserToken) at once; what they added to popularity and
+// co-occurrence goes with the rebuild that follows.
+func (f *feedbackStore) dropUsers(tokens map[string]bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for id := range f.users {
+		if tokens[topology.FeedbackUserToken(id)] {
+			delete(f.users, id)
+			f.version++
 		}
 	}
 }
@@ -275,69 +338,10 @@ func (f *feedbackStore) popular() []string {
 	return ids
 }
 
-func (f *feedbackStore) stats() (events int64, users, items int) {
+func (f *feedbackStore) stats() (events, capped int64, users, items int) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	return f.events, len(f.users), len(f.pop)
-}
-
-// feedbackFollower replays the feedback stream into a feedbackStore.
-type feedbackFollower struct {
-	store     *feedbackStore
-	log       *slog.Logger
-	startSeq  uint64
-	rejected  atomic.Int64
-	ready     atomic.Bool
-	readyCh   chan struct{}
-	readyOnce sync.Once
-}
-
-func (ff *feedbackFollower) markReady() {
-	ff.readyOnce.Do(func() {
-		ff.ready.Store(true)
-		close(ff.readyCh)
-	})
-}
-
-func (ff *feedbackFollower) handle(msg jetstream.Msg) {
-	var fb topology.Feedback
-	if err := json.Unmarshal(msg.Data(), &fb); err != nil {
-		ff.rejected.Add(1)
-		ff.log.Warn("rejecting feedback event", "subject", msg.Subject(), "err", err)
-	} else if _, ok := kindWeights[fb.Kind]; !ok || fb.UserID == "" || fb.ProductID == "" || fb.Time.IsZero() {
-		ff.rejected.Add(1)
-		ff.log.Warn("rejecting feedback event", "subject", msg.Subject(), "kind", fb.Kind)
-	} else {
-		ff.store.add(fb)
-	}
-	if meta, err := msg.Metadata(); err == nil && (meta.Sequence.Stream >= ff.startSeq || meta.NumPending == 0) {
-		ff.markReady()
-	}
-}
-
-// follow replays feedback.> from the start of the stream with an ordered
-// consumer until ctx ends.
-func (ff *feedbackFollower) follow(ctx context.Context, js jetstream.JetStream) (func(), error) {
-	stream, err := js.Stream(ctx, topology.StreamFeedback)
-	if err != nil {
-		return nil, fmt.Errorf("open stream %s: %w", topology.StreamFeedback, err)
-	}
-	info, err := stream.Info(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("stream %s info: %w", topology.StreamFeedback, err)
-	}
-	if info.State.Msgs == 0 {
-		ff.markReady()
-	}
-	ff.startSeq = info.State.LastSeq
-	cons, err := js.OrderedConsumer(ctx, topology.StreamFeedback, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{"feedback.>"},
-		DeliverPolicy:  jetstream.DeliverAllPolicy,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("feedback consumer: %w", err)
-	}
-	return topology.Consume(ctx, cons, ff.handle, ff.log)
+	return f.events, f.capped, len(f.users), len(f.pop)
 }
 
 // Feedback implements omnirankv1.FeedbackServiceServer: it validates events
@@ -345,12 +349,20 @@ func (ff *feedbackFollower) follow(ctx context.Context, js jetstream.JetStream) 
 // rankers learn from the events by following the stream.
 type Feedback struct {
 	omnirankv1.UnimplementedFeedbackServiceServer
-	js  jetstream.JetStream
-	cfg config
+	js      jetstream.JetStream
+	cfg     config
+	limiter *feedbackLimiter
+	metrics *feedbackMetrics
+}
+
+func newFeedback(js jetstream.JetStream, cfg config, m *feedbackMetrics) *Feedback {
+	return &Feedback{js: js, cfg: cfg, limiter: newFeedbackLimiter(cfg.fbLimits), metrics: m}
 }
 
 // NewFeedback returns the feedback service over js. Of the options it uses
-// WithLogger and WithClock.
+// WithLogger, WithClock, WithMetrics and the feedback ones
+// (WithFeedbackClockSkew, WithFeedbackRetention, WithFeedbackLimits,
+// WithClientIdentity).
 func NewFeedback(js jetstream.JetStream, opts ...Option) (*Feedback, error) {
 	if js == nil {
 		return nil, optErr("nil JetStream")
@@ -359,7 +371,13 @@ func NewFeedback(js jetstream.JetStream, opts ...Option) (*Feedback, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Feedback{js: js, cfg: cfg}, nil
+	m := newFeedbackMetrics()
+	if cfg.registerer != nil {
+		if err := cfg.registerer.Register(m.rejected); err != nil {
+			return nil, fmt.Errorf("register feedback metrics: %w", err)
+		}
+	}
+	return newFeedback(js, cfg, m), nil
 }
 
 // validID checks a user or product id.
@@ -394,6 +412,7 @@ func (f *Feedback) Record(ctx context.Context, req *omnirankv1.RecordRequest) (*
 	}
 	now := f.cfg.now()
 	msgs := make([]*nats.Msg, 0, n)
+	perUser := map[string]int{}
 	for i, ev := range req.GetEvents() {
 		if err := validID("user_id", ev.GetUserId()); err != nil {
 			return nil, status.Errorf(codes.InvalidArgument, "event %d: %v", i, err)
@@ -414,14 +433,32 @@ func (f *Feedback) Record(ctx context.Context, req *omnirankv1.RecordRequest) (*
 		if ev.GetTimestampMs() > 0 {
 			at = time.UnixMilli(ev.GetTimestampMs()).UTC()
 		}
+		switch {
+		case at.After(now.Add(f.cfg.fbSkew)):
+			f.metrics.rejected.WithLabelValues("future").Inc()
+			return nil, status.Errorf(codes.InvalidArgument, "event %d: timestamp_ms %d is %v in the future (allowed clock skew %v)",
+				i, ev.GetTimestampMs(), at.Sub(now).Round(time.Second), f.cfg.fbSkew)
+		case at.Before(now.Add(-f.cfg.fbRetention)):
+			f.metrics.rejected.WithLabelValues("too_old").Inc()
+			return nil, status.Errorf(codes.InvalidArgument, "event %d: timestamp_ms %d is older than the feedback retention (%v)",
+				i, ev.GetTimestampMs(), f.cfg.fbRetention)
+		}
+		perUser[ev.GetUserId()]++
 		data, err := json.Marshal(topology.Feedback{UserID: ev.GetUserId(), ProductID: ev.GetProductId(), Kind: ev.GetKind(), Time: at, RequestID: ev.GetRequestId()})
 		if err != nil {
 			return nil, status.Errorf(codes.Internal, "encode event %d: %v", i, err)
 		}
-		m := nats.NewMsg(topology.FeedbackSubject(ev.GetKind()))
+		m := nats.NewMsg(topology.FeedbackSubject(ev.GetKind(), ev.GetUserId()))
 		m.Data = data
 		m.Header.Set(jetstream.MsgIDHeader, feedbackMsgID(ev.GetUserId(), ev.GetProductId(), ev.GetKind(), at))
 		msgs = append(msgs, m)
+	}
+	if err := f.limiter.admit(f.cfg.clientID(ctx), len(msgs), perUser, f.cfg.now()); err != nil {
+		var le *limitError
+		if errors.As(err, &le) {
+			f.metrics.rejected.WithLabelValues("rate_" + le.who).Add(float64(len(msgs)))
+		}
+		return nil, status.Error(codes.ResourceExhausted, err.Error())
 	}
 	for i, m := range msgs {
 		if _, err := f.js.PublishMsg(ctx, m); err != nil {

@@ -277,7 +277,7 @@ func TestFeedbackRecord(t *testing.T) {
 	if info.State.Msgs != 3 {
 		t.Fatalf("stream holds %d events, want 3", info.State.Msgs)
 	}
-	msg, err := stream.GetLastMsgForSubject(ctx, topology.FeedbackSubject("purchase"))
+	msg, err := stream.GetLastMsgForSubject(ctx, topology.FeedbackSubject("purchase", "u"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/omnirank/omnirank/internal/option"
 	"github.com/omnirank/omnirank/ranker/index"
 	"github.com/omnirank/omnirank/ranker/lexical"
+	"github.com/omnirank/omnirank/topology"
 )
 
 // Sentinel errors. Errors returned by this package wrap them.
@@ -79,6 +80,16 @@ type config struct {
 	lexical       lexical.Config
 	lexicalOff    bool
 	lexicalWeight float32
+
+	// Feedback trust (issue 12): see WithFeedbackClockSkew,
+	// WithFeedbackRetention, WithFeedbackLimits, WithClientIdentity and
+	// WithUserContributionCap.
+	fbSkew      time.Duration
+	fbRetention time.Duration
+	fbLimits    FeedbackLimits
+	clientID    ClientIdentity
+	userCap     int
+	userCapWin  time.Duration
 }
 
 func defaultConfig() config {
@@ -108,6 +119,78 @@ func defaultConfig() config {
 		snap:            snapshotConfig{keep: 3},
 		lexical:         lexical.DefaultConfig(),
 		lexicalWeight:   DefaultLexicalWeight,
+		fbSkew:          DefaultFeedbackClockSkew,
+		fbRetention:     topology.FeedbackRetention,
+		fbLimits:        DefaultFeedbackLimits(),
+		clientID:        PeerHost,
+		userCap:         DefaultUserContributionCap,
+		userCapWin:      DefaultUserContributionWindow,
+	}
+}
+
+// DefaultFeedbackClockSkew is how far in the future a feedback event may
+// be dated (client clocks run ahead).
+const DefaultFeedbackClockSkew = 5 * time.Minute
+
+// DefaultUserContributionCap and DefaultUserContributionWindow: one user's
+// events count towards one product's popularity and co-occurrence at most
+// 10 times per 24 hours.
+const (
+	DefaultUserContributionCap    = 10
+	DefaultUserContributionWindow = 24 * time.Hour
+)
+
+// WithFeedbackClockSkew sets how far in the future a feedback event may be
+// dated (default DefaultFeedbackClockSkew). Record refuses later ones; the
+// ranker skips those dated that far after the stream stored them.
+func WithFeedbackClockSkew(d time.Duration) Option {
+	return durationOption("feedback clock skew", d, func(c *config) { c.fbSkew = d })
+}
+
+// WithFeedbackRetention sets how old a feedback event may be (default
+// topology.FeedbackRetention, the stream's MaxAge). Record refuses older
+// ones and the ranker skips them.
+func WithFeedbackRetention(d time.Duration) Option {
+	return durationOption("feedback retention", d, func(c *config) { c.fbRetention = d })
+}
+
+// WithFeedbackLimits sets Record's rate limits (default
+// DefaultFeedbackLimits).
+func WithFeedbackLimits(l FeedbackLimits) Option {
+	return func(c *config) error {
+		if err := l.Validate(); err != nil {
+			return err
+		}
+		c.fbLimits = l
+		return nil
+	}
+}
+
+// WithClientIdentity sets how Record names its caller for the per-client
+// rate limit (default PeerHost; an authenticating server passes the
+// token's subject).
+func WithClientIdentity(f ClientIdentity) Option {
+	return func(c *config) error {
+		if f == nil {
+			return optErr("nil client identity")
+		}
+		c.clientID = f
+		return nil
+	}
+}
+
+// WithUserContributionCap bounds what one user adds to a product's
+// popularity and co-occurrence: at most n of the user's events on the
+// product count per window (by event time); further ones are skipped and
+// counted (default DefaultUserContributionCap per
+// DefaultUserContributionWindow).
+func WithUserContributionCap(n int, window time.Duration) Option {
+	return func(c *config) error {
+		if n < 1 || window <= 0 {
+			return optErr("user contribution cap needs n >= 1 and window > 0, got %d per %v", n, window)
+		}
+		c.userCap, c.userCapWin = n, window
+		return nil
 	}
 }
 

@@ -77,20 +77,21 @@ func New(js jetstream.JetStream, enc Encoders, opts ...Option) (*Ranker, error) 
 		return nil, err
 	}
 	fs := newFeedbackStore(&cfg)
+	fm := newFeedbackMetrics()
 	r := &Ranker{
 		js:       js,
 		enc:      enc,
 		cfg:      cfg,
-		feedback: &Feedback{js: js, cfg: cfg},
+		feedback: newFeedback(js, cfg, fm),
 		catalog:  newCatalog(cfg.logger.With("component", "catalogue")),
 		gate:     newAdmission(cfg.maxInFlight, cfg.queueWait),
 		cpu:      newCPUGate(runtime.GOMAXPROCS(0)),
 		fb:       fs,
-		fbf:      &feedbackFollower{store: fs, log: cfg.logger.With("component", "feedback"), readyCh: make(chan struct{})},
+		fbf:      newFeedbackFollower(fs, &cfg, fm),
 		spaces:   map[string]*spaceState{},
 	}
 	if cfg.registerer != nil {
-		for _, c := range r.gate.collectors() {
+		for _, c := range append(r.gate.collectors(), fm.collectors()...) {
 			if err := cfg.registerer.Register(c); err != nil {
 				return nil, fmt.Errorf("register ranker metrics: %w", err)
 			}
@@ -450,7 +451,18 @@ type Stats struct {
 	FeedbackUsers   int
 	FeedbackItems   int
 	FeedbackReady   bool
+	// FeedbackRejects counts malformed events in the stream.
 	FeedbackRejects int64
+	// FeedbackSkipped counts stream events not applied, by reason
+	// (malformed, future, too_old, subject, forgotten, capped), since
+	// start; FeedbackCapped is the capped events the current store
+	// (rebuilt after a forget) skipped.
+	FeedbackSkipped map[string]int64
+	FeedbackCapped  int64
+	// FeedbackForgotten is the number of forgotten users known,
+	// FeedbackRebuilds how often the store was rebuilt without them.
+	FeedbackForgotten int
+	FeedbackRebuilds  int64
 	// ShedOverloaded counts Recommend requests refused with
 	// ResourceExhausted (no slot within the queue wait), ShedDeadline
 	// those whose deadline ended while they waited for one.
@@ -471,7 +483,9 @@ func (r *Ranker) Stats() Stats {
 		CatalogReady:      r.catalog.ready.Load(),
 		CatalogRejected:   r.catalog.rejected.Load(),
 		FeedbackReady:     r.fbf.ready.Load(),
-		FeedbackRejects:   r.fbf.rejected.Load(),
+		FeedbackRejects:   r.fbf.skipped[skipMalformed].Load(),
+		FeedbackSkipped:   map[string]int64{},
+		FeedbackRebuilds:  r.fbf.rebuilds.Load(),
 		ShedOverloaded:    r.gate.overloaded.Load(),
 		ShedDeadline:      r.gate.deadline.Load(),
 		RecommendInFlight: len(r.gate.slots),
@@ -482,7 +496,13 @@ func (r *Ranker) Stats() Stats {
 	if lex := r.lex.Load(); lex != nil {
 		st.LexicalDocs, st.LexicalReady = lex.Len(), lex.Ready()
 	}
-	st.FeedbackEvents, st.FeedbackUsers, st.FeedbackItems = r.fb.stats()
+	st.FeedbackEvents, st.FeedbackCapped, st.FeedbackUsers, st.FeedbackItems = r.fb.stats()
+	for why, n := range r.fbf.skipped {
+		st.FeedbackSkipped[string(why)] = n.Load()
+	}
+	r.fbf.mu.Lock()
+	st.FeedbackForgotten = len(r.fbf.tombs)
+	r.fbf.mu.Unlock()
 	r.mu.RLock()
 	for name, s := range r.spaces {
 		s.mu.RLock()

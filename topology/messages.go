@@ -170,3 +170,13 @@ type Feedback struct {
 	Time      time.Time `json:"time"`
 	RequestID string    `json:"request_id,omitempty"`
 }
+
+// Forgotten records a user erased from feedback (bucket BucketForgotten,
+// key FeedbackUserToken). Rankers drop the user's events with a FEEDBACK
+// stream sequence up to Seq (the stream's last sequence once the user's
+// events were purged) and rebuild what they derived from them; later
+// events are the user's new activity.
+type Forgotten struct {
+	Seq  uint64    `json:"seq"`
+	Time time.Time `json:"time"`
+}

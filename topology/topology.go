@@ -7,17 +7,23 @@
 //	jobs.<modality>.<lane>         extraction work (stream JOBS, work queue)
 //	features.<space>.<product>.<m> per-modality features (stream FEATURES, last per subject)
 //	emb.<space>.<product>          joint embeddings (stream EMB, last per subject: the embedding store)
-//	feedback.<kind>                user feedback (stream FEEDBACK)
+//	feedback.<kind>.<user-token>   user feedback (stream FEEDBACK; the token is
+//	                               FeedbackUserToken, so one user's events can be
+//	                               purged by subject; feedback.<kind> is the older
+//	                               layout, still accepted)
 //	dlq.<stage>                    dead letters (stream DLQ)
 //
 // KV buckets: products (catalogue records with ingest state), spaces
 // (embedding space definitions and the "active" alias), errors (ingest
 // errors an operator can list), campaigns (the re-embedding campaign's
-// state, see Campaign).
+// state, see Campaign), forgotten (users erased by `omnirank users forget`,
+// keyed by user token, see Forgotten).
 package topology
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -44,7 +50,15 @@ const (
 	// BucketCampaigns holds the re-embedding campaign (key CampaignKey)
 	// and finished ones (CampaignHistoryKey).
 	BucketCampaigns = "campaigns"
+	// BucketForgotten holds one Forgotten record per erased user, keyed by
+	// FeedbackUserToken; rankers watch it. Entries expire with the
+	// feedback retention, when nothing of the user can be left anyway.
+	BucketForgotten = "forgotten"
 )
+
+// FeedbackRetention is how long the FEEDBACK stream keeps events (MaxAge);
+// events dated earlier are rejected.
+const FeedbackRetention = 180 * 24 * time.Hour
 
 // S3EventsSubject is where the object store publishes its S3 event
 // notifications (versitygw's NatsTopic, MinIO's MINIO_NOTIFY_NATS_SUBJECT).
@@ -77,8 +91,23 @@ func FeaturesFilter(space string) string { return "features." + space + ".>" }
 // EmbFilter matches every embedding of a space.
 func EmbFilter(space string) string { return "emb." + space + ".>" }
 
-// FeedbackSubject is the subject of one kind of feedback event.
-func FeedbackSubject(kind string) string { return "feedback." + kind }
+// FeedbackSubject is the subject of one kind of feedback event of one
+// user: feedback.<kind>.<FeedbackUserToken(user)>.
+func FeedbackSubject(kind, user string) string {
+	return "feedback." + kind + "." + FeedbackUserToken(user)
+}
+
+// FeedbackUserFilter matches every feedback event of one user published
+// on the per-user subjects.
+func FeedbackUserFilter(user string) string { return "feedback.*." + FeedbackUserToken(user) }
+
+// FeedbackUserToken is the subject token (and forgotten-bucket key) of a
+// user id: 32 hex digits of its SHA-256. User ids may hold any character,
+// subject tokens may not; the token also keeps ids out of subjects.
+func FeedbackUserToken(user string) string {
+	sum := sha256.Sum256([]byte(user))
+	return hex.EncodeToString(sum[:16])
+}
 
 // DLQSubject is the dead-letter subject of a stage.
 func DLQSubject(stage string) string { return "dlq." + stage }
@@ -146,8 +175,8 @@ func Streams(o Options) []jetstream.StreamConfig {
 			MaxMsgsPerSubject: 1, Storage: jetstream.FileStorage, Replicas: r, Duplicates: 10 * time.Minute},
 		{Name: StreamEmb, Subjects: []string{"emb.*.*"}, Retention: jetstream.LimitsPolicy,
 			MaxMsgsPerSubject: 1, Storage: jetstream.FileStorage, Replicas: r},
-		{Name: StreamFeedback, Subjects: []string{"feedback.*"}, Retention: jetstream.LimitsPolicy,
-			MaxAge: 180 * 24 * time.Hour, Storage: jetstream.FileStorage, Replicas: r, Duplicates: 10 * time.Minute},
+		{Name: StreamFeedback, Subjects: []string{"feedback.*", "feedback.*.*"}, Retention: jetstream.LimitsPolicy,
+			MaxAge: FeedbackRetention, Storage: jetstream.FileStorage, Replicas: r, Duplicates: 10 * time.Minute},
 		{Name: StreamDLQ, Subjects: []string{"dlq.*"}, Retention: jetstream.LimitsPolicy,
 			MaxAge: 30 * 24 * time.Hour, Storage: jetstream.FileStorage, Replicas: r},
 	}
@@ -161,6 +190,7 @@ func KeyValues(o Options) []jetstream.KeyValueConfig {
 		{Bucket: BucketSpaces, Description: "embedding spaces and aliases", History: 16, Storage: jetstream.FileStorage, Replicas: r},
 		{Bucket: BucketErrors, Description: "ingest errors by product", Storage: jetstream.FileStorage, Replicas: r},
 		{Bucket: BucketCampaigns, Description: "re-embedding campaigns", History: 8, Storage: jetstream.FileStorage, Replicas: r},
+		{Bucket: BucketForgotten, Description: "users erased from feedback", TTL: FeedbackRetention, Storage: jetstream.FileStorage, Replicas: r},
 	}
 }
 
