@@ -195,3 +195,31 @@ func TestFreshness(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyedLimiterBoundedMemory: buckets idle long enough to be full are
+// dropped, and the map never holds more than maxKeys.
+func TestKeyedLimiterBoundedMemory(t *testing.T) {
+	k := newKeyedLimiter(10, 10, 64) // a bucket refills in 1 s
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 1000 {
+		if _, ok := k.reserve(fmt.Sprint("u", i), 1, now); !ok {
+			t.Fatalf("fresh key %d refused", i)
+		}
+		if n := k.len(); n > 64 {
+			t.Fatalf("%d buckets after %d keys, want <= 64", n, i+1)
+		}
+	}
+	if _, ok := k.reserve("busy", 10, now); !ok {
+		t.Fatal("full burst refused")
+	}
+	if _, ok := k.reserve("busy", 1, now); ok {
+		t.Fatal("empty bucket admitted")
+	}
+	later := now.Add(2 * time.Second)
+	if _, ok := k.reserve("other", 1, later); !ok {
+		t.Fatal("refused after idle")
+	}
+	if n := k.len(); n != 1 {
+		t.Fatalf("%d buckets after every other one went idle, want 1", n)
+	}
+}

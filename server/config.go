@@ -116,6 +116,12 @@ type Config struct {
 	// Limits are the API's request-size caps and per-token rate limit.
 	Limits auth.Limits
 
+	// Learning from shoppers (issue 12). FeedbackLimits are Record's
+	// per-user and per-client rate limits; FeedbackClockSkew is how far in
+	// the future a feedback event may be dated.
+	FeedbackLimits    ranker.FeedbackLimits
+	FeedbackClockSkew time.Duration
+
 	Logger *slog.Logger
 }
 
@@ -182,7 +188,8 @@ func DefaultConfig() Config {
 		S3Bucket: "omnirank", S3Region: "us-east-1", Device: "auto", FusionWait: 3 * time.Second,
 		ReconcileEvery: 10 * time.Minute, SnapshotEvery: 10 * time.Minute, BatchSize: 16, AckWait: 30 * time.Second,
 		RankerQueueWait: ranker.DefaultQueueWait, Limits: auth.DefaultLimits(),
-		NATSReplicas: 1,
+		NATSReplicas:   1,
+		FeedbackLimits: ranker.DefaultFeedbackLimits(), FeedbackClockSkew: ranker.DefaultFeedbackClockSkew,
 	}
 }
 

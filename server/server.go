@@ -219,7 +219,8 @@ func (s *Server) startRoles(ctx context.Context) error {
 		s.goRole("campaign", ctl.Run, ctx)
 	}
 	if cfg.has(RoleRanker) {
-		ropts := []ranker.Option{ranker.WithLogger(s.log), ranker.WithMetrics(s.reg), ranker.WithQueueWait(cfg.RankerQueueWait)}
+		ropts := []ranker.Option{ranker.WithLogger(s.log), ranker.WithMetrics(s.reg), ranker.WithQueueWait(cfg.RankerQueueWait),
+			ranker.WithFeedbackLimits(cfg.FeedbackLimits), ranker.WithFeedbackClockSkew(cfg.FeedbackClockSkew)}
 		if cfg.RankerMaxInFlight > 0 {
 			ropts = append(ropts, ranker.WithMaxInFlight(cfg.RankerMaxInFlight))
 		}

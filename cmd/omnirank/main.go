@@ -29,6 +29,7 @@ Usage:
   omnirank tokens  create --scopes query,feedback,ingest,admin [--name N] [--file F]   an API token (docs/SECURITY.md)
   omnirank certs   create --dir DIR [--hosts H,...]   a private CA, server and client certificates
   omnirank bench   extract|index|ingest|recommend|campaign [--json]
+  omnirank users   forget USER                   erase a user's feedback everywhere
   omnirank version
 
 Client commands take --addr, --tls-ca, --tls-cert/--tls-key (mutual TLS) and
@@ -75,6 +76,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdTokens(rest, stdout, stderr)
 	case "certs":
 		return cmdCerts(rest, stdout, stderr)
+	case "users":
+		return cmdUsers(ctx, rest, stdout, stderr)
 	case "bench":
 		return cmdBench(ctx, rest, stdout, stderr)
 	case "version":

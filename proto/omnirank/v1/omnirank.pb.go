@@ -3317,6 +3317,114 @@ func (x *PromoteCampaignRequest) GetMaxRegression() float64 {
 	return 0
 }
 
+type ForgetUserRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ForgetUserRequest) Reset() {
+	*x = ForgetUserRequest{}
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ForgetUserRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ForgetUserRequest) ProtoMessage() {}
+
+func (x *ForgetUserRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ForgetUserRequest.ProtoReflect.Descriptor instead.
+func (*ForgetUserRequest) Descriptor() ([]byte, []int) {
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *ForgetUserRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+type ForgetUserResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Events removed from the FEEDBACK stream: purged from the user's
+	// per-user subjects, deleted from the older feedback.<kind> subjects.
+	Purged  uint64 `protobuf:"varint,1,opt,name=purged,proto3" json:"purged,omitempty"`
+	Deleted uint64 `protobuf:"varint,2,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	// FEEDBACK sequence the tombstone covers; every ranker drops the user's
+	// events up to it and rebuilds popularity and co-occurrence.
+	Seq           uint64 `protobuf:"varint,3,opt,name=seq,proto3" json:"seq,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ForgetUserResponse) Reset() {
+	*x = ForgetUserResponse{}
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ForgetUserResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ForgetUserResponse) ProtoMessage() {}
+
+func (x *ForgetUserResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ForgetUserResponse.ProtoReflect.Descriptor instead.
+func (*ForgetUserResponse) Descriptor() ([]byte, []int) {
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *ForgetUserResponse) GetPurged() uint64 {
+	if x != nil {
+		return x.Purged
+	}
+	return 0
+}
+
+func (x *ForgetUserResponse) GetDeleted() uint64 {
+	if x != nil {
+		return x.Deleted
+	}
+	return 0
+}
+
+func (x *ForgetUserResponse) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
 var File_omnirank_v1_omnirank_proto protoreflect.FileDescriptor
 
 const file_omnirank_v1_omnirank_proto_rawDesc = "" +
@@ -3576,7 +3684,13 @@ const file_omnirank_v1_omnirank_proto_rawDesc = "" +
 	"\x16PromoteCampaignRequest\x12\x14\n" +
 	"\x05force\x18\x01 \x01(\bR\x05force\x12*\n" +
 	"\x0emax_regression\x18\x02 \x01(\x01H\x00R\rmaxRegression\x88\x01\x01B\x11\n" +
-	"\x0f_max_regression*/\n" +
+	"\x0f_max_regression\",\n" +
+	"\x11ForgetUserRequest\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\"X\n" +
+	"\x12ForgetUserResponse\x12\x16\n" +
+	"\x06purged\x18\x01 \x01(\x04R\x06purged\x12\x18\n" +
+	"\adeleted\x18\x02 \x01(\x04R\adeleted\x12\x10\n" +
+	"\x03seq\x18\x03 \x01(\x04R\x03seq*/\n" +
 	"\x06Fusion\x12\x0e\n" +
 	"\n" +
 	"FUSION_RRF\x10\x00\x12\x15\n" +
@@ -3593,7 +3707,7 @@ const file_omnirank_v1_omnirank_proto_rawDesc = "" +
 	"\rRankerService\x12J\n" +
 	"\tRecommend\x12\x1d.omnirank.v1.RecommendRequest\x1a\x1e.omnirank.v1.RecommendResponse2T\n" +
 	"\x0fFeedbackService\x12A\n" +
-	"\x06Record\x12\x1a.omnirank.v1.RecordRequest\x1a\x1b.omnirank.v1.RecordResponse2\xc8\f\n" +
+	"\x06Record\x12\x1a.omnirank.v1.RecordRequest\x1a\x1b.omnirank.v1.RecordResponse2\x97\r\n" +
 	"\fAdminService\x12M\n" +
 	"\n" +
 	"ListErrors\x12\x1e.omnirank.v1.ListErrorsRequest\x1a\x1f.omnirank.v1.ListErrorsResponse\x12A\n" +
@@ -3617,7 +3731,9 @@ const file_omnirank_v1_omnirank_proto_rawDesc = "" +
 	"\rWatchCampaign\x12\x1c.omnirank.v1.CampaignRequest\x1a\x1b.omnirank.v1.CampaignStatus0\x01\x12S\n" +
 	"\x0fStoreEvaluation\x12#.omnirank.v1.StoreEvaluationRequest\x1a\x1b.omnirank.v1.CampaignStatus\x12S\n" +
 	"\x0fPromoteCampaign\x12#.omnirank.v1.PromoteCampaignRequest\x1a\x1b.omnirank.v1.CampaignStatus\x12M\n" +
-	"\x10RollbackCampaign\x12\x1c.omnirank.v1.CampaignRequest\x1a\x1b.omnirank.v1.CampaignStatusB;Z9github.com/omnirank/omnirank/proto/omnirank/v1;omnirankv1b\x06proto3"
+	"\x10RollbackCampaign\x12\x1c.omnirank.v1.CampaignRequest\x1a\x1b.omnirank.v1.CampaignStatus\x12M\n" +
+	"\n" +
+	"ForgetUser\x12\x1e.omnirank.v1.ForgetUserRequest\x1a\x1f.omnirank.v1.ForgetUserResponseB;Z9github.com/omnirank/omnirank/proto/omnirank/v1;omnirankv1b\x06proto3"
 
 var (
 	file_omnirank_v1_omnirank_proto_rawDescOnce sync.Once
@@ -3632,7 +3748,7 @@ func file_omnirank_v1_omnirank_proto_rawDescGZIP() []byte {
 }
 
 var file_omnirank_v1_omnirank_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_omnirank_v1_omnirank_proto_msgTypes = make([]protoimpl.MessageInfo, 56)
+var file_omnirank_v1_omnirank_proto_msgTypes = make([]protoimpl.MessageInfo, 58)
 var file_omnirank_v1_omnirank_proto_goTypes = []any{
 	(Fusion)(0),                       // 0: omnirank.v1.Fusion
 	(Strategy)(0),                     // 1: omnirank.v1.Strategy
@@ -3687,32 +3803,34 @@ var file_omnirank_v1_omnirank_proto_goTypes = []any{
 	(*CampaignRequest)(nil),           // 50: omnirank.v1.CampaignRequest
 	(*StoreEvaluationRequest)(nil),    // 51: omnirank.v1.StoreEvaluationRequest
 	(*PromoteCampaignRequest)(nil),    // 52: omnirank.v1.PromoteCampaignRequest
-	nil,                               // 53: omnirank.v1.Product.AttributesEntry
-	nil,                               // 54: omnirank.v1.Filter.AttributesEntry
-	nil,                               // 55: omnirank.v1.RecommendResponse.ModelsEntry
-	nil,                               // 56: omnirank.v1.StatusResponse.PendingEntry
-	nil,                               // 57: omnirank.v1.StatusResponse.StatesEntry
+	(*ForgetUserRequest)(nil),         // 53: omnirank.v1.ForgetUserRequest
+	(*ForgetUserResponse)(nil),        // 54: omnirank.v1.ForgetUserResponse
+	nil,                               // 55: omnirank.v1.Product.AttributesEntry
+	nil,                               // 56: omnirank.v1.Filter.AttributesEntry
+	nil,                               // 57: omnirank.v1.RecommendResponse.ModelsEntry
+	nil,                               // 58: omnirank.v1.StatusResponse.PendingEntry
+	nil,                               // 59: omnirank.v1.StatusResponse.StatesEntry
 }
 var file_omnirank_v1_omnirank_proto_depIdxs = []int32{
-	53, // 0: omnirank.v1.Product.attributes:type_name -> omnirank.v1.Product.AttributesEntry
+	55, // 0: omnirank.v1.Product.attributes:type_name -> omnirank.v1.Product.AttributesEntry
 	3,  // 1: omnirank.v1.Product.media:type_name -> omnirank.v1.MediaRef
 	2,  // 2: omnirank.v1.UpsertRequest.product:type_name -> omnirank.v1.Product
 	4,  // 3: omnirank.v1.UpsertRequest.media:type_name -> omnirank.v1.MediaBlob
 	2,  // 4: omnirank.v1.GetResponse.product:type_name -> omnirank.v1.Product
 	12, // 5: omnirank.v1.Filter.price:type_name -> omnirank.v1.PriceRange
-	54, // 6: omnirank.v1.Filter.attributes:type_name -> omnirank.v1.Filter.AttributesEntry
+	56, // 6: omnirank.v1.Filter.attributes:type_name -> omnirank.v1.Filter.AttributesEntry
 	13, // 7: omnirank.v1.RecommendRequest.filter:type_name -> omnirank.v1.Filter
 	1,  // 8: omnirank.v1.RecommendRequest.strategy:type_name -> omnirank.v1.Strategy
 	0,  // 9: omnirank.v1.RecommendRequest.fusion:type_name -> omnirank.v1.Fusion
 	15, // 10: omnirank.v1.ScoredProduct.contributions:type_name -> omnirank.v1.Contribution
 	3,  // 11: omnirank.v1.ScoredProduct.media:type_name -> omnirank.v1.MediaRef
 	16, // 12: omnirank.v1.RecommendResponse.results:type_name -> omnirank.v1.ScoredProduct
-	55, // 13: omnirank.v1.RecommendResponse.models:type_name -> omnirank.v1.RecommendResponse.ModelsEntry
+	57, // 13: omnirank.v1.RecommendResponse.models:type_name -> omnirank.v1.RecommendResponse.ModelsEntry
 	18, // 14: omnirank.v1.RecordRequest.events:type_name -> omnirank.v1.FeedbackEvent
 	22, // 15: omnirank.v1.ListErrorsResponse.errors:type_name -> omnirank.v1.IngestError
 	25, // 16: omnirank.v1.StatusResponse.spaces:type_name -> omnirank.v1.SpaceStatus
-	56, // 17: omnirank.v1.StatusResponse.pending:type_name -> omnirank.v1.StatusResponse.PendingEntry
-	57, // 18: omnirank.v1.StatusResponse.states:type_name -> omnirank.v1.StatusResponse.StatesEntry
+	58, // 17: omnirank.v1.StatusResponse.pending:type_name -> omnirank.v1.StatusResponse.PendingEntry
+	59, // 18: omnirank.v1.StatusResponse.states:type_name -> omnirank.v1.StatusResponse.StatesEntry
 	27, // 19: omnirank.v1.ListModelsResponse.models:type_name -> omnirank.v1.ModelInfo
 	30, // 20: omnirank.v1.RegisterModelRequest.files:type_name -> omnirank.v1.ModelFile
 	27, // 21: omnirank.v1.RegisterModelResponse.model:type_name -> omnirank.v1.ModelInfo
@@ -3745,34 +3863,36 @@ var file_omnirank_v1_omnirank_proto_depIdxs = []int32{
 	51, // 48: omnirank.v1.AdminService.StoreEvaluation:input_type -> omnirank.v1.StoreEvaluationRequest
 	52, // 49: omnirank.v1.AdminService.PromoteCampaign:input_type -> omnirank.v1.PromoteCampaignRequest
 	50, // 50: omnirank.v1.AdminService.RollbackCampaign:input_type -> omnirank.v1.CampaignRequest
-	6,  // 51: omnirank.v1.CatalogService.Upsert:output_type -> omnirank.v1.UpsertResponse
-	8,  // 52: omnirank.v1.CatalogService.Get:output_type -> omnirank.v1.GetResponse
-	10, // 53: omnirank.v1.CatalogService.Delete:output_type -> omnirank.v1.DeleteResponse
-	11, // 54: omnirank.v1.CatalogService.BulkUpsert:output_type -> omnirank.v1.BulkUpsertResponse
-	17, // 55: omnirank.v1.RankerService.Recommend:output_type -> omnirank.v1.RecommendResponse
-	20, // 56: omnirank.v1.FeedbackService.Record:output_type -> omnirank.v1.RecordResponse
-	23, // 57: omnirank.v1.AdminService.ListErrors:output_type -> omnirank.v1.ListErrorsResponse
-	26, // 58: omnirank.v1.AdminService.Status:output_type -> omnirank.v1.StatusResponse
-	29, // 59: omnirank.v1.AdminService.ListModels:output_type -> omnirank.v1.ListModelsResponse
-	32, // 60: omnirank.v1.AdminService.RegisterModel:output_type -> omnirank.v1.RegisterModelResponse
-	35, // 61: omnirank.v1.AdminService.ListDeadLetters:output_type -> omnirank.v1.ListDeadLettersResponse
-	37, // 62: omnirank.v1.AdminService.ReplayDeadLetters:output_type -> omnirank.v1.ReplayDeadLettersResponse
-	39, // 63: omnirank.v1.AdminService.Reconcile:output_type -> omnirank.v1.ReconcileResponse
-	41, // 64: omnirank.v1.AdminService.CreateSpace:output_type -> omnirank.v1.SpaceInfo
-	44, // 65: omnirank.v1.AdminService.ListSpaces:output_type -> omnirank.v1.ListSpacesResponse
-	41, // 66: omnirank.v1.AdminService.GetSpace:output_type -> omnirank.v1.SpaceInfo
-	47, // 67: omnirank.v1.AdminService.RetireSpace:output_type -> omnirank.v1.RetireSpaceResponse
-	48, // 68: omnirank.v1.AdminService.StartCampaign:output_type -> omnirank.v1.CampaignStatus
-	48, // 69: omnirank.v1.AdminService.PauseCampaign:output_type -> omnirank.v1.CampaignStatus
-	48, // 70: omnirank.v1.AdminService.ResumeCampaign:output_type -> omnirank.v1.CampaignStatus
-	48, // 71: omnirank.v1.AdminService.CancelCampaign:output_type -> omnirank.v1.CampaignStatus
-	48, // 72: omnirank.v1.AdminService.GetCampaign:output_type -> omnirank.v1.CampaignStatus
-	48, // 73: omnirank.v1.AdminService.WatchCampaign:output_type -> omnirank.v1.CampaignStatus
-	48, // 74: omnirank.v1.AdminService.StoreEvaluation:output_type -> omnirank.v1.CampaignStatus
-	48, // 75: omnirank.v1.AdminService.PromoteCampaign:output_type -> omnirank.v1.CampaignStatus
-	48, // 76: omnirank.v1.AdminService.RollbackCampaign:output_type -> omnirank.v1.CampaignStatus
-	51, // [51:77] is the sub-list for method output_type
-	25, // [25:51] is the sub-list for method input_type
+	53, // 51: omnirank.v1.AdminService.ForgetUser:input_type -> omnirank.v1.ForgetUserRequest
+	6,  // 52: omnirank.v1.CatalogService.Upsert:output_type -> omnirank.v1.UpsertResponse
+	8,  // 53: omnirank.v1.CatalogService.Get:output_type -> omnirank.v1.GetResponse
+	10, // 54: omnirank.v1.CatalogService.Delete:output_type -> omnirank.v1.DeleteResponse
+	11, // 55: omnirank.v1.CatalogService.BulkUpsert:output_type -> omnirank.v1.BulkUpsertResponse
+	17, // 56: omnirank.v1.RankerService.Recommend:output_type -> omnirank.v1.RecommendResponse
+	20, // 57: omnirank.v1.FeedbackService.Record:output_type -> omnirank.v1.RecordResponse
+	23, // 58: omnirank.v1.AdminService.ListErrors:output_type -> omnirank.v1.ListErrorsResponse
+	26, // 59: omnirank.v1.AdminService.Status:output_type -> omnirank.v1.StatusResponse
+	29, // 60: omnirank.v1.AdminService.ListModels:output_type -> omnirank.v1.ListModelsResponse
+	32, // 61: omnirank.v1.AdminService.RegisterModel:output_type -> omnirank.v1.RegisterModelResponse
+	35, // 62: omnirank.v1.AdminService.ListDeadLetters:output_type -> omnirank.v1.ListDeadLettersResponse
+	37, // 63: omnirank.v1.AdminService.ReplayDeadLetters:output_type -> omnirank.v1.ReplayDeadLettersResponse
+	39, // 64: omnirank.v1.AdminService.Reconcile:output_type -> omnirank.v1.ReconcileResponse
+	41, // 65: omnirank.v1.AdminService.CreateSpace:output_type -> omnirank.v1.SpaceInfo
+	44, // 66: omnirank.v1.AdminService.ListSpaces:output_type -> omnirank.v1.ListSpacesResponse
+	41, // 67: omnirank.v1.AdminService.GetSpace:output_type -> omnirank.v1.SpaceInfo
+	47, // 68: omnirank.v1.AdminService.RetireSpace:output_type -> omnirank.v1.RetireSpaceResponse
+	48, // 69: omnirank.v1.AdminService.StartCampaign:output_type -> omnirank.v1.CampaignStatus
+	48, // 70: omnirank.v1.AdminService.PauseCampaign:output_type -> omnirank.v1.CampaignStatus
+	48, // 71: omnirank.v1.AdminService.ResumeCampaign:output_type -> omnirank.v1.CampaignStatus
+	48, // 72: omnirank.v1.AdminService.CancelCampaign:output_type -> omnirank.v1.CampaignStatus
+	48, // 73: omnirank.v1.AdminService.GetCampaign:output_type -> omnirank.v1.CampaignStatus
+	48, // 74: omnirank.v1.AdminService.WatchCampaign:output_type -> omnirank.v1.CampaignStatus
+	48, // 75: omnirank.v1.AdminService.StoreEvaluation:output_type -> omnirank.v1.CampaignStatus
+	48, // 76: omnirank.v1.AdminService.PromoteCampaign:output_type -> omnirank.v1.CampaignStatus
+	48, // 77: omnirank.v1.AdminService.RollbackCampaign:output_type -> omnirank.v1.CampaignStatus
+	54, // 78: omnirank.v1.AdminService.ForgetUser:output_type -> omnirank.v1.ForgetUserResponse
+	52, // [52:79] is the sub-list for method output_type
+	25, // [25:52] is the sub-list for method input_type
 	25, // [25:25] is the sub-list for extension type_name
 	25, // [25:25] is the sub-list for extension extendee
 	0,  // [0:25] is the sub-list for field type_name
@@ -3791,7 +3911,7 @@ func file_omnirank_v1_omnirank_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_omnirank_v1_omnirank_proto_rawDesc), len(file_omnirank_v1_omnirank_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   56,
+			NumMessages:   58,
 			NumExtensions: 0,
 			NumServices:   4,
 		},

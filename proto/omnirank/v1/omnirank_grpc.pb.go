@@ -466,6 +466,7 @@ const (
 	AdminService_StoreEvaluation_FullMethodName   = "/omnirank.v1.AdminService/StoreEvaluation"
 	AdminService_PromoteCampaign_FullMethodName   = "/omnirank.v1.AdminService/PromoteCampaign"
 	AdminService_RollbackCampaign_FullMethodName  = "/omnirank.v1.AdminService/RollbackCampaign"
+	AdminService_ForgetUser_FullMethodName        = "/omnirank.v1.AdminService/ForgetUser"
 )
 
 // AdminServiceClient is the client API for AdminService service.
@@ -512,6 +513,11 @@ type AdminServiceClient interface {
 	PromoteCampaign(ctx context.Context, in *PromoteCampaignRequest, opts ...grpc.CallOption) (*CampaignStatus, error)
 	// RollbackCampaign moves the alias back to the space it came from.
 	RollbackCampaign(ctx context.Context, in *CampaignRequest, opts ...grpc.CallOption) (*CampaignStatus, error)
+	// ----------------------------------------- learning from shoppers (issue 12)
+	// ForgetUser erases a user's feedback from the stream, from every
+	// ranker's memory (history, popularity, co-occurrence) and so from
+	// anything trained or snapshotted later. Idempotent.
+	ForgetUser(ctx context.Context, in *ForgetUserRequest, opts ...grpc.CallOption) (*ForgetUserResponse, error)
 }
 
 type adminServiceClient struct {
@@ -731,6 +737,16 @@ func (c *adminServiceClient) RollbackCampaign(ctx context.Context, in *CampaignR
 	return out, nil
 }
 
+func (c *adminServiceClient) ForgetUser(ctx context.Context, in *ForgetUserRequest, opts ...grpc.CallOption) (*ForgetUserResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ForgetUserResponse)
+	err := c.cc.Invoke(ctx, AdminService_ForgetUser_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServiceServer is the server API for AdminService service.
 // All implementations must embed UnimplementedAdminServiceServer
 // for forward compatibility.
@@ -775,6 +791,11 @@ type AdminServiceServer interface {
 	PromoteCampaign(context.Context, *PromoteCampaignRequest) (*CampaignStatus, error)
 	// RollbackCampaign moves the alias back to the space it came from.
 	RollbackCampaign(context.Context, *CampaignRequest) (*CampaignStatus, error)
+	// ----------------------------------------- learning from shoppers (issue 12)
+	// ForgetUser erases a user's feedback from the stream, from every
+	// ranker's memory (history, popularity, co-occurrence) and so from
+	// anything trained or snapshotted later. Idempotent.
+	ForgetUser(context.Context, *ForgetUserRequest) (*ForgetUserResponse, error)
 	mustEmbedUnimplementedAdminServiceServer()
 }
 
@@ -844,6 +865,9 @@ func (UnimplementedAdminServiceServer) PromoteCampaign(context.Context, *Promote
 }
 func (UnimplementedAdminServiceServer) RollbackCampaign(context.Context, *CampaignRequest) (*CampaignStatus, error) {
 	return nil, status.Error(codes.Unimplemented, "method RollbackCampaign not implemented")
+}
+func (UnimplementedAdminServiceServer) ForgetUser(context.Context, *ForgetUserRequest) (*ForgetUserResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ForgetUser not implemented")
 }
 func (UnimplementedAdminServiceServer) mustEmbedUnimplementedAdminServiceServer() {}
 func (UnimplementedAdminServiceServer) testEmbeddedByValue()                      {}
@@ -1219,6 +1243,24 @@ func _AdminService_RollbackCampaign_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_ForgetUser_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ForgetUserRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ForgetUser(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ForgetUser_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ForgetUser(ctx, req.(*ForgetUserRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AdminService_ServiceDesc is the grpc.ServiceDesc for AdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1301,6 +1343,10 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RollbackCampaign",
 			Handler:    _AdminService_RollbackCampaign_Handler,
+		},
+		{
+			MethodName: "ForgetUser",
+			Handler:    _AdminService_ForgetUser_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
