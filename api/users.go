@@ -20,5 +20,5 @@ func (s *Admin) ForgetUser(ctx context.Context, req *pb.ForgetUserRequest) (*pb.
 	if err != nil {
 		return nil, status.Errorf(codes.Unavailable, "%v", err)
 	}
-	return &pb.ForgetUserResponse{Purged: res.Purged, Deleted: res.Deleted, Seq: res.Seq}, nil
+	return &pb.ForgetUserResponse{Purged: res.Purged, Deleted: res.Deleted, Seq: res.Seq, Impressions: res.Impressions}, nil
 }

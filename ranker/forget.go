@@ -17,6 +17,9 @@ type ForgetResult struct {
 	// subjects, Deleted those found (and securely deleted) on the older
 	// feedback.<kind> subjects.
 	Purged, Deleted uint64
+	// Impressions is the number of impressions of the user's requests
+	// purged from the IMPRESSIONS stream.
+	Impressions uint64
 	// Seq is the FEEDBACK sequence the tombstone covers: rankers drop the
 	// user's events up to it.
 	Seq uint64
@@ -24,7 +27,8 @@ type ForgetResult struct {
 
 // ForgetUser erases a user's feedback: it purges the user's per-user
 // subjects (feedback.*.<token>), deletes their events on the older
-// feedback.<kind> subjects (a scan of those), and then records a tombstone
+// feedback.<kind> subjects (a scan of those), purges the impressions of
+// the user's requests (impressions.<token>), and then records a tombstone
 // in the forgotten bucket, which every ranker follows: each drops the
 // user's history at once and rebuilds popularity and co-occurrence from
 // the purged stream. It is idempotent. Ranker snapshots hold index
@@ -39,18 +43,11 @@ func ForgetUser(ctx context.Context, js jetstream.JetStream, user string, now ti
 	if err != nil {
 		return res, fmt.Errorf("forget user: open stream %s: %w", topology.StreamFeedback, err)
 	}
-	filter := topology.FeedbackUserFilter(user)
-	info, err := stream.Info(ctx, jetstream.WithSubjectFilter(filter))
-	if err != nil {
-		return res, fmt.Errorf("forget user: stream info: %w", err)
+	if res.Purged, err = purgeSubject(ctx, js, topology.StreamFeedback, topology.FeedbackUserFilter(user)); err != nil {
+		return res, fmt.Errorf("forget user: %w", err)
 	}
-	for _, n := range info.State.Subjects {
-		res.Purged += n
-	}
-	if res.Purged > 0 {
-		if err := stream.Purge(ctx, jetstream.WithPurgeSubject(filter)); err != nil {
-			return res, fmt.Errorf("forget user: purge %s: %w", filter, err)
-		}
+	if res.Impressions, err = purgeSubject(ctx, js, topology.StreamImpressions, topology.ImpressionSubject(user)); err != nil {
+		return res, fmt.Errorf("forget user: %w", err)
 	}
 	legacy, err := stream.Info(ctx, jetstream.WithSubjectFilter("feedback.*"))
 	if err != nil {
@@ -93,4 +90,27 @@ func ForgetUser(ctx context.Context, js jetstream.JetStream, user string, now ti
 		return res, fmt.Errorf("forget user: record tombstone: %w", err)
 	}
 	return res, nil
+}
+
+// purgeSubject purges the messages of stream matching filter and returns
+// how many there were.
+func purgeSubject(ctx context.Context, js jetstream.JetStream, name, filter string) (uint64, error) {
+	stream, err := js.Stream(ctx, name)
+	if err != nil {
+		return 0, fmt.Errorf("open stream %s: %w", name, err)
+	}
+	info, err := stream.Info(ctx, jetstream.WithSubjectFilter(filter))
+	if err != nil {
+		return 0, fmt.Errorf("stream %s info: %w", name, err)
+	}
+	var n uint64
+	for _, c := range info.State.Subjects {
+		n += c
+	}
+	if n > 0 {
+		if err := stream.Purge(ctx, jetstream.WithPurgeSubject(filter)); err != nil {
+			return 0, fmt.Errorf("purge %s %s: %w", name, filter, err)
+		}
+	}
+	return n, nil
 }

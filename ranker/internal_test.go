@@ -2,6 +2,7 @@ package ranker
 
 import (
 	"fmt"
+	"log/slog"
 	"math"
 	"slices"
 	"testing"
@@ -221,5 +222,20 @@ func TestKeyedLimiterBoundedMemory(t *testing.T) {
 	}
 	if n := k.len(); n != 1 {
 		t.Fatalf("%d buckets after every other one went idle, want 1", n)
+	}
+}
+
+// TestImpressionBufferDrops: with the publisher behind, a full buffer
+// drops impressions (counted) instead of making the request wait.
+func TestImpressionBufferDrops(t *testing.T) {
+	l := newImpressionLog(nil, 1, slog.New(slog.DiscardHandler), 2)
+	for i := range 5 {
+		l.offer(topology.Impression{RequestID: fmt.Sprint(i)})
+	}
+	if got := l.dropped.Load(); got != 3 {
+		t.Fatalf("dropped %d, want 3", got)
+	}
+	if len(l.ch) != 2 {
+		t.Fatalf("%d queued, want 2", len(l.ch))
 	}
 }

@@ -90,6 +90,8 @@ type config struct {
 	clientID    ClientIdentity
 	userCap     int
 	userCapWin  time.Duration
+	// impSample is the share of Recommend responses logged (WithImpressions).
+	impSample float64
 }
 
 func defaultConfig() config {

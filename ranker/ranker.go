@@ -49,6 +49,8 @@ type Ranker struct {
 	cpu  cpuGate // see cpuGate
 	fb   *feedbackStore
 	fbf  *feedbackFollower
+	// imp logs impressions; nil unless WithImpressions.
+	imp *impressionLog
 
 	mu     sync.RWMutex
 	spaces map[string]*spaceState
@@ -90,8 +92,13 @@ func New(js jetstream.JetStream, enc Encoders, opts ...Option) (*Ranker, error) 
 		fbf:      newFeedbackFollower(fs, &cfg, fm),
 		spaces:   map[string]*spaceState{},
 	}
+	collectors := append(r.gate.collectors(), fm.collectors()...)
+	if cfg.impSample > 0 {
+		r.imp = newImpressionLog(js, cfg.impSample, cfg.logger.With("component", "impressions"), impressionBuffer)
+		collectors = append(collectors, r.imp.count)
+	}
 	if cfg.registerer != nil {
-		for _, c := range append(r.gate.collectors(), fm.collectors()...) {
+		for _, c := range collectors {
 			if err := cfg.registerer.Register(c); err != nil {
 				return nil, fmt.Errorf("register ranker metrics: %w", err)
 			}
@@ -146,6 +153,13 @@ func (r *Ranker) Start(ctx context.Context) error {
 		go func() {
 			defer r.wg.Done()
 			r.snapshotLoop(r.ctx)
+		}()
+	}
+	if r.imp != nil {
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			r.imp.run(r.ctx)
 		}()
 	}
 	return nil
@@ -474,6 +488,9 @@ type Stats struct {
 	// with WithoutLexical).
 	LexicalDocs  int
 	LexicalReady bool
+	// Impressions published, dropped (buffer full) and failed to publish
+	// (all zero without WithImpressions).
+	ImpressionsPublished, ImpressionsDropped, ImpressionsFailed int64
 }
 
 // Stats returns counts for status pages.
@@ -495,6 +512,9 @@ func (r *Ranker) Stats() Stats {
 	}
 	if lex := r.lex.Load(); lex != nil {
 		st.LexicalDocs, st.LexicalReady = lex.Len(), lex.Ready()
+	}
+	if r.imp != nil {
+		st.ImpressionsPublished, st.ImpressionsDropped, st.ImpressionsFailed = r.imp.published.Load(), r.imp.dropped.Load(), r.imp.failed.Load()
 	}
 	st.FeedbackEvents, st.FeedbackCapped, st.FeedbackUsers, st.FeedbackItems = r.fb.stats()
 	for why, n := range r.fbf.skipped {

@@ -199,7 +199,7 @@ func (r *Ranker) Recommend(ctx context.Context, req *omnirankv1.RecommendRequest
 		return nil, err
 	}
 	need := offset + k
-	resp := &omnirankv1.RecommendResponse{Space: sp.def.Name, Models: sp.def.Models()}
+	resp := &omnirankv1.RecommendResponse{Space: sp.def.Name, Models: sp.def.Models(), RequestId: newRequestID()}
 	if need > r.cfg.maxPool {
 		return resp, nil
 	}
@@ -251,12 +251,16 @@ func (r *Ranker) Recommend(ctx context.Context, req *omnirankv1.RecommendRequest
 	if err := ctxStatus(ctx); err != nil {
 		return nil, err
 	}
+	var page []candidate
 	if offset < len(cands) {
-		page := cands[offset:min(need, len(cands))]
+		page = cands[offset:min(need, len(cands))]
 		resp.Results = make([]*omnirankv1.ScoredProduct, 0, len(page))
 		for _, c := range page {
 			resp.Results = append(resp.Results, r.result(c, req.GetExplain()))
 		}
+	}
+	if r.imp != nil && r.imp.sampled() {
+		r.logImpression(req, resp, page, offset, now)
 	}
 	if len(cands) > need {
 		t := pageToken{Offset: need, Space: sp.def.Name, Hash: hash}

@@ -121,6 +121,9 @@ type Config struct {
 	// the future a feedback event may be dated.
 	FeedbackLimits    ranker.FeedbackLimits
 	FeedbackClockSkew time.Duration
+	// ImpressionSample is the share of Recommend responses logged to the
+	// IMPRESSIONS stream (0..1; 0 logs none).
+	ImpressionSample float64
 
 	Logger *slog.Logger
 }
@@ -189,7 +192,7 @@ func DefaultConfig() Config {
 		ReconcileEvery: 10 * time.Minute, SnapshotEvery: 10 * time.Minute, BatchSize: 16, AckWait: 30 * time.Second,
 		RankerQueueWait: ranker.DefaultQueueWait, Limits: auth.DefaultLimits(),
 		NATSReplicas:   1,
-		FeedbackLimits: ranker.DefaultFeedbackLimits(), FeedbackClockSkew: ranker.DefaultFeedbackClockSkew,
+		FeedbackLimits: ranker.DefaultFeedbackLimits(), FeedbackClockSkew: ranker.DefaultFeedbackClockSkew, ImpressionSample: 1,
 	}
 }
 

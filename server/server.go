@@ -220,7 +220,7 @@ func (s *Server) startRoles(ctx context.Context) error {
 	}
 	if cfg.has(RoleRanker) {
 		ropts := []ranker.Option{ranker.WithLogger(s.log), ranker.WithMetrics(s.reg), ranker.WithQueueWait(cfg.RankerQueueWait),
-			ranker.WithFeedbackLimits(cfg.FeedbackLimits), ranker.WithFeedbackClockSkew(cfg.FeedbackClockSkew)}
+			ranker.WithFeedbackLimits(cfg.FeedbackLimits), ranker.WithFeedbackClockSkew(cfg.FeedbackClockSkew), ranker.WithImpressions(cfg.ImpressionSample)}
 		if cfg.RankerMaxInFlight > 0 {
 			ropts = append(ropts, ranker.WithMaxInFlight(cfg.RankerMaxInFlight))
 		}

@@ -171,6 +171,33 @@ type Feedback struct {
 	RequestID string    `json:"request_id,omitempty"`
 }
 
+// Impression is what one Recommend response showed (stream
+// IMPRESSIONS): training joins it with feedback carrying its RequestID.
+type Impression struct {
+	RequestID string `json:"request_id"`
+	UserID    string `json:"user_id,omitempty"`
+	// Query names the request's inputs joined by "+" (text, image, audio,
+	// like, unlike, user), "browse" with none.
+	Query string `json:"query"`
+	Space string `json:"space"`
+	// Offset is the position of the page's first result in the ranking
+	// (0 on the first page).
+	Offset  int                `json:"offset"`
+	Time    time.Time          `json:"time"`
+	Results []ImpressionResult `json:"results"`
+}
+
+// ImpressionResult is one shown product with the feature values the
+// scorer used ("cosine", "block:<modality>", "cooccurrence",
+// "popularity", "freshness", "lexical").
+type ImpressionResult struct {
+	ProductID string `json:"product_id"`
+	// Position is 1-based in the whole ranking (Offset + index + 1).
+	Position int                `json:"position"`
+	Score    float32            `json:"score"`
+	Features map[string]float32 `json:"features"`
+}
+
 // Forgotten records a user erased from feedback (bucket BucketForgotten,
 // key FeedbackUserToken). Rankers drop the user's events with a FEEDBACK
 // stream sequence up to Seq (the stream's last sequence once the user's

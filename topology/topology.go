@@ -11,6 +11,8 @@
 //	                               FeedbackUserToken, so one user's events can be
 //	                               purged by subject; feedback.<kind> is the older
 //	                               layout, still accepted)
+//	impressions.<user-token>       what Recommend showed, sampled (stream IMPRESSIONS;
+//	                               impressions.anonymous without a user)
 //	dlq.<stage>                    dead letters (stream DLQ)
 //
 // KV buckets: products (catalogue records with ingest state), spaces
@@ -40,6 +42,9 @@ const (
 	StreamEmb      = "EMB"
 	StreamFeedback = "FEEDBACK"
 	StreamDLQ      = "DLQ"
+	// StreamImpressions holds what Recommend responses showed (issue 12),
+	// for training to join with feedback by request id.
+	StreamImpressions = "IMPRESSIONS"
 )
 
 // KV bucket names.
@@ -59,6 +64,20 @@ const (
 // FeedbackRetention is how long the FEEDBACK stream keeps events (MaxAge);
 // events dated earlier are rejected.
 const FeedbackRetention = 180 * 24 * time.Hour
+
+// ImpressionRetention is how long the IMPRESSIONS stream keeps what
+// Recommend showed (MaxAge).
+const ImpressionRetention = 30 * 24 * time.Hour
+
+// ImpressionSubject is the subject of an impression of a user's request:
+// impressions.<FeedbackUserToken(user)>, or impressions.anonymous without
+// a user (tokens are hex, so the two never meet).
+func ImpressionSubject(user string) string {
+	if user == "" {
+		return "impressions.anonymous"
+	}
+	return "impressions." + FeedbackUserToken(user)
+}
 
 // S3EventsSubject is where the object store publishes its S3 event
 // notifications (versitygw's NatsTopic, MinIO's MINIO_NOTIFY_NATS_SUBJECT).
@@ -179,6 +198,8 @@ func Streams(o Options) []jetstream.StreamConfig {
 			MaxAge: FeedbackRetention, Storage: jetstream.FileStorage, Replicas: r, Duplicates: 10 * time.Minute},
 		{Name: StreamDLQ, Subjects: []string{"dlq.*"}, Retention: jetstream.LimitsPolicy,
 			MaxAge: 30 * 24 * time.Hour, Storage: jetstream.FileStorage, Replicas: r},
+		{Name: StreamImpressions, Subjects: []string{"impressions.*"}, Retention: jetstream.LimitsPolicy,
+			MaxAge: ImpressionRetention, Storage: jetstream.FileStorage, Replicas: r, Duplicates: 2 * time.Minute},
 	}
 }
 

@@ -62,6 +62,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.IntVar(&cfg.FeedbackLimits.UserBurst, "feedback-user-burst", cfg.FeedbackLimits.UserBurst, "burst of a user's feedback rate limit")
 	fs.Float64Var(&cfg.FeedbackLimits.ClientRate, "feedback-client-rate", cfg.FeedbackLimits.ClientRate, "feedback events per second per client (0: unlimited)")
 	fs.IntVar(&cfg.FeedbackLimits.ClientBurst, "feedback-client-burst", cfg.FeedbackLimits.ClientBurst, "burst of a client's feedback rate limit")
+	fs.Float64Var(&cfg.ImpressionSample, "impression-sample", cfg.ImpressionSample, "share of Recommend responses logged to the IMPRESSIONS stream, 0..1 (0: none)")
 	fs.DurationVar(&cfg.FeedbackClockSkew, "feedback-clock-skew", cfg.FeedbackClockSkew, "how far in the future a feedback event may be dated")
 	fs.DurationVar(&cfg.SnapshotEvery, "snapshot-every", cfg.SnapshotEvery, "how often the ranker snapshots its indexes to the bucket (0: never)")
 	fs.DurationVar(&cfg.ReconcileEvery, "reconcile-every", cfg.ReconcileEvery, "how often to re-list the bucket for missed events (0: only at start)")

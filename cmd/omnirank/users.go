@@ -31,7 +31,7 @@ func cmdUsers(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("forget user: %w", err)
 	}
-	fmt.Fprintf(stdout, "forgot %q: %d events purged, %d deleted; rankers drop the rest up to sequence %d\n",
-		fs.Arg(1), resp.GetPurged(), resp.GetDeleted(), resp.GetSeq())
+	fmt.Fprintf(stdout, "forgot %q: %d events purged, %d deleted, %d impressions purged; rankers drop the rest up to sequence %d\n",
+		fs.Arg(1), resp.GetPurged(), resp.GetDeleted(), resp.GetImpressions(), resp.GetSeq())
 	return nil
 }

@@ -1192,8 +1192,13 @@ type RecommendResponse struct {
 	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	// The space that answered and the models behind its blocks
 	// (modality -> name@version).
-	Space         string            `protobuf:"bytes,3,opt,name=space,proto3" json:"space,omitempty"`
-	Models        map[string]string `protobuf:"bytes,4,rep,name=models,proto3" json:"models,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Space  string            `protobuf:"bytes,3,opt,name=space,proto3" json:"space,omitempty"`
+	Models map[string]string `protobuf:"bytes,4,rep,name=models,proto3" json:"models,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// --- Learning from shoppers (issue 12) ---
+	// request_id names this response; send it back in FeedbackEvent.request_id
+	// so that training joins feedback with what was shown (the impression
+	// logged, when sampled, to the IMPRESSIONS stream under this id).
+	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1256,6 +1261,13 @@ func (x *RecommendResponse) GetModels() map[string]string {
 	return nil
 }
 
+func (x *RecommendResponse) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 type FeedbackEvent struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	UserId    string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
@@ -1264,7 +1276,7 @@ type FeedbackEvent struct {
 	Kind string `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
 	// Unix milliseconds; 0 means now.
 	TimestampMs int64 `protobuf:"varint,4,opt,name=timestamp_ms,json=timestampMs,proto3" json:"timestamp_ms,omitempty"`
-	// The request that showed the product, if any.
+	// The request that showed the product, if any: RecommendResponse.request_id.
 	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -3369,7 +3381,9 @@ type ForgetUserResponse struct {
 	Deleted uint64 `protobuf:"varint,2,opt,name=deleted,proto3" json:"deleted,omitempty"`
 	// FEEDBACK sequence the tombstone covers; every ranker drops the user's
 	// events up to it and rebuilds popularity and co-occurrence.
-	Seq           uint64 `protobuf:"varint,3,opt,name=seq,proto3" json:"seq,omitempty"`
+	Seq uint64 `protobuf:"varint,3,opt,name=seq,proto3" json:"seq,omitempty"`
+	// Impressions of the user's requests purged from the IMPRESSIONS stream.
+	Impressions   uint64 `protobuf:"varint,4,opt,name=impressions,proto3" json:"impressions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3421,6 +3435,13 @@ func (x *ForgetUserResponse) GetDeleted() uint64 {
 func (x *ForgetUserResponse) GetSeq() uint64 {
 	if x != nil {
 		return x.Seq
+	}
+	return 0
+}
+
+func (x *ForgetUserResponse) GetImpressions() uint64 {
+	if x != nil {
+		return x.Impressions
 	}
 	return 0
 }
@@ -3523,12 +3544,14 @@ const file_omnirank_v1_omnirank_proto_rawDesc = "" +
 	"\bcategory\x18\x05 \x03(\tR\bcategory\x12\x14\n" +
 	"\x05price\x18\x06 \x01(\x01R\x05price\x12\x1a\n" +
 	"\bcurrency\x18\a \x01(\tR\bcurrency\x12+\n" +
-	"\x05media\x18\b \x03(\v2\x15.omnirank.v1.MediaRefR\x05media\"\x86\x02\n" +
+	"\x05media\x18\b \x03(\v2\x15.omnirank.v1.MediaRefR\x05media\"\xa5\x02\n" +
 	"\x11RecommendResponse\x124\n" +
 	"\aresults\x18\x01 \x03(\v2\x1a.omnirank.v1.ScoredProductR\aresults\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x14\n" +
 	"\x05space\x18\x03 \x01(\tR\x05space\x12B\n" +
-	"\x06models\x18\x04 \x03(\v2*.omnirank.v1.RecommendResponse.ModelsEntryR\x06models\x1a9\n" +
+	"\x06models\x18\x04 \x03(\v2*.omnirank.v1.RecommendResponse.ModelsEntryR\x06models\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x05 \x01(\tR\trequestId\x1a9\n" +
 	"\vModelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x9d\x01\n" +
@@ -3686,11 +3709,12 @@ const file_omnirank_v1_omnirank_proto_rawDesc = "" +
 	"\x0emax_regression\x18\x02 \x01(\x01H\x00R\rmaxRegression\x88\x01\x01B\x11\n" +
 	"\x0f_max_regression\",\n" +
 	"\x11ForgetUserRequest\x12\x17\n" +
-	"\auser_id\x18\x01 \x01(\tR\x06userId\"X\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\"z\n" +
 	"\x12ForgetUserResponse\x12\x16\n" +
 	"\x06purged\x18\x01 \x01(\x04R\x06purged\x12\x18\n" +
 	"\adeleted\x18\x02 \x01(\x04R\adeleted\x12\x10\n" +
-	"\x03seq\x18\x03 \x01(\x04R\x03seq*/\n" +
+	"\x03seq\x18\x03 \x01(\x04R\x03seq\x12 \n" +
+	"\vimpressions\x18\x04 \x01(\x04R\vimpressions*/\n" +
 	"\x06Fusion\x12\x0e\n" +
 	"\n" +
 	"FUSION_RRF\x10\x00\x12\x15\n" +
