@@ -26,6 +26,17 @@
 //     each with a partial view. The Record RPC only publishes events; memory
 //     changes when the follower reads them back, so every replica (and the
 //     one that took the call) learns from the same ordered log.
+//     Record refuses events dated beyond the clock skew or the retention
+//     and calls over the per-user or per-client token bucket; the follower
+//     skips untrusted events already in the stream and caps one user's
+//     contribution per product and window (WithUserContributionCap). A user
+//     forgotten through the forgotten bucket (ForgetUser) is dropped at
+//     once and the store rebuilt from the purged stream without them
+//     (docs/FEEDBACK.md).
+//   - Impressions (WithImpressions): a sample of Recommend responses, with
+//     the shown products, positions and scorer features, is published in
+//     the background to the IMPRESSIONS stream under the response's
+//     request_id, which feedback events carry back.
 //
 // # Snapshots
 //

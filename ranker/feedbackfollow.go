@@ -174,43 +174,33 @@ func (ff *feedbackFollower) follow(ctx context.Context, js jetstream.JetStream) 
 		_ = w.Stop()
 		return nil, err
 	}
-	done := make(chan struct{})
+	watched := topology.FollowKV(ctx, w, func(e jetstream.KeyValueEntry) {
+		if e != nil && ff.tombstone(e, true) {
+			select {
+			case ff.rebuildCh <- struct{}{}:
+			default: // one is pending: it will see this tombstone too
+			}
+		}
+	})
+	rebuilt := make(chan struct{})
 	go func() {
-		defer close(done)
-		defer func() { _ = w.Stop() }()
+		defer close(rebuilt)
+		var retry <-chan time.Time
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case e, ok := <-w.Updates():
-				if !ok {
-					return
-				}
-				if e != nil && ff.tombstone(e, true) {
-					select {
-					case ff.rebuildCh <- struct{}{}:
-					default:
-					}
-				}
 			case <-ff.rebuildCh:
-				if err := ff.rebuild(ctx, js, stream); err != nil && ctx.Err() == nil {
-					ff.log.Error("rebuild feedback after forgetting a user", "err", err)
-					// Try again with the next tombstone or in a minute.
-					go func() {
-						select {
-						case <-ctx.Done():
-						case <-time.After(time.Minute):
-							select {
-							case ff.rebuildCh <- struct{}{}:
-							default:
-							}
-						}
-					}()
-				}
+			case <-retry:
+			}
+			retry = nil
+			if err := ff.rebuild(ctx, js, stream); err != nil && ctx.Err() == nil {
+				ff.log.Error("rebuild feedback after forgetting a user; retrying in a minute", "err", err)
+				retry = time.After(time.Minute)
 			}
 		}
 	}()
-	return func() { wait(); <-done }, nil
+	return func() { wait(); <-watched; <-rebuilt }, nil
 }
 
 // tombstone records one forgotten-bucket entry; with live set it also
@@ -264,7 +254,11 @@ func (ff *feedbackFollower) rebuild(ctx context.Context, js jetstream.JetStream,
 	}
 	ff.mu.Lock()
 	defer ff.mu.Unlock()
-	for seq := done + 1; seq <= ff.lastSeq; seq++ {
+	start := done + 1
+	if info, err := stream.Info(ctx); err == nil && info.State.FirstSeq > start {
+		start = info.State.FirstSeq // everything before is gone
+	}
+	for seq := start; seq <= ff.lastSeq; seq++ {
 		raw, err := stream.GetMsg(ctx, seq)
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			continue

@@ -1,11 +1,8 @@
 package ranker_test
 
 import (
-	"encoding/json"
 	"slices"
 	"testing"
-
-	"github.com/nats-io/nats.go/jetstream"
 
 	omnirankv1 "github.com/omnirank/omnirank/proto/omnirank/v1"
 	"github.com/omnirank/omnirank/ranker"
@@ -14,20 +11,7 @@ import (
 
 // impressions decodes every message of the IMPRESSIONS stream.
 func (e *env) impressions() []topology.Impression {
-	e.t.Helper()
-	var out []topology.Impression
-	err := topology.Scan(e.ctx, e.js, topology.StreamImpressions, "impressions.>", func(m jetstream.Msg) error {
-		var imp topology.Impression
-		if err := json.Unmarshal(m.Data(), &imp); err != nil {
-			return err
-		}
-		out = append(out, imp)
-		return nil
-	})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return out
+	return scanJSON[topology.Impression](e, topology.StreamImpressions, "impressions.>")
 }
 
 // TestImpressions: a Recommend call yields one impression with the shown

@@ -33,22 +33,27 @@ func (e *env) publishRaw(subject string, fb topology.Feedback) {
 	}
 }
 
-// streamEvents decodes every event left in the FEEDBACK stream.
-func (e *env) streamEvents() []topology.Feedback {
+// scanJSON decodes every message of stream matching filter.
+func scanJSON[T any](e *env, stream, filter string) []T {
 	e.t.Helper()
-	var out []topology.Feedback
-	err := topology.Scan(e.ctx, e.js, topology.StreamFeedback, "feedback.>", func(m jetstream.Msg) error {
-		var fb topology.Feedback
-		if err := json.Unmarshal(m.Data(), &fb); err != nil {
+	var out []T
+	err := topology.Scan(e.ctx, e.js, stream, filter, func(m jetstream.Msg) error {
+		var v T
+		if err := json.Unmarshal(m.Data(), &v); err != nil {
 			return err
 		}
-		out = append(out, fb)
+		out = append(out, v)
 		return nil
 	})
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	return out
+}
+
+// streamEvents decodes every event left in the FEEDBACK stream.
+func (e *env) streamEvents() []topology.Feedback {
+	return scanJSON[topology.Feedback](e, topology.StreamFeedback, "feedback.>")
 }
 
 // TestFeedbackForgedTimestamp: an event dated 100 years ahead is refused
