@@ -192,6 +192,18 @@ func TestCLIIngestQueryStatus(t *testing.T) {
 	if err := run(ctx, []string{"nonsense"}, &out, &errOut); err == nil {
 		t.Error("unknown command accepted")
 	}
+	// users forget: the query above (sampled impressions) had no user;
+	// forgetting one with no data purges nothing and says so.
+	out.Reset()
+	if err := run(ctx, []string{"users", "--addr", addr, "forget", "shopper-1"}, &out, &errOut); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), `forgot "shopper-1": 0 events purged, 0 deleted, 0 impressions purged`) {
+		t.Errorf("users forget output: %s", out.String())
+	}
+	if err := run(ctx, []string{"users", "--addr", addr, "forget"}, &out, &errOut); err == nil {
+		t.Error("users forget without a user accepted")
+	}
 	cliCampaign(t, ctx, addr)
 }
 
