@@ -73,6 +73,23 @@ func BenchmarkRecommend(b *testing.B) {
 			b.ReportMetric(float64(ranker.ProcessCPU()-cpu)/float64(b.N), "cpu-ns/op")
 		})
 	}
+	// The same text query on a ranker logging every response's impression
+	// (published in the background; dropped when the buffer is full).
+	si := e.serve(enc, ranker.WithImpressions(1))
+	if err := si.r.WaitReady(wctx, ""); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("text-impressions", func(b *testing.B) {
+		cpu, st := ranker.ProcessCPU(), si.r.Stats()
+		for b.Loop() {
+			if _, err := si.r.Recommend(ctx, cases[0].req); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(ranker.ProcessCPU()-cpu)/float64(b.N), "cpu-ns/op")
+		after := si.r.Stats()
+		b.ReportMetric(float64(after.ImpressionsDropped-st.ImpressionsDropped)/float64(b.N), "dropped/op")
+	})
 	b.Run("grpc-text", func(b *testing.B) {
 		for b.Loop() {
 			if _, err := s.rank.Recommend(ctx, cases[0].req); err != nil {
