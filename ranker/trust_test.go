@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -264,6 +265,17 @@ func TestForgetUser(t *testing.T) {
 		}
 	}
 
+	recommendFor := func(user string) []string {
+		res, err := b.rank.Recommend(ctx, &omnirankv1.RecommendRequest{UserId: user, K: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ids(res)
+	}
+	if before := recommendFor(gone); slices.Equal(before, recommendFor("never-seen")) {
+		t.Fatalf("before forgetting, the user is answered as a stranger: %v", before)
+	}
+
 	res, err := ranker.ForgetUser(ctx, e.js, gone, baseTime)
 	if err != nil {
 		t.Fatal(err)
@@ -297,6 +309,11 @@ func TestForgetUser(t *testing.T) {
 		if got := s.r.CooccurrenceOf("p001", "p002") + s.r.CooccurrenceOf("p002", "p001"); got != 0 {
 			t.Fatalf("replica %s: co-occurrence p001/p002 %v after forget", name, got)
 		}
+	}
+
+	// No profile either: the user is answered as one never seen.
+	if after, stranger := recommendFor(gone), recommendFor("never-seen"); !slices.Equal(after, stranger) {
+		t.Fatalf("forgotten user gets %v, a stranger %v", after, stranger)
 	}
 
 	// Snapshots: the next one holds nothing of the user, and a ranker
