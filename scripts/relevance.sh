@@ -4,8 +4,8 @@
 # starter-v2 (text: starter-text@2, learnt from WordNet); then omnirank eval
 # of every query file, on both spaces, vector only (--lexical-weight 0),
 # lexical only (1) and hybrid (the default, RRF); the lexical-only and
-# hybrid rows once more with WordNet query expansion off (a restart on the
-# same data). Prints a Markdown table; takes a few minutes on 2 cores.
+# hybrid rows once more with WordNet query expansion off, the default (a
+# restart on the same data). Prints a Markdown table; takes a few minutes on 2 cores.
 #
 #   make build sample && bash scripts/relevance.sh [BIN] [SAMPLE]
 set -euo pipefail
@@ -22,7 +22,7 @@ grep '"id":"syn-test-' "$SAMPLE/queries/synonyms.jsonl" >"$DATA/synonyms-test.js
 grep '"text"' "$SAMPLE/queries/eval.jsonl" >"$DATA/eval-text.jsonl" || true
 FILES="synonyms-test=$DATA/synonyms-test.jsonl synonyms-dev=$DATA/synonyms-dev.jsonl titles=$SAMPLE/queries/titles.jsonl sample-text=$DATA/eval-text.jsonl"
 
-start_server >&2
+start_server --query-expansion >&2
 "$BIN" ingest --addr "$GRPC" "$SAMPLE" >&2
 wait_indexed "$(find "$SAMPLE" -mindepth 2 -maxdepth 2 -name product.json | wc -l)" >&2
 wait_text2 >&2
