@@ -146,7 +146,7 @@ func (r *Ranker) lexicalCandidate(sp *spaceState, q *query, id string, now time.
 			f.Cosine += b
 		}
 	}
-	return candidate{id: id, vec: vec, features: f, score: r.cfg.scorer.Score(f)}, true
+	return candidate{id: id, vec: vec, features: f, score: q.scorer.Score(f)}, true
 }
 
 // fuse sets every entry's fused score. RRF: (k+1)·((1−w)/(k+vRank) +

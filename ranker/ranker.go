@@ -51,6 +51,8 @@ type Ranker struct {
 	fbf  *feedbackFollower
 	// imp logs impressions; nil unless WithImpressions.
 	imp *impressionLog
+	// scorer is the one SetScorer installed; nil means cfg.scorer.
+	scorer atomic.Pointer[scorerRef]
 
 	mu     sync.RWMutex
 	spaces map[string]*spaceState

@@ -256,7 +256,7 @@ func (r *Ranker) Recommend(ctx context.Context, req *omnirankv1.RecommendRequest
 		page = cands[offset:min(need, len(cands))]
 		resp.Results = make([]*omnirankv1.ScoredProduct, 0, len(page))
 		for _, c := range page {
-			resp.Results = append(resp.Results, r.result(c, req.GetExplain()))
+			resp.Results = append(resp.Results, r.result(q.scorer, c, req.GetExplain()))
 		}
 	}
 	if r.imp != nil && r.imp.sampled() {
@@ -274,6 +274,9 @@ func (r *Ranker) Recommend(ctx context.Context, req *omnirankv1.RecommendRequest
 
 // query is a request resolved against a space.
 type query struct {
+	// scorer is the ranker's scorer when the request began: one request
+	// scores every candidate with one scorer, even across a SetScorer.
+	scorer Scorer
 	// vec is the mixed query vector; nil when the request has none (a
 	// filter only, or a user without usable history).
 	vec []float32
@@ -294,7 +297,7 @@ type query struct {
 
 // newQuery resolves inputs, exclusions and seeds.
 func (r *Ranker) newQuery(ctx context.Context, sp *spaceState, req *omnirankv1.RecommendRequest, now time.Time) (*query, error) {
-	q := &query{bestScore: req.GetStrategy() == omnirankv1.Strategy_STRATEGY_BEST_SCORE, filter: compileFilter(req.GetFilter())}
+	q := &query{bestScore: req.GetStrategy() == omnirankv1.Strategy_STRATEGY_BEST_SCORE, filter: compileFilter(req.GetFilter()), scorer: r.Scorer()}
 	q.match = q.filter.match
 	if f := req.GetFilter(); f != nil && (len(f.GetCategoryPrefix()) > 0 || f.GetPrice().GetMin() > 0 || f.GetPrice().GetMax() > 0 || len(f.GetAttributes()) > 0) {
 		key := proto.Clone(f).(*omnirankv1.Filter)
@@ -529,7 +532,7 @@ func (r *Ranker) vectorCandidates(ctx context.Context, sp *spaceState, q *query,
 		for _, b := range f.Blocks {
 			f.Cosine += b
 		}
-		out = append(out, candidate{id: h.ID, vec: vec, features: f, score: r.cfg.scorer.Score(f)})
+		out = append(out, candidate{id: h.ID, vec: vec, features: f, score: q.scorer.Score(f)})
 	}
 	return out, nil
 }
@@ -596,7 +599,7 @@ func (r *Ranker) coldCandidates(sp *spaceState, q *query, pool int, now time.Tim
 			continue
 		}
 		f := r.itemFeatures(it, q.seeds, now)
-		out = append(out, candidate{id: it.ID, features: f, score: r.cfg.scorer.Score(f)})
+		out = append(out, candidate{id: it.ID, features: f, score: q.scorer.Score(f)})
 	}
 	sortCandidates(out)
 	out = out[:min(len(out), pool)]
@@ -611,7 +614,7 @@ func (r *Ranker) coldCandidates(sp *spaceState, q *query, pool int, now time.Tim
 }
 
 // result renders a candidate.
-func (r *Ranker) result(c candidate, explain bool) *omnirankv1.ScoredProduct {
+func (r *Ranker) result(scorer Scorer, c candidate, explain bool) *omnirankv1.ScoredProduct {
 	sp := &omnirankv1.ScoredProduct{Id: c.id, Score: c.score}
 	if it, ok := r.catalog.get(c.id); ok {
 		sp.Title, sp.Category, sp.Price, sp.Currency = it.Title, it.Category, it.Price, it.Currency
@@ -621,7 +624,7 @@ func (r *Ranker) result(c candidate, explain bool) *omnirankv1.ScoredProduct {
 	}
 	if explain {
 		var contribs []Contribution
-		if ex, ok := r.cfg.scorer.(Explainer); ok {
+		if ex, ok := scorer.(Explainer); ok {
 			contribs = ex.Explain(c.features)
 		} else {
 			mods := make([]string, 0, len(c.features.Blocks))

@@ -42,10 +42,35 @@ type Contribution struct {
 }
 
 // Scorer turns a candidate's features into its score; higher is better.
-// A learned model replaces the default LinearScorer through WithScorer.
+// A learned model replaces the default LinearScorer through WithScorer
+// or, while serving, Ranker.SetScorer.
 // Score must be safe for concurrent use.
 type Scorer interface {
 	Score(f Features) float32
+}
+
+// scorerRef boxes a Scorer for an atomic pointer.
+type scorerRef struct{ Scorer }
+
+// SetScorer swaps the scorer for the requests that begin afterwards (a
+// request in flight finishes with the one it began with); nil restores the
+// one the options configured (WithScorer, else DefaultLinearScorer). Safe
+// for concurrent use with Recommend: this is how a learned model is
+// hot-loaded.
+func (r *Ranker) SetScorer(s Scorer) {
+	if s == nil {
+		r.scorer.Store(nil)
+		return
+	}
+	r.scorer.Store(&scorerRef{s})
+}
+
+// Scorer returns the scorer new requests use.
+func (r *Ranker) Scorer() Scorer {
+	if ref := r.scorer.Load(); ref != nil {
+		return ref.Scorer
+	}
+	return r.cfg.scorer
 }
 
 // Explainer is implemented by a Scorer that can split a score into
