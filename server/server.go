@@ -33,6 +33,7 @@ import (
 	"github.com/omnirank/omnirank/fusion"
 	"github.com/omnirank/omnirank/httpapi"
 	"github.com/omnirank/omnirank/ingest"
+	"github.com/omnirank/omnirank/learn"
 	"github.com/omnirank/omnirank/metrics"
 	"github.com/omnirank/omnirank/natsembed"
 	pb "github.com/omnirank/omnirank/proto/omnirank/v1"
@@ -249,6 +250,11 @@ func (s *Server) startRoles(ctx context.Context) error {
 			return err
 		}
 		s.rank = r
+		// Hot-load the newest learned ranker model (omnirank train ranker
+		// --publish); none published: the hand weights.
+		s.goRole("ranker-model", func(ctx context.Context) error {
+			return learn.Follow(ctx, s.js, r.SetScorer, s.log.With("component", "ranker-model"))
+		}, ctx)
 	}
 	if cfg.has(RoleRanker) || cfg.has(RoleAPI) {
 		if err := s.startAPI(ctx); err != nil {

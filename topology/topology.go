@@ -19,7 +19,8 @@
 // (embedding space definitions and the "active" alias), errors (ingest
 // errors an operator can list), campaigns (the re-embedding campaign's
 // state, see Campaign), forgotten (users erased by `omnirank users forget`,
-// keyed by user token, see Forgotten).
+// keyed by user token, see Forgotten), ranker-models (learned ranker
+// models, newest under RankerModelKey).
 package topology
 
 import (
@@ -59,7 +60,15 @@ const (
 	// FeedbackUserToken; rankers watch it. Entries expire with the
 	// feedback retention, when nothing of the user can be left anyway.
 	BucketForgotten = "forgotten"
+	// BucketRankerModels holds the learned ranker model (package learn),
+	// key RankerModelKey; each publish is a new revision (the last 16 are
+	// kept) and rankers hot-load the newest.
+	BucketRankerModels = "ranker-models"
 )
+
+// RankerModelKey is the key of the newest learned ranker model in
+// BucketRankerModels.
+const RankerModelKey = "ranker"
 
 // FeedbackRetention is how long the FEEDBACK stream keeps events (MaxAge);
 // events dated earlier are rejected.
@@ -212,6 +221,7 @@ func KeyValues(o Options) []jetstream.KeyValueConfig {
 		{Bucket: BucketErrors, Description: "ingest errors by product", Storage: jetstream.FileStorage, Replicas: r},
 		{Bucket: BucketCampaigns, Description: "re-embedding campaigns", History: 8, Storage: jetstream.FileStorage, Replicas: r},
 		{Bucket: BucketForgotten, Description: "users erased from feedback", TTL: FeedbackRetention, Storage: jetstream.FileStorage, Replicas: r},
+		{Bucket: BucketRankerModels, Description: "learned ranker models", History: 16, Storage: jetstream.FileStorage, Replicas: r},
 	}
 }
 
