@@ -30,6 +30,7 @@ Usage:
   omnirank certs   create --dir DIR [--hosts H,...]   a private CA, server and client certificates
   omnirank bench   extract|index|ingest|recommend|campaign [--json]
   omnirank users   forget USER                   erase a user's feedback everywhere
+  omnirank train   ranker --nats-url URL [--since D] [--out FILE] [--publish]   learn the scorer from impressions + feedback
   omnirank version
 
 Client commands take --addr, --tls-ca, --tls-cert/--tls-key (mutual TLS) and
@@ -78,6 +79,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdCerts(rest, stdout, stderr)
 	case "users":
 		return cmdUsers(ctx, rest, stdout, stderr)
+	case "train":
+		return cmdTrain(ctx, rest, stdout, stderr)
 	case "bench":
 		return cmdBench(ctx, rest, stdout, stderr)
 	case "version":
