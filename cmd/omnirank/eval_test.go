@@ -250,6 +250,20 @@ func TestCLIEval(t *testing.T) {
 			}
 		}
 	})
+	// The same server serves synthetic shoppers (package sim).
+	t.Run("simulate", func(t *testing.T) {
+		out.Reset()
+		args := []string{"simulate", "--addr", addr, "--users", "5", "--requests", "2", "--query", "canvas sneaker", "--like", "guitar", "--category", "music"}
+		if err := run(ctx, args, &out, &errOut); err != nil {
+			t.Fatalf("simulate: %v\n%s", err, errOut.String())
+		}
+		if !strings.HasPrefix(out.String(), "10 requests in ") || !strings.Contains(out.String(), "(0 failed)") || !strings.Contains(out.String(), "0 Record calls rejected") {
+			t.Errorf("simulate printed %q", out.String())
+		}
+		if err := run(ctx, []string{"simulate", "--addr", addr}, &out, &errOut); err == nil || !strings.Contains(err.Error(), "no queries") {
+			t.Errorf("simulate without queries: %v", err)
+		}
+	})
 }
 
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }

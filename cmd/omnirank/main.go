@@ -30,6 +30,7 @@ Usage:
   omnirank certs   create --dir DIR [--hosts H,...]   a private CA, server and client certificates
   omnirank bench   extract|index|ingest|recommend|campaign [--json]
   omnirank users   forget USER                   erase a user's feedback everywhere
+  omnirank simulate [--users N] [--requests R] [--duration D] (--query T | --like ID)...   synthetic shoppers
   omnirank train   ranker --nats-url URL [--since D] [--out FILE] [--publish]   learn the scorer from impressions + feedback
   omnirank version
 
@@ -79,6 +80,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdCerts(rest, stdout, stderr)
 	case "users":
 		return cmdUsers(ctx, rest, stdout, stderr)
+	case "simulate":
+		return cmdSimulate(ctx, rest, stdout, stderr)
 	case "train":
 		return cmdTrain(ctx, rest, stdout, stderr)
 	case "bench":
