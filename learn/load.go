@@ -25,40 +25,46 @@ type LoadStats struct {
 // at or after from.
 func Load(ctx context.Context, js jetstream.JetStream, from time.Time, space string) ([]topology.Impression, []topology.Feedback, LoadStats, error) {
 	var st LoadStats
-	var imps []topology.Impression
-	err := topology.Scan(ctx, js, topology.StreamImpressions, "impressions.>", func(m jetstream.Msg) error {
-		var imp topology.Impression
+	imps, err := scan(ctx, js, topology.StreamImpressions, "impressions.>", &st, func(imp topology.Impression) bool {
 		switch {
-		case json.Unmarshal(m.Data(), &imp) != nil:
-			st.Malformed++
 		case imp.Time.Before(from):
 			st.Old++
 		case space != "" && imp.Space != space:
 			st.OtherSpace++
 		default:
-			imps = append(imps, imp)
+			return true
 		}
-		return nil
+		return false
 	})
 	if err != nil {
 		return nil, nil, st, fmt.Errorf("load impressions: %w", err)
 	}
-	var fbs []topology.Feedback
-	err = topology.Scan(ctx, js, topology.StreamFeedback, "feedback.>", func(m jetstream.Msg) error {
-		var fb topology.Feedback
-		switch {
-		case json.Unmarshal(m.Data(), &fb) != nil:
-			st.Malformed++
-		case fb.Time.Before(from):
+	fbs, err := scan(ctx, js, topology.StreamFeedback, "feedback.>", &st, func(fb topology.Feedback) bool {
+		if fb.Time.Before(from) {
 			st.Old++
-		default:
-			fbs = append(fbs, fb)
+			return false
 		}
-		return nil
+		return true
 	})
 	if err != nil {
 		return nil, nil, st, fmt.Errorf("load feedback: %w", err)
 	}
 	st.Impressions, st.Feedback = len(imps), len(fbs)
 	return imps, fbs, st, nil
+}
+
+// scan decodes every message of stream matching filter and keeps those
+// keep accepts; one that does not decode is counted in st.Malformed.
+func scan[T any](ctx context.Context, js jetstream.JetStream, stream, filter string, st *LoadStats, keep func(T) bool) ([]T, error) {
+	var out []T
+	err := topology.Scan(ctx, js, stream, filter, func(m jetstream.Msg) error {
+		var v T
+		if json.Unmarshal(m.Data(), &v) != nil {
+			st.Malformed++
+		} else if keep(v) {
+			out = append(out, v)
+		}
+		return nil
+	})
+	return out, err
 }

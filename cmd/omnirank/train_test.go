@@ -64,13 +64,16 @@ func TestCLITrainRanker(t *testing.T) {
 		t.Fatalf("only old impressions: %v", err)
 	}
 	publishShoppers(t, ctx, js, now.Add(-30*time.Minute))
+	if _, err := js.Publish(ctx, topology.ImpressionSubject("x"), []byte("{")); err != nil {
+		t.Fatal(err)
+	}
 	tf.out, tf.publish = filepath.Join(t.TempDir(), "model.json"), true
 	out.Reset()
 	if err := trainRanker(ctx, js, tf, now, &out); err != nil {
 		t.Fatal(err)
 	}
 	t.Log(out.String())
-	for _, want := range []string{"read 600 impressions", "older than --since", "held-out NDCG@10", "block:image", "published as revision 1"} {
+	for _, want := range []string{"read 600 impressions", "older than --since", "1 malformed", "held-out NDCG@10", "block:image", "published as revision 1"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q", want)
 		}
