@@ -80,6 +80,7 @@ func TestSetScorerUnderLoad(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
+	s.r.SetScorer(nil)
 	t.Logf("during swaps: %d hand, %d inverted, %d mixed, %d failed", seenHand.Load(), seenInv.Load(), mixed.Load(), failed.Load())
 	if seenHand.Load() == 0 || seenInv.Load() == 0 {
 		t.Fatalf("the swaps did not interleave with requests")
