@@ -16,6 +16,7 @@ import (
 	"github.com/omnirank/omnirank/bench/extractbench"
 	"github.com/omnirank/omnirank/bench/indexbench"
 	"github.com/omnirank/omnirank/bench/ingestbench"
+	"github.com/omnirank/omnirank/bench/learnbench"
 	"github.com/omnirank/omnirank/bench/loadtest"
 	"github.com/omnirank/omnirank/bench/starterdata"
 	"github.com/omnirank/omnirank/extractors"
@@ -24,7 +25,7 @@ import (
 
 func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: omnirank bench extract|index|ingest|recommend|campaign [flags]")
+		return fmt.Errorf("usage: omnirank bench extract|index|ingest|recommend|campaign|learn [flags]")
 	}
 	fs := flag.NewFlagSet("bench "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -161,6 +162,18 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		res, err := campaignbench.Run(ctx, o)
+		if err != nil {
+			return err
+		}
+		return writeJSON(stdout, res, !*asJSON)
+	case "learn":
+		var o learnbench.Options
+		fs.IntVar(&o.Impressions, "impressions", 100000, "synthetic impressions (10 products each) to join and train on")
+		fs.Uint64Var(&o.Seed, "seed", 1, "seed of the synthetic log")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		res, err := learnbench.Run(o)
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,13 @@
+package learnbench
+
+import "syscall"
+
+// peakRSSMB is the process's peak resident set in MiB (Linux reports
+// ru_maxrss in KiB).
+func peakRSSMB() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Maxrss) / 1024
+}
