@@ -95,99 +95,133 @@ type JoinStats struct {
 // feature names as the first one, or Join fails naming the impression: a
 // model has one feature vector layout (train one space at a time).
 func Join(imps []topology.Impression, fbs []topology.Feedback) (Dataset, error) {
-	var ds Dataset
-	byReq := make(map[string]int, len(imps))
+	j := NewJoiner()
 	for _, imp := range imps {
-		if len(imp.Results) == 0 {
-			continue
+		if err := j.AddImpression(imp); err != nil {
+			return Dataset{}, err
 		}
-		if imp.RequestID == "" {
-			return Dataset{}, fmt.Errorf("impression at %s (user %q) has no request id", imp.Time.Format(time.RFC3339), imp.UserID)
-		}
-		if _, dup := byReq[imp.RequestID]; dup {
-			ds.Stats.Duplicates++
-			continue
-		}
-		if ds.Names == nil {
-			ds.Names = append(slices.Sorted(maps.Keys(imp.Results[0].Features)), PositionFeature)
-			if slices.Contains(ds.Names[:len(ds.Names)-1], PositionFeature) {
-				return Dataset{}, fmt.Errorf("impression %s: feature name %q is reserved", imp.RequestID, PositionFeature)
-			}
-		}
-		g := Group{RequestID: imp.RequestID, UserID: imp.UserID, Time: imp.Time,
-			Products: make([]string, len(imp.Results)), X: make([][]float64, len(imp.Results)), Grades: make([]int, len(imp.Results))}
-		for i, res := range imp.Results {
-			x, err := vector(ds.Names, res)
-			if err != nil {
-				return Dataset{}, fmt.Errorf("impression %s result %d (%s): %w", imp.RequestID, i, res.ProductID, err)
-			}
-			g.Products[i], g.X[i], g.Grades[i] = res.ProductID, x, -1
-		}
-		byReq[imp.RequestID] = len(ds.Groups)
-		ds.Groups = append(ds.Groups, g)
-		ds.Stats.Impressions++
-		ds.Stats.Shown += len(imp.Results)
-	}
-	if len(ds.Groups) == 0 {
-		return Dataset{}, ErrNoImpressions
 	}
 	for _, fb := range fbs {
-		gr, ok := grades[fb.Kind]
-		switch {
-		case !ok:
-			ds.Stats.UnknownKind++
-			continue
-		case fb.RequestID == "":
-			ds.Stats.NoRequest++
-			continue
-		}
-		gi, ok := byReq[fb.RequestID]
-		if !ok {
-			ds.Stats.Unmatched++
-			continue
-		}
-		g := ds.Groups[gi]
-		pi := slices.Index(g.Products, fb.ProductID)
-		if pi < 0 {
-			ds.Stats.Unmatched++
-			continue
-		}
-		ds.Stats.Feedback++
-		g.Grades[pi] = max(g.Grades[pi], gr)
+		j.AddFeedback(fb)
 	}
-	for _, g := range ds.Groups {
+	return j.Dataset()
+}
+
+// Joiner is Join one message at a time, keeping only the feature vectors
+// and labels (not the decoded messages): feedback joins the impressions
+// added before it.
+type Joiner struct {
+	ds    Dataset
+	byReq map[string]int
+}
+
+// NewJoiner returns an empty Joiner.
+func NewJoiner() *Joiner { return &Joiner{byReq: map[string]int{}} }
+
+// AddImpression adds one impression (see Join for what it refuses).
+func (j *Joiner) AddImpression(imp topology.Impression) error {
+	ds := &j.ds
+	if len(imp.Results) == 0 {
+		return nil
+	}
+	if imp.RequestID == "" {
+		return fmt.Errorf("impression at %s (user %q) has no request id", imp.Time.Format(time.RFC3339), imp.UserID)
+	}
+	if _, dup := j.byReq[imp.RequestID]; dup {
+		ds.Stats.Duplicates++
+		return nil
+	}
+	if ds.Names == nil {
+		names := append(slices.Sorted(maps.Keys(imp.Results[0].Features)), PositionFeature)
+		if slices.Contains(names[:len(names)-1], PositionFeature) {
+			return fmt.Errorf("impression %s: feature name %q is reserved", imp.RequestID, PositionFeature)
+		}
+		ds.Names = names
+	}
+	n := len(ds.Names)
+	flat := make([]float64, n*len(imp.Results))
+	g := Group{RequestID: imp.RequestID, UserID: imp.UserID, Time: imp.Time,
+		Products: make([]string, len(imp.Results)), X: make([][]float64, len(imp.Results)), Grades: make([]int, len(imp.Results))}
+	for i, res := range imp.Results {
+		x := flat[i*n : (i+1)*n : (i+1)*n]
+		if err := vector(ds.Names, res, x); err != nil {
+			return fmt.Errorf("impression %s result %d (%s): %w", imp.RequestID, i, res.ProductID, err)
+		}
+		g.Products[i], g.X[i], g.Grades[i] = res.ProductID, x, -1
+	}
+	j.byReq[imp.RequestID] = len(ds.Groups)
+	ds.Groups = append(ds.Groups, g)
+	ds.Stats.Impressions++
+	ds.Stats.Shown += len(imp.Results)
+	return nil
+}
+
+// AddFeedback grades the shown product fb names in the impression of its
+// request id, or counts why it cannot.
+func (j *Joiner) AddFeedback(fb topology.Feedback) {
+	st := &j.ds.Stats
+	gr, ok := grades[fb.Kind]
+	switch {
+	case !ok:
+		st.UnknownKind++
+		return
+	case fb.RequestID == "":
+		st.NoRequest++
+		return
+	}
+	gi, ok := j.byReq[fb.RequestID]
+	if !ok {
+		st.Unmatched++
+		return
+	}
+	g := j.ds.Groups[gi]
+	pi := slices.Index(g.Products, fb.ProductID)
+	if pi < 0 {
+		st.Unmatched++
+		return
+	}
+	st.Feedback++
+	g.Grades[pi] = max(g.Grades[pi], gr)
+}
+
+// Dataset returns what was joined; ErrNoImpressions if nothing was.
+func (j *Joiner) Dataset() (Dataset, error) {
+	if len(j.ds.Groups) == 0 {
+		return Dataset{}, ErrNoImpressions
+	}
+	j.ds.Stats.Positives = 0
+	for _, g := range j.ds.Groups {
 		for _, gr := range g.Grades {
 			if gr >= 1 {
-				ds.Stats.Positives++
+				j.ds.Stats.Positives++
 			}
 		}
 	}
-	return ds, nil
+	return j.ds, nil
 }
 
-// vector lays res's features out in names order (the last name is
+// vector lays res's features out in names order into x (the last name is
 // PositionFeature, computed from the position).
-func vector(names []string, res topology.ImpressionResult) ([]float64, error) {
+func vector(names []string, res topology.ImpressionResult, x []float64) error {
 	want := len(names) - 1
 	if len(res.Features) != want {
-		return nil, fmt.Errorf("%d features, want %d (%v)", len(res.Features), want, names[:want])
+		return fmt.Errorf("%d features, want %d (%v)", len(res.Features), want, names[:want])
 	}
 	if res.Position < 1 {
-		return nil, fmt.Errorf("position %d, want ≥ 1", res.Position)
+		return fmt.Errorf("position %d, want ≥ 1", res.Position)
 	}
-	x := make([]float64, len(names))
 	for j, n := range names[:want] {
 		v, ok := res.Features[n]
 		if !ok {
-			return nil, fmt.Errorf("no feature %q (want %v)", n, names[:want])
+			return fmt.Errorf("no feature %q (want %v)", n, names[:want])
 		}
 		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return nil, fmt.Errorf("feature %q is %v", n, v)
+			return fmt.Errorf("feature %q is %v", n, v)
 		}
 		x[j] = float64(v)
 	}
 	x[want] = positionValue(res.Position)
-	return x, nil
+	return nil
 }
 
 // positionValue is the PositionFeature of a 1-based position.

@@ -20,51 +20,53 @@ type LoadStats struct {
 	Old, OtherSpace, Malformed int
 }
 
-// Load reads the IMPRESSIONS and FEEDBACK streams to their ends: the
-// impressions at or after from (of space, if not empty) and the feedback
-// at or after from.
-func Load(ctx context.Context, js jetstream.JetStream, from time.Time, space string) ([]topology.Impression, []topology.Feedback, LoadStats, error) {
+// Load reads the IMPRESSIONS and FEEDBACK streams to their ends and joins
+// them (see Join) as it goes, keeping only feature vectors and labels: the
+// impressions at or after from (of space, if not empty) and the feedback at
+// or after from.
+func Load(ctx context.Context, js jetstream.JetStream, from time.Time, space string) (Dataset, LoadStats, error) {
 	var st LoadStats
-	imps, err := scan(ctx, js, topology.StreamImpressions, "impressions.>", &st, func(imp topology.Impression) bool {
+	j := NewJoiner()
+	err := scan(ctx, js, topology.StreamImpressions, "impressions.>", &st, func(imp topology.Impression) error {
 		switch {
 		case imp.Time.Before(from):
 			st.Old++
 		case space != "" && imp.Space != space:
 			st.OtherSpace++
 		default:
-			return true
-		}
-		return false
-	})
-	if err != nil {
-		return nil, nil, st, fmt.Errorf("load impressions: %w", err)
-	}
-	fbs, err := scan(ctx, js, topology.StreamFeedback, "feedback.>", &st, func(fb topology.Feedback) bool {
-		if fb.Time.Before(from) {
-			st.Old++
-			return false
-		}
-		return true
-	})
-	if err != nil {
-		return nil, nil, st, fmt.Errorf("load feedback: %w", err)
-	}
-	st.Impressions, st.Feedback = len(imps), len(fbs)
-	return imps, fbs, st, nil
-}
-
-// scan decodes every message of stream matching filter and keeps those
-// keep accepts; one that does not decode is counted in st.Malformed.
-func scan[T any](ctx context.Context, js jetstream.JetStream, stream, filter string, st *LoadStats, keep func(T) bool) ([]T, error) {
-	var out []T
-	err := topology.Scan(ctx, js, stream, filter, func(m jetstream.Msg) error {
-		var v T
-		if json.Unmarshal(m.Data(), &v) != nil {
-			st.Malformed++
-		} else if keep(v) {
-			out = append(out, v)
+			st.Impressions++
+			return j.AddImpression(imp)
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return Dataset{}, st, fmt.Errorf("load impressions: %w", err)
+	}
+	err = scan(ctx, js, topology.StreamFeedback, "feedback.>", &st, func(fb topology.Feedback) error {
+		if fb.Time.Before(from) {
+			st.Old++
+			return nil
+		}
+		st.Feedback++
+		j.AddFeedback(fb)
+		return nil
+	})
+	if err != nil {
+		return Dataset{}, st, fmt.Errorf("load feedback: %w", err)
+	}
+	ds, err := j.Dataset()
+	return ds, st, err
+}
+
+// scan decodes every message of stream matching filter and hands it to
+// fn; one that does not decode is counted in st.Malformed.
+func scan[T any](ctx context.Context, js jetstream.JetStream, stream, filter string, st *LoadStats, fn func(T) error) error {
+	return topology.Scan(ctx, js, stream, filter, func(m jetstream.Msg) error {
+		var v T
+		if json.Unmarshal(m.Data(), &v) != nil {
+			st.Malformed++
+			return nil
+		}
+		return fn(v)
+	})
 }

@@ -49,11 +49,7 @@ func TestSimulatedShoppersTrainAndHotLoad(t *testing.T) {
 		t.Fatalf("simulation %+v", st)
 	}
 	eventually(t, "impressions published", func() bool { return s.r.Stats().ImpressionsPublished == int64(st.Requests) })
-	imps, fbs, _, err := learn.Load(t.Context(), e.js, time.Time{}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ds, err := learn.Join(imps, fbs)
+	ds, _, err := learn.Load(t.Context(), e.js, time.Time{}, "")
 	if err != nil {
 		t.Fatal(err)
 	}

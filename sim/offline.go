@@ -25,11 +25,26 @@ import (
 // events that join nothing are added: one without a request id, one with
 // an unknown one. Deterministic for a seed.
 func Log(seed uint64, users, requests int) ([]topology.Impression, []topology.Feedback) {
-	rng := rand.New(rand.NewPCG(seed, 7))
-	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	imps := make([]topology.Impression, 0, users*requests)
 	var fbs []topology.Feedback
+	Generate(seed, users, requests, func(imp topology.Impression, fb []topology.Feedback) {
+		imps = append(imps, imp)
+		fbs = append(fbs, fb...)
+	})
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	fbs = append(fbs, topology.Feedback{UserID: "u000", ProductID: "p0001", Kind: "click", Time: start},
+		topology.Feedback{UserID: "u000", ProductID: "p0001", Kind: "click", Time: start, RequestID: "nope"})
+	return imps, fbs
+}
+
+// Generate is Log one impression at a time: emit gets each impression
+// with its feedback (without Log's two unjoinable events), so a caller can
+// keep as little of the log as it needs.
+func Generate(seed uint64, users, requests int, emit func(topology.Impression, []topology.Feedback)) {
+	rng := rand.New(rand.NewPCG(seed, 7))
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for r := range users * requests {
+		var fbs []topology.Feedback
 		user := fmt.Sprintf("u%03d", rng.IntN(users))
 		at := start.Add(time.Duration(r) * time.Minute)
 		req := fmt.Sprintf("req%07d", r)
@@ -63,9 +78,6 @@ func Log(seed uint64, users, requests int) ([]topology.Impression, []topology.Fe
 				}
 			}
 		}
-		imps = append(imps, imp)
+		emit(imp, fbs)
 	}
-	fbs = append(fbs, topology.Feedback{UserID: "u000", ProductID: "p0001", Kind: "click", Time: start},
-		topology.Feedback{UserID: "u000", ProductID: "p0001", Kind: "click", Time: start, RequestID: "nope"})
-	return imps, fbs
 }

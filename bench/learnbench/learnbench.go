@@ -11,6 +11,7 @@ import (
 
 	"github.com/omnirank/omnirank/learn"
 	"github.com/omnirank/omnirank/sim"
+	"github.com/omnirank/omnirank/topology"
 )
 
 // Options size the benchmark.
@@ -23,7 +24,9 @@ type Options struct {
 // Result is the one JSON object `omnirank bench learn --json` prints.
 // GenerateS is the synthetic log's generation, TrainS the join and the
 // training (with its held-out evaluation); PeakRSSMB is the process's peak
-// resident set over all of it (0 where the OS does not say).
+// resident set over all of it (0 where the OS does not say). The log is
+// generated and joined one impression at a time, as learn.Load reads the
+// streams.
 type Result struct {
 	Impressions   int     `json:"impressions"`
 	Examples      int     `json:"examples"`
@@ -43,20 +46,36 @@ func Run(o Options) (Result, error) {
 	}
 	const requests = 20
 	users := max(o.Impressions/requests, 1)
+	// Generated and joined one impression at a time, as Load reads the
+	// streams: only the feature vectors and labels stay in memory.
 	start := time.Now()
-	imps, fbs := sim.Log(o.Seed, users, requests)
-	gen := time.Since(start)
+	var join time.Duration
+	var joinErr error
+	j := learn.NewJoiner()
+	sim.Generate(o.Seed, users, requests, func(imp topology.Impression, fbs []topology.Feedback) {
+		t := time.Now()
+		if err := j.AddImpression(imp); err != nil && joinErr == nil {
+			joinErr = err
+		}
+		for _, fb := range fbs {
+			j.AddFeedback(fb)
+		}
+		join += time.Since(t)
+	})
+	gen := time.Since(start) - join
+	if joinErr != nil {
+		return Result{}, fmt.Errorf("bench learn: %w", joinErr)
+	}
 	start = time.Now()
-	ds, err := learn.Join(imps, fbs)
+	ds, err := j.Dataset()
 	if err != nil {
 		return Result{}, fmt.Errorf("bench learn: %w", err)
 	}
-	imps, fbs = nil, nil // let the log go: the dataset holds what training needs
 	m, err := learn.Train(ds, learn.DefaultConfig())
 	if err != nil {
 		return Result{}, fmt.Errorf("bench learn: %w", err)
 	}
-	train := time.Since(start)
+	train := join + time.Since(start)
 	r := m.Report
 	return Result{Impressions: r.Join.Impressions, Examples: r.TrainExamples + r.HeldoutExamples, Epochs: r.Epochs,
 		GenerateS: gen.Seconds(), TrainS: train.Seconds(), PeakRSSMB: peakRSSMB(),

@@ -86,11 +86,7 @@ func trainRanker(ctx context.Context, js jetstream.JetStream, tf trainFlags, now
 	if tf.since > 0 {
 		from = now.Add(-tf.since)
 	}
-	imps, fbs, ls, err := learn.Load(ctx, js, from, tf.space)
-	if err != nil {
-		return fmt.Errorf("train ranker: %w", err)
-	}
-	ds, err := learn.Join(imps, fbs)
+	ds, ls, err := learn.Load(ctx, js, from, tf.space)
 	if err != nil {
 		return fmt.Errorf("train ranker: %w", err)
 	}
