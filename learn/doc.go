@@ -22,7 +22,9 @@
 // shown list by the learned model against the hand weights
 // (ranker.DefaultLinearScorer).
 //
-// A trained Model is a JSON artefact (feature names, means, standard
-// deviations, weights, bias, the report); Model.Scorer turns it into a
-// ranker.Scorer.
+// Load reads the two streams into a Joiner (Join for slices); Train fits
+// and reports. A trained Model is a JSON artefact (feature names, means,
+// standard deviations, weights, bias, the report); Model.Scorer turns it
+// into a ranker.Scorer; Publish stores it in the ranker-models bucket and
+// Follow hot-loads the newest into a ranker (Ranker.SetScorer).
 package learn
