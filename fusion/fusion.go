@@ -20,8 +20,12 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	otelcodes "go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/omnirank/omnirank/internal/option"
+	"github.com/omnirank/omnirank/internal/tracing"
 	"github.com/omnirank/omnirank/metrics"
 	"github.com/omnirank/omnirank/spaces"
 	"github.com/omnirank/omnirank/topology"
@@ -37,6 +41,7 @@ type Fuser struct {
 	wait     time.Duration
 	metrics  *metrics.Pipeline
 	log      *slog.Logger
+	tracer   trace.Tracer
 	now      func() time.Time
 
 	mu        sync.Mutex
@@ -80,9 +85,23 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
+// WithTracerProvider records a span per fusion attempt ("fusion") on tp:
+// a child of the span the newest features message of the product carries,
+// linked to the others' (each modality's extraction); the embedding it
+// publishes carries it on to the rankers.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(f *Fuser) error {
+		if tp == nil {
+			return option.Errorf("fusion: nil tracer provider")
+		}
+		f.tracer = tracing.Tracer(tp)
+		return nil
+	}
+}
+
 // New opens what the role needs (declared by topology.Ensure).
 func New(ctx context.Context, js jetstream.JetStream, opts ...Option) (*Fuser, error) {
-	f := &Fuser{js: js, wait: 10 * time.Second, log: slog.Default(), now: time.Now, spaceDefs: map[string]spaces.Space{}}
+	f := &Fuser{js: js, wait: 10 * time.Second, log: slog.Default(), tracer: tracing.Tracer(nil), now: time.Now, spaceDefs: map[string]spaces.Space{}}
 	for _, o := range opts {
 		if err := o(f); err != nil {
 			return nil, err
@@ -131,7 +150,7 @@ func (f *Fuser) handleGroup(ctx context.Context, g topology.Group) time.Duration
 		var one topology.Features
 		if err := json.Unmarshal(msg.Data(), &one); err != nil {
 			malformed = true
-			f.log.Error("fusion: malformed features message, dropped to DLQ", "subject", msg.Subject(), "err", err)
+			f.log.ErrorContext(ctx, "fusion: malformed features message, dropped to DLQ", "subject", msg.Subject(), "err", err)
 			ie := topology.IngestError{Stage: "fusion", Reason: "malformed features: " + err.Error(), Time: f.now()}
 			if perr := topology.PublishDeadLetter(ctx, f.js, ie, msg); perr != nil {
 				topology.NakForRetry(msg)
@@ -146,14 +165,21 @@ func (f *Fuser) handleGroup(ctx context.Context, g topology.Group) time.Duration
 	if len(good) == 0 {
 		return 0
 	}
+	ctx, span := f.startSpan(ctx, good, ft)
+	defer span.End()
 	retry, err := f.Fuse(ctx, ft.Space, ft.ProductID)
+	if retry > 0 {
+		span.SetAttributes(attribute.String("omnirank.wait", retry.String()))
+	}
 	switch {
 	case err != nil:
+		span.RecordError(err)
+		span.SetStatus(otelcodes.Error, "fusion failed")
 		if ctx.Err() != nil {
 			nakAll(good, 0)
 			return 0
 		}
-		f.log.Warn("fusion: will retry", "product", ft.ProductID, "space", ft.Space, "err", err)
+		f.log.WarnContext(ctx, "fusion: will retry", "product", ft.ProductID, "space", ft.Space, "err", err)
 		f.metrics.Failed("fusion", "transient")
 		for _, m := range good {
 			topology.NakForRetry(m)
@@ -170,11 +196,34 @@ func (f *Fuser) handleGroup(ctx context.Context, g topology.Group) time.Duration
 	default:
 		for _, m := range good {
 			if err := m.DoubleAck(ctx); err != nil {
-				f.log.Warn("fusion: ack", "err", err)
+				f.log.WarnContext(ctx, "fusion: ack", "err", err)
 			}
 		}
 	}
 	return 0
+}
+
+// startSpan starts the "fusion" span of a group: the child of the span
+// the newest message carries, linked to the other messages' spans.
+func (f *Fuser) startSpan(ctx context.Context, msgs []jetstream.Msg, ft topology.Features) (context.Context, trace.Span) {
+	var parent trace.SpanContext
+	var links []trace.Link
+	for i := len(msgs) - 1; i >= 0; i-- {
+		sc := tracing.SpanContext(msgs[i].Headers())
+		switch {
+		case !sc.IsValid() || sc.Equal(parent):
+		case !parent.IsValid():
+			parent = sc
+		default:
+			links = append(links, trace.Link{SpanContext: sc})
+		}
+	}
+	if parent.IsValid() {
+		ctx = trace.ContextWithRemoteSpanContext(ctx, parent)
+	}
+	return f.tracer.Start(ctx, "fusion", trace.WithSpanKind(trace.SpanKindConsumer), trace.WithLinks(links...),
+		trace.WithAttributes(attribute.String("omnirank.product", ft.ProductID), attribute.String("omnirank.space", ft.Space),
+			attribute.Int("omnirank.messages", len(msgs))))
 }
 
 func nakAll(msgs []jetstream.Msg, delay time.Duration) {
@@ -318,14 +367,14 @@ func (f *Fuser) Fuse(ctx context.Context, spaceName, id string) (time.Duration, 
 	}
 	// The expected last sequence makes concurrent fusers of one product
 	// safe: only one publish over a given predecessor succeeds.
-	if _, err := f.js.Publish(ctx, subject, data, jetstream.WithExpectLastSequencePerSubject(lastSeq)); err != nil {
+	if _, err := tracing.Publish(ctx, f.js, subject, data, jetstream.WithExpectLastSequencePerSubject(lastSeq)); err != nil {
 		return 0, fmt.Errorf("publish embedding of %s: %w", id, err)
 	}
 	f.metrics.Done("fusion", "published", 1)
 	if missing == 0 && active {
 		f.metrics.Fresh(uploaded) // upload to searchable: the active space only
 	}
-	f.log.Debug("fused", "product", id, "space", sp.Name, "revision", rec.Revision, "modalities", len(parts), "missing", missing)
+	f.log.DebugContext(ctx, "fused", "product", id, "space", sp.Name, "revision", rec.Revision, "modalities", len(parts), "missing", missing)
 	if missing > 0 || !active {
 		return 0, nil
 	}

@@ -21,8 +21,12 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/omnirank/omnirank/internal/option"
+	"github.com/omnirank/omnirank/internal/tracing"
 	"github.com/omnirank/omnirank/metrics"
 	"github.com/omnirank/omnirank/spaces"
 	"github.com/omnirank/omnirank/storage"
@@ -49,6 +53,7 @@ type Ingestor struct {
 	spaces    *spaces.Store
 	metrics   *metrics.Pipeline
 	log       *slog.Logger
+	tracer    trace.Tracer
 	now       func() time.Time
 }
 
@@ -77,9 +82,21 @@ func WithMetrics(m *metrics.Pipeline) Option {
 	}
 }
 
+// WithTracerProvider records a span per product sync ("ingest.sync") on
+// tp, continuing the trace its S3 events carry (see package tracing).
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(in *Ingestor) error {
+		if tp == nil {
+			return option.Errorf("ingest: nil tracer provider")
+		}
+		in.tracer = tracing.Tracer(tp)
+		return nil
+	}
+}
+
 // New opens the buckets the role needs (declared by topology.Ensure).
 func New(ctx context.Context, js jetstream.JetStream, store storage.ObjectStore, opts ...Option) (*Ingestor, error) {
-	in := &Ingestor{js: js, store: store, log: slog.Default(), now: time.Now}
+	in := &Ingestor{js: js, store: store, log: slog.Default(), tracer: tracing.Tracer(nil), now: time.Now}
 	for _, o := range opts {
 		if err := o(in); err != nil {
 			return nil, err
@@ -151,10 +168,14 @@ func (in *Ingestor) handleGroup(ctx context.Context, g topology.Group) time.Dura
 		key      string
 		done     bool
 		err      error
+		// traces are the span contexts of the events naming the product
+		// (the writers' spans), the first one the sync's parent.
+		traces []trace.SpanContext
 	}
 	reqs := map[string]*syncReq{}
 	var order []string
 	for _, em := range msgs {
+		sc := tracing.SpanContext(em.msg.Headers())
 		for _, ev := range em.events {
 			id, _, _ := storage.ProductIDFromKey(ev.Key)
 			r := reqs[id]
@@ -167,6 +188,9 @@ func (in *Ingestor) handleGroup(ctx context.Context, g topology.Group) time.Dura
 			if uploaded.IsZero() {
 				uploaded = em.meta.Timestamp
 			}
+			if sc.IsValid() && !slices.ContainsFunc(r.traces, sc.Equal) {
+				r.traces = append(r.traces, sc)
+			}
 			r.rev = max(r.rev, em.meta.Sequence.Stream)
 			if uploaded.After(r.uploaded) {
 				r.uploaded, r.key = uploaded, ev.Key
@@ -178,11 +202,11 @@ func (in *Ingestor) handleGroup(ctx context.Context, g topology.Group) time.Dura
 			break
 		}
 		r := reqs[id]
-		r.err = in.SyncProduct(ctx, id, r.rev, r.uploaded)
+		r.err = in.syncTraced(ctx, id, r.rev, r.uploaded, r.traces)
 		for attempt := 0; errors.Is(r.err, jetstream.ErrKeyExists) && attempt < 5; attempt++ {
 			// Another worker wrote the record meanwhile (a message naming
 			// several products): sync again on top of it.
-			r.err = in.SyncProduct(ctx, id, r.rev, r.uploaded)
+			r.err = in.syncTraced(ctx, id, r.rev, r.uploaded, r.traces)
 		}
 		r.done = true
 	}
@@ -264,7 +288,7 @@ func (in *Ingestor) parse(ctx context.Context, msg jetstream.Msg) *eventMsg {
 // backoff, or dead-letters it once the outage has lasted too long.
 func (in *Ingestor) retry(ctx context.Context, em *eventMsg, id, key string, err error) {
 	delay := topology.RetryDelay(int(em.meta.NumDelivered))
-	in.log.Warn("ingest: sync product failed, will retry", "product", id, "attempt", em.meta.NumDelivered, "retry_in", delay, "err", err)
+	in.log.WarnContext(ctx, "ingest: sync product failed, will retry", "product", id, "attempt", em.meta.NumDelivered, "retry_in", delay, "err", err)
 	// SyncProduct fails only when the bucket or NATS does (a bad product
 	// is recorded, not returned): retry through outages.
 	if int(em.meta.NumDelivered) >= topology.MaxTransientDeliver {
@@ -309,8 +333,39 @@ func eventProduct(msg jetstream.Msg) string {
 // SyncProduct brings the product's record and jobs in line with what the
 // bucket holds now. It is idempotent: calling it twice publishes nothing new
 // the second time. rev orders changes (the S3 event's stream sequence, or 0
-// for a reconcile); uploadedAt starts the freshness clock.
+// for a reconcile); uploadedAt starts the freshness clock. It records an
+// "ingest.sync" span, a child of ctx's span if any (a reconcile's syncs
+// each start a trace).
 func (in *Ingestor) SyncProduct(ctx context.Context, id string, rev uint64, uploadedAt time.Time) error {
+	return in.syncTraced(ctx, id, rev, uploadedAt, nil)
+}
+
+// syncTraced is SyncProduct under an "ingest.sync" span whose parent is
+// the first of traces (the writer's span the S3 event carried), linked to
+// the others, or ctx's span when traces is empty. The jobs it publishes
+// carry the span, so extraction continues the trace.
+func (in *Ingestor) syncTraced(ctx context.Context, id string, rev uint64, uploadedAt time.Time, traces []trace.SpanContext) error {
+	opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(attribute.String("omnirank.product", id), attribute.Int64("omnirank.revision", int64(rev)))}
+	if len(traces) > 0 {
+		ctx = trace.ContextWithRemoteSpanContext(ctx, traces[0])
+		for _, sc := range traces[1:] {
+			opts = append(opts, trace.WithLinks(trace.Link{SpanContext: sc}))
+		}
+	}
+	ctx, span := in.tracer.Start(ctx, "ingest.sync", opts...)
+	defer span.End()
+	err := in.syncProduct(ctx, id, rev, uploadedAt)
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "sync failed")
+		return err
+	}
+	in.log.DebugContext(ctx, "product synced", "product", id, "revision", rev)
+	return nil
+}
+
+func (in *Ingestor) syncProduct(ctx context.Context, id string, rev uint64, uploadedAt time.Time) error {
 	data, err := in.store.GetObject(ctx, storage.ProductKey(id), maxProductBytes)
 	if errors.Is(err, storage.ErrNotFound) {
 		return in.deleteProduct(ctx, id, rev)
@@ -442,7 +497,7 @@ func (in *Ingestor) publishJobs(ctx context.Context, rec topology.ProductRecord,
 				return fmt.Errorf("encode job: %w", err)
 			}
 			msgID := fmt.Sprintf("%s/%s/%s/%s", sp.Name, rec.Product.ID, m, rec.Hashes[m])
-			if _, err := in.js.Publish(ctx, topology.JobSubject(m, topology.LaneLive), data, jetstream.WithMsgID(msgID)); err != nil {
+			if _, err := tracing.Publish(ctx, in.js, topology.JobSubject(m, topology.LaneLive), data, jetstream.WithMsgID(msgID)); err != nil {
 				return fmt.Errorf("publish %s job for %s: %w", m, rec.Product.ID, err)
 			}
 		}
@@ -505,21 +560,21 @@ func (in *Ingestor) deleteProduct(ctx context.Context, id string, rev uint64) er
 	tomb := max(rev, old.Revision+1)
 	for _, sp := range all {
 		data, _ := json.Marshal(topology.Embedding{ProductID: id, Space: sp.Name, Revision: tomb, Deleted: true, UploadedAt: in.now()})
-		if _, err := in.js.Publish(ctx, topology.EmbSubject(sp.Name, id), data); err != nil {
+		if _, err := tracing.Publish(ctx, in.js, topology.EmbSubject(sp.Name, id), data); err != nil {
 			return fmt.Errorf("publish tombstone for %s in %s: %w", id, sp.Name, err)
 		}
 	}
 	if err := in.products.Delete(ctx, id, jetstream.LastRevision(entry.Revision())); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return fmt.Errorf("delete record %s: %w", id, err)
 	}
-	in.log.Info("product deleted", "product", id)
+	in.log.InfoContext(ctx, "product deleted", "product", id)
 	return in.clearError(ctx, id)
 }
 
 // fail records a product that cannot be ingested as it stands. Whatever was
 // indexed before stays searchable; the reason is listed for operators.
 func (in *Ingestor) fail(ctx context.Context, id, key, reason string, rev uint64, uploadedAt time.Time) error {
-	in.log.Warn("product rejected", "product", id, "object", key, "reason", reason)
+	in.log.WarnContext(ctx, "product rejected", "product", id, "object", key, "reason", reason)
 	in.metrics.Failed("ingest", "rejected")
 	entry, old, err := in.record(ctx, id)
 	if err != nil {
@@ -643,7 +698,7 @@ func (in *Ingestor) deadLetter(ctx context.Context, ie topology.IngestError, msg
 	}
 	if ie.ProductID != "" {
 		if err := topology.RecordError(ctx, in.errs, ie); err != nil {
-			in.log.Error("ingest: record error", "product", ie.ProductID, "err", err)
+			in.log.ErrorContext(ctx, "ingest: record error", "product", ie.ProductID, "err", err)
 		}
 	}
 	return true

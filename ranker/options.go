@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/omnirank/omnirank/internal/option"
+	"github.com/omnirank/omnirank/internal/tracing"
 	"github.com/omnirank/omnirank/ranker/index"
 	"github.com/omnirank/omnirank/ranker/lexical"
 	"github.com/omnirank/omnirank/topology"
@@ -73,6 +75,7 @@ type config struct {
 	maxInFlight     int
 	queueWait       time.Duration
 	registerer      prometheus.Registerer
+	tracer          trace.Tracer
 	now             func() time.Time
 	snap            snapshotConfig
 	// lexical is the lexical index's configuration; lexicalOff disables
@@ -97,6 +100,7 @@ type config struct {
 func defaultConfig() config {
 	return config{
 		logger: slog.Default(),
+		tracer: tracing.Tracer(nil),
 		newIndex: func(dim int) (index.Index, error) {
 			h, err := index.NewHNSW(dim)
 			if err != nil {
@@ -412,6 +416,20 @@ func WithMetrics(reg prometheus.Registerer) Option {
 			return optErr("nil metrics registerer")
 		}
 		c.registerer = reg
+		return nil
+	}
+}
+
+// WithTracerProvider records, on tp, a span ("ranker.index") for each
+// live embedding applied to a space's index: the child of the span the
+// EMB message carries (fusion's), the end of a product's trace from upload
+// to searchable. Messages replayed while a space catches up record none.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(c *config) error {
+		if tp == nil {
+			return optErr("nil tracer provider")
+		}
+		c.tracer = tracing.Tracer(tp)
 		return nil
 	}
 }

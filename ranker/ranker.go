@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 
 	"github.com/omnirank/omnirank/extractors"
@@ -51,6 +52,8 @@ type Ranker struct {
 	fbf  *feedbackFollower
 	// imp logs impressions; nil unless WithImpressions.
 	imp *impressionLog
+	// latency is omnirank_recommend_duration_seconds (latency.go).
+	latency *prometheus.HistogramVec
 	// scorer is the one SetScorer installed; nil means cfg.scorer.
 	scorer atomic.Pointer[scorerRef]
 
@@ -93,8 +96,10 @@ func New(js jetstream.JetStream, enc Encoders, opts ...Option) (*Ranker, error) 
 		fb:       fs,
 		fbf:      newFeedbackFollower(fs, &cfg, fm),
 		spaces:   map[string]*spaceState{},
+		latency:  newLatency(),
 	}
 	collectors := append(r.gate.collectors(), fm.collectors()...)
+	collectors = append(collectors, r.latency)
 	if cfg.impSample > 0 {
 		r.imp = newImpressionLog(js, cfg.impSample, cfg.logger.With("component", "impressions"), impressionBuffer)
 		collectors = append(collectors, r.imp.count)
@@ -276,7 +281,7 @@ func (r *Ranker) addSpace(ctx context.Context, def spaces.Space) error {
 	}
 	var s *spaceState
 	if res != nil {
-		s = newSpaceState(def, res.idx, r.cfg.logger)
+		s = newSpaceState(def, res.idx, r.cfg.logger, r.cfg.tracer)
 		s.revs, s.seq = res.revs, res.seq
 		s.snap.loadedKey, s.snap.loadedSeq = res.key, res.seq
 		s.snap.saved.Store(res.seq)
@@ -285,7 +290,7 @@ func (r *Ranker) addSpace(ctx context.Context, def spaces.Space) error {
 		if err != nil {
 			return fmt.Errorf("new index for space %s: %w", def.Name, err)
 		}
-		s = newSpaceState(def, idx, r.cfg.logger)
+		s = newSpaceState(def, idx, r.cfg.logger, r.cfg.tracer)
 	}
 	s.snap.fallbacks = skipped
 	s.snap.streamAt = info.Created

@@ -160,8 +160,8 @@ func (r *Ranker) validate(req *omnirankv1.RecommendRequest) (int, error) {
 	return k, nil
 }
 
-// Recommend implements omnirankv1.RankerServiceServer.
-func (r *Ranker) Recommend(ctx context.Context, req *omnirankv1.RecommendRequest) (*omnirankv1.RecommendResponse, error) {
+// recommend answers a Recommend call (see Recommend).
+func (r *Ranker) recommend(ctx context.Context, req *omnirankv1.RecommendRequest) (*omnirankv1.RecommendResponse, error) {
 	if !r.started.Load() {
 		return nil, status.Error(codes.Unavailable, "ranker not started")
 	}

@@ -12,7 +12,11 @@ import (
 	"sync/atomic"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	otelcodes "go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
+	"github.com/omnirank/omnirank/internal/tracing"
 	"github.com/omnirank/omnirank/ranker/index"
 	"github.com/omnirank/omnirank/spaces"
 	"github.com/omnirank/omnirank/topology"
@@ -27,9 +31,10 @@ type revState struct {
 // spaceState is one followed space: its definition, its index and the
 // revision of every product applied to it.
 type spaceState struct {
-	def spaces.Space
-	idx index.Index
-	log *slog.Logger
+	def    spaces.Space
+	idx    index.Index
+	log    *slog.Logger
+	tracer trace.Tracer
 
 	mu   sync.RWMutex
 	revs map[string]revState
@@ -55,8 +60,8 @@ type spaceState struct {
 	stop context.CancelFunc
 }
 
-func newSpaceState(def spaces.Space, idx index.Index, log *slog.Logger) *spaceState {
-	return &spaceState{def: def, idx: idx, log: log.With("space", def.Name), revs: map[string]revState{}, readyCh: make(chan struct{})}
+func newSpaceState(def spaces.Space, idx index.Index, log *slog.Logger, tracer trace.Tracer) *spaceState {
+	return &spaceState{def: def, idx: idx, log: log.With("space", def.Name), tracer: tracer, revs: map[string]revState{}, readyCh: make(chan struct{})}
 }
 
 func (s *spaceState) markReady() {
@@ -148,6 +153,25 @@ func (s *spaceState) handle(msg jetstream.Msg) {
 		tomb bool
 		err  error
 	)
+	// A live embedding continues its product's trace; a replay (the space
+	// catching up at start) does not, or a restart would record a span
+	// per product.
+	ctx, traced := context.Background(), false
+	if s.ready.Load() {
+		if sc := tracing.SpanContext(msg.Headers()); sc.IsValid() {
+			var span trace.Span
+			traced = true
+			ctx, span = s.tracer.Start(trace.ContextWithRemoteSpanContext(ctx, sc), "ranker.index", trace.WithSpanKind(trace.SpanKindConsumer),
+				trace.WithAttributes(attribute.String("omnirank.product", id), attribute.String("omnirank.space", s.def.Name)))
+			defer func() {
+				if err != nil {
+					span.RecordError(err)
+					span.SetStatus(otelcodes.Error, "embedding not applied")
+				}
+				span.End()
+			}()
+		}
+	}
 	if !ok {
 		err = fmt.Errorf("embedding subject %q: not emb.<space>.<product>", msg.Subject())
 		s.mu.Lock()
@@ -163,10 +187,13 @@ func (s *spaceState) handle(msg jetstream.Msg) {
 		s.applied.Add(1)
 	case errors.Is(err, errStale):
 		s.ignored.Add(1)
-		s.log.Debug("ignoring stale embedding", "err", err)
+		s.log.DebugContext(ctx, "ignoring stale embedding", "err", err)
 	default:
 		s.rejected.Add(1)
-		s.log.Warn("rejecting embedding", "err", err)
+		s.log.WarnContext(ctx, "rejecting embedding", "err", err)
+	}
+	if err == nil && traced {
+		s.log.DebugContext(ctx, "embedding applied", "product", id, "tombstone", tomb)
 	}
 	if merr == nil {
 		if meta.Sequence.Stream >= s.startSeq || meta.NumPending == 0 {

@@ -12,7 +12,10 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/omnirank/omnirank/auth"
+	"github.com/omnirank/omnirank/internal/tracing"
 	"github.com/omnirank/omnirank/ranker"
 	"github.com/omnirank/omnirank/topology"
 )
@@ -125,6 +128,15 @@ type Config struct {
 	// IMPRESSIONS stream (0..1; 0 logs none).
 	ImpressionSample float64
 
+	// Trace chooses the span exporter (--trace-exporter, --trace-endpoint,
+	// --trace-sample); the zero value records nothing. TracerProvider,
+	// when set, is used instead (tests: an SDK provider with a span
+	// recorder) and is not shut down by the server.
+	Trace          tracing.Config
+	TracerProvider trace.TracerProvider
+
+	// Logger receives every role's logs, wrapped so that lines logged
+	// with a traced context carry trace_id and span_id.
 	Logger *slog.Logger
 }
 
@@ -136,6 +148,9 @@ func (c Config) Validate() error {
 	}
 	if c.TLSClientCA != "" && c.TLSCert == "" {
 		return fmt.Errorf("--tls-client-ca (mutual TLS) needs --tls-cert and --tls-key")
+	}
+	if err := c.Trace.Validate(); err != nil {
+		return err
 	}
 	if err := c.Limits.Validate(); err != nil {
 		return err
@@ -191,7 +206,7 @@ func DefaultConfig() Config {
 		S3Bucket: "omnirank", S3Region: "us-east-1", Device: "auto", FusionWait: 3 * time.Second,
 		ReconcileEvery: 10 * time.Minute, SnapshotEvery: 10 * time.Minute, BatchSize: 16, AckWait: 30 * time.Second,
 		RankerQueueWait: ranker.DefaultQueueWait, Limits: auth.DefaultLimits(),
-		NATSReplicas:   1,
+		NATSReplicas: 1, Trace: tracing.Config{Exporter: tracing.ExporterNone, SampleRatio: 1},
 		FeedbackLimits: ranker.DefaultFeedbackLimits(), FeedbackClockSkew: ranker.DefaultFeedbackClockSkew, ImpressionSample: 1,
 	}
 }

@@ -18,6 +18,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
@@ -33,6 +36,7 @@ import (
 	"github.com/omnirank/omnirank/fusion"
 	"github.com/omnirank/omnirank/httpapi"
 	"github.com/omnirank/omnirank/ingest"
+	"github.com/omnirank/omnirank/internal/tracing"
 	"github.com/omnirank/omnirank/learn"
 	"github.com/omnirank/omnirank/metrics"
 	"github.com/omnirank/omnirank/natsembed"
@@ -63,6 +67,10 @@ type Server struct {
 	pipe  *metrics.Pipeline
 	guard *auth.Guard
 	tls   *tls.Config // nil: plaintext
+	// traces is the provider Start built from cfg.Trace (shut down by
+	// Close); tp is the one the roles use (cfg.TracerProvider if given).
+	traces *tracing.Provider
+	tp     trace.TracerProvider
 
 	grpcAddr, httpAddr string
 
@@ -92,7 +100,8 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 			return nil, fmt.Errorf("onnxruntime library: %w", err)
 		}
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, reg: prometheus.NewRegistry()}
+	s := &Server{cfg: cfg, log: slog.New(tracing.LogHandler(cfg.Logger.Handler())), reg: prometheus.NewRegistry()}
+	s.cfg.Logger = s.log
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.pipe = metrics.NewPipeline(s.reg)
 	if err := s.setupSecurity(); err != nil {
@@ -101,8 +110,14 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	defer func() {
 		if err != nil {
 			s.closeInfra()
+			if serr := s.traces.Shutdown(context.WithoutCancel(ctx)); serr != nil {
+				s.log.Warn("tracing shutdown", "err", serr)
+			}
 		}
 	}()
+	if err := s.setupTracing(ctx); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
@@ -154,7 +169,13 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		}
 		s3cfg.Endpoint, s3cfg.AccessKey, s3cfg.SecretKey, s3cfg.UseTLS = s.gw.Endpoint(), access, secret, false
 	}
-	if s.store, err = storage.NewS3Store(ctx, s3cfg); err != nil {
+	var sopts []storage.S3Option
+	if s.tracing() {
+		// Object writes carry the writer's span to the S3 event (s3gw
+		// copies traceparent into it), so ingest continues an upload's trace.
+		sopts = append(sopts, storage.WithTransportWrapper(tracing.Transport))
+	}
+	if s.store, err = storage.NewS3Store(ctx, s3cfg, sopts...); err != nil {
 		return nil, err
 	}
 
@@ -176,7 +197,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 func (s *Server) startRoles(ctx context.Context) error {
 	cfg := s.cfg
 	if cfg.has(RoleIngest) {
-		in, err := ingest.New(ctx, s.js, s.store, ingest.WithLogger(s.log), ingest.WithMetrics(s.pipe))
+		in, err := ingest.New(ctx, s.js, s.store, ingest.WithLogger(s.log), ingest.WithMetrics(s.pipe), ingest.WithTracerProvider(s.tp))
 		if err != nil {
 			return err
 		}
@@ -195,14 +216,15 @@ func (s *Server) startRoles(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		w, err := worker.New(ctx, s.js, s.store, s.encs, mod, worker.WithLogger(s.log), worker.WithBatchSize(cfg.BatchSize), worker.WithMetrics(s.pipe))
+		w, err := worker.New(ctx, s.js, s.store, s.encs, mod, worker.WithLogger(s.log), worker.WithBatchSize(cfg.BatchSize), worker.WithMetrics(s.pipe),
+			worker.WithTracerProvider(s.tp))
 		if err != nil {
 			return err
 		}
 		s.goRole("extract:"+m, w.Run, ctx)
 	}
 	if cfg.has(RoleFusion) {
-		f, err := fusion.New(ctx, s.js, fusion.WithWait(cfg.FusionWait), fusion.WithLogger(s.log), fusion.WithMetrics(s.pipe))
+		f, err := fusion.New(ctx, s.js, fusion.WithWait(cfg.FusionWait), fusion.WithLogger(s.log), fusion.WithMetrics(s.pipe), fusion.WithTracerProvider(s.tp))
 		if err != nil {
 			return err
 		}
@@ -221,7 +243,8 @@ func (s *Server) startRoles(ctx context.Context) error {
 	}
 	if cfg.has(RoleRanker) {
 		ropts := []ranker.Option{ranker.WithLogger(s.log), ranker.WithMetrics(s.reg), ranker.WithQueueWait(cfg.RankerQueueWait),
-			ranker.WithFeedbackLimits(cfg.FeedbackLimits), ranker.WithFeedbackClockSkew(cfg.FeedbackClockSkew), ranker.WithImpressions(cfg.ImpressionSample)}
+			ranker.WithFeedbackLimits(cfg.FeedbackLimits), ranker.WithFeedbackClockSkew(cfg.FeedbackClockSkew), ranker.WithImpressions(cfg.ImpressionSample),
+			ranker.WithTracerProvider(s.tp)}
 		if cfg.RankerMaxInFlight > 0 {
 			ropts = append(ropts, ranker.WithMaxInFlight(cfg.RankerMaxInFlight))
 		}
@@ -270,6 +293,11 @@ func (s *Server) startAPI(ctx context.Context) error {
 	if s.tls != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(s.tls)))
 	}
+	if s.tracing() {
+		// A server span per call, continuing the caller's trace. Tracing
+		// off adds no handler at all.
+		opts = append(opts, grpc.StatsHandler(otelgrpc.NewServerHandler(tracing.GRPCOptions(s.tp)...)))
+	}
 	s.grpc = grpc.NewServer(opts...)
 	cat, err := api.NewCatalog(ctx, s.js, s.store, s.log)
 	if err != nil {
@@ -292,7 +320,7 @@ func (s *Server) startAPI(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	in, err := ingest.New(ctx, s.js, s.store, ingest.WithLogger(s.log), ingest.WithMetrics(s.pipe))
+	in, err := ingest.New(ctx, s.js, s.store, ingest.WithLogger(s.log), ingest.WithMetrics(s.pipe), ingest.WithTracerProvider(s.tp))
 	if err != nil {
 		return err
 	}
@@ -453,7 +481,36 @@ func (s *Server) Close(ctx context.Context) error {
 		}
 	}
 	s.closeInfra()
+	if err := s.traces.Shutdown(ctx); err != nil {
+		s.log.Warn("tracing shutdown", "err", err)
+	}
 	return s.Err()
+}
+
+// setupTracing starts the tracer provider cfg.Trace describes, unless
+// cfg.TracerProvider is given.
+func (s *Server) setupTracing(ctx context.Context) error {
+	if s.cfg.TracerProvider != nil {
+		s.tp = s.cfg.TracerProvider
+		return nil
+	}
+	tc := s.cfg.Trace
+	tc.Attributes = append(tc.Attributes, attribute.StringSlice("omnirank.roles", s.cfg.Roles))
+	p, err := tracing.Start(ctx, tc)
+	if err != nil {
+		return err
+	}
+	s.traces, s.tp = p, p.TracerProvider()
+	if p.Enabled() {
+		s.log.Info("tracing on", "exporter", tc.Exporter, "sample", tc.SampleRatio)
+	}
+	return nil
+}
+
+// tracing reports whether spans are recorded (an exporter, or a provider
+// given in Config).
+func (s *Server) tracing() bool {
+	return s.cfg.TracerProvider != nil || (s.traces != nil && s.traces.Enabled())
 }
 
 func (s *Server) closeInfra() {

@@ -55,6 +55,7 @@ type s3Options struct {
 	log        *slog.Logger
 	retry      retryPolicy
 	transport  http.RoundTripper
+	wrap       func(http.RoundTripper) http.RoundTripper
 	reqRetries int
 }
 
@@ -92,6 +93,19 @@ func WithTransport(rt http.RoundTripper) S3Option {
 			return fmt.Errorf("%w: nil transport", ErrInvalidArgument)
 		}
 		s.transport = rt
+		return nil
+	}
+}
+
+// WithTransportWrapper wraps the HTTP transport minio-go uses (the one
+// WithTransport set, else minio-go's default for the endpoint's scheme),
+// e.g. to send every request's trace context.
+func WithTransportWrapper(wrap func(http.RoundTripper) http.RoundTripper) S3Option {
+	return func(s *s3Options) error {
+		if wrap == nil {
+			return fmt.Errorf("%w: nil transport wrapper", ErrInvalidArgument)
+		}
+		s.wrap = wrap
 		return nil
 	}
 }
@@ -137,6 +151,17 @@ func NewS3Store(ctx context.Context, cfg S3Config, opts ...S3Option) (*S3Store, 
 	}
 	if cfg.AccessKey != "" {
 		mo.Creds = credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, "")
+	}
+	if o.wrap != nil {
+		base := o.transport
+		if base == nil {
+			t, err := minio.DefaultTransport(cfg.UseTLS)
+			if err != nil {
+				return nil, fmt.Errorf("s3 transport for %s: %w", cfg.Endpoint, err)
+			}
+			base = t
+		}
+		mo.Transport = o.wrap(base)
 	}
 	client, err := minio.New(cfg.Endpoint, mo)
 	if err != nil {

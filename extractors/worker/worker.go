@@ -18,10 +18,14 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	otelcodes "go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/omnirank/omnirank/extractors"
 	"github.com/omnirank/omnirank/internal/option"
+	"github.com/omnirank/omnirank/internal/tracing"
 	"github.com/omnirank/omnirank/metrics"
 	"github.com/omnirank/omnirank/storage"
 	"github.com/omnirank/omnirank/topology"
@@ -45,6 +49,7 @@ type Worker struct {
 	errs      jetstream.KeyValue
 	metrics   *metrics.Pipeline
 	log       *slog.Logger
+	tracer    trace.Tracer
 }
 
 // Option configures a Worker.
@@ -106,12 +111,25 @@ func WithMetrics(m *metrics.Pipeline) Option {
 	}
 }
 
+// WithTracerProvider records a span per job ("extract.<modality>") on tp,
+// a child of the span the job message carries (ingest's sync); the
+// features message carries it on to fusion.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(w *Worker) error {
+		if tp == nil {
+			return option.Errorf("worker: nil tracer provider")
+		}
+		w.tracer = tracing.Tracer(tp)
+		return nil
+	}
+}
+
 func (w *Worker) stage() string { return "extract-" + string(w.modality) }
 
 // New makes a worker for one modality.
 func New(ctx context.Context, js jetstream.JetStream, store storage.ObjectStore, enc Encoders, m extractors.Modality, opts ...Option) (*Worker, error) {
 	w := &Worker{js: js, store: store, encoders: enc, modality: m, batchSize: 16, loops: 2, fetchers: 8,
-		maxBytes: 64 << 20, log: slog.Default()}
+		maxBytes: 64 << 20, log: slog.Default(), tracer: tracing.Tracer(nil)}
 	for _, o := range opts {
 		if err := o(w); err != nil {
 			return nil, err
@@ -196,6 +214,9 @@ func fetch(c jetstream.Consumer, n int, wait time.Duration) ([]jetstream.Msg, er
 }
 
 type item struct {
+	// ctx carries the job's span (see WithTracerProvider).
+	ctx   context.Context
+	span  trace.Span
 	msg   jetstream.Msg
 	job   topology.Job
 	input []byte
@@ -211,12 +232,18 @@ var errTransient = errors.New("transient")
 func (w *Worker) process(ctx context.Context, msgs []jetstream.Msg) {
 	defer w.metrics.Observe(w.stage(), time.Now())
 	items := make([]*item, 0, len(msgs))
+	name := "extract." + string(w.modality)
 	for _, m := range msgs {
 		it := &item{msg: m}
+		it.ctx, it.span = w.tracer.Start(tracing.Extract(ctx, m.Headers()), name,
+			trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(attribute.Int("omnirank.batch_size", len(msgs))))
+		defer it.span.End()
 		if err := json.Unmarshal(m.Data(), &it.job); err != nil {
-			w.deadLetter(ctx, it, "malformed job: "+err.Error())
+			w.deadLetter(it.ctx, it, "malformed job: "+err.Error())
 			continue
 		}
+		it.span.SetAttributes(attribute.String("omnirank.product", it.job.ProductID), attribute.String("omnirank.space", it.job.Space),
+			attribute.String("omnirank.model", it.job.Model))
 		items = append(items, it)
 	}
 	w.prefetch(ctx, items)
@@ -224,7 +251,7 @@ func (w *Worker) process(ctx context.Context, msgs []jetstream.Msg) {
 	byModel := map[string][]*item{}
 	for _, it := range items {
 		if it.err != nil {
-			w.failed(ctx, it, it.err)
+			w.failed(it.ctx, it, it.err)
 			continue
 		}
 		byModel[it.job.Model] = append(byModel[it.job.Model], it)
@@ -233,7 +260,7 @@ func (w *Worker) process(ctx context.Context, msgs []jetstream.Msg) {
 		enc, err := w.encoders.Encoder(ctx, model)
 		if err != nil {
 			for _, it := range group {
-				w.failed(ctx, it, fmt.Errorf("load model %s: %w", model, err))
+				w.failed(it.ctx, it, fmt.Errorf("load model %s: %w", model, err))
 			}
 			continue
 		}
@@ -286,7 +313,7 @@ func (w *Worker) encode(ctx context.Context, enc extractors.Encoder, group []*it
 	}
 	if err != nil {
 		for _, it := range group {
-			w.failed(ctx, it, fmt.Errorf("encode with %s: %w", enc.Model(), err))
+			w.failed(it.ctx, it, fmt.Errorf("encode with %s: %w", enc.Model(), err))
 		}
 		return
 	}
@@ -296,18 +323,19 @@ func (w *Worker) encode(ctx context.Context, enc extractors.Encoder, group []*it
 			Vector: vecs[i], UploadedAt: it.job.UploadedAt, TraceID: it.job.TraceID}
 		data, err := json.Marshal(ft)
 		if err != nil {
-			w.failed(ctx, it, fmt.Errorf("encode features: %w", err))
+			w.failed(it.ctx, it, fmt.Errorf("encode features: %w", err))
 			continue
 		}
 		msgID := fmt.Sprintf("%s/%s/%s/%s", ft.Space, ft.ProductID, ft.Modality, ft.ContentHash)
-		if _, err := w.js.Publish(ctx, topology.FeaturesSubject(ft.Space, ft.ProductID, ft.Modality), data, jetstream.WithMsgID(msgID)); err != nil {
-			w.failed(ctx, it, fmt.Errorf("publish features: %w: %w", errTransient, err))
+		if _, err := tracing.Publish(it.ctx, w.js, topology.FeaturesSubject(ft.Space, ft.ProductID, ft.Modality), data, jetstream.WithMsgID(msgID)); err != nil {
+			w.failed(it.ctx, it, fmt.Errorf("publish features: %w: %w", errTransient, err))
 			continue
 		}
-		if err := it.msg.DoubleAck(ctx); err != nil {
-			w.log.Warn("extract: ack", "product", ft.ProductID, "err", err)
+		if err := it.msg.DoubleAck(it.ctx); err != nil {
+			w.log.WarnContext(it.ctx, "extract: ack", "product", ft.ProductID, "err", err)
 			continue
 		}
+		w.log.DebugContext(it.ctx, "encoded", "product", ft.ProductID, "modality", ft.Modality, "model", ft.Model, "batch", len(group))
 		w.metrics.Done(w.stage(), "done", 1)
 	}
 }
@@ -317,13 +345,15 @@ func (w *Worker) encode(ctx context.Context, enc extractors.Encoder, group []*it
 func (w *Worker) failed(ctx context.Context, it *item, err error) {
 	attempts := topology.Attempts(it.msg)
 	transient := errors.Is(err, errTransient)
+	it.span.RecordError(err)
+	it.span.SetStatus(otelcodes.Error, "extract failed")
 	if errors.Is(err, extractors.ErrBadInput) || (!transient && attempts >= topology.MaxDeliver) || attempts >= topology.MaxTransientDeliver {
 		w.deadLetter(ctx, it, err.Error())
 		return
 	}
 	w.metrics.Failed(w.stage(), "transient")
 	delay := topology.RetryDelay(attempts)
-	w.log.Warn("extract: will retry", "product", it.job.ProductID, "modality", w.modality, "attempt", attempts, "retry_in", delay, "err", err)
+	w.log.WarnContext(ctx, "extract: will retry", "product", it.job.ProductID, "modality", w.modality, "attempt", attempts, "retry_in", delay, "err", err)
 	_ = it.msg.NakWithDelay(delay)
 }
 
@@ -344,16 +374,16 @@ func (w *Worker) deadLetter(ctx context.Context, it *item, reason string) {
 		data, err := json.Marshal(ft)
 		if err == nil {
 			msgID := fmt.Sprintf("%s/%s/%s/%s/rejected", j.Space, j.ProductID, j.Modality, j.ContentHash)
-			_, err = w.js.Publish(ctx, topology.FeaturesSubject(j.Space, j.ProductID, j.Modality), data, jetstream.WithMsgID(msgID))
+			_, err = tracing.Publish(ctx, w.js, topology.FeaturesSubject(j.Space, j.ProductID, j.Modality), data, jetstream.WithMsgID(msgID))
 		}
 		if err != nil {
-			w.log.Error("extract: rejection not published; leaving the job for redelivery", "product", j.ProductID, "err", err)
+			w.log.ErrorContext(ctx, "extract: rejection not published; leaving the job for redelivery", "product", j.ProductID, "err", err)
 			topology.NakForRetry(it.msg)
 			return
 		}
 	}
 	w.metrics.Failed(w.stage(), reasonClass)
-	w.log.Warn("extract: dead-lettered", "product", ie.ProductID, "object", ie.ObjectKey, "reason", reason)
+	w.log.WarnContext(ctx, "extract: dead-lettered", "product", ie.ProductID, "object", ie.ObjectKey, "reason", reason)
 	if err := topology.PublishDeadLetter(ctx, w.js, ie, it.msg); err != nil {
 		w.log.Error("extract: dead-letter publish failed; leaving the job for redelivery", "err", err)
 		topology.NakForRetry(it.msg)

@@ -22,10 +22,12 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -203,4 +205,13 @@ func Tracer(tp trace.TracerProvider) trace.Tracer {
 		tp = noop.NewTracerProvider()
 	}
 	return tp.Tracer(InstrumentationName)
+}
+
+// GRPCOptions configures otelgrpc's stats handlers (server and client)
+// with tp and Propagator, and a no-op meter provider: otelgrpc's own
+// metrics are not exported (the ranker's latency histogram is in
+// Prometheus), and nothing falls back to OpenTelemetry's globals.
+func GRPCOptions(tp trace.TracerProvider) []otelgrpc.Option {
+	return []otelgrpc.Option{otelgrpc.WithTracerProvider(tp), otelgrpc.WithPropagators(Propagator),
+		otelgrpc.WithMeterProvider(metricnoop.NewMeterProvider())}
 }

@@ -157,26 +157,43 @@ func (p *eventPublisher) middleware(c fiber.Ctx) error {
 		p.log.Error("s3gw: encode event", "err", merr)
 		return nil
 	}
-	p.publish(data, bucket, keys)
+	p.publish(data, traceHeaders(c), bucket, keys)
 	return nil
+}
+
+// traceHeaders copies the W3C trace context the S3 request carried
+// (traceparent, tracestate: omnirank's object store client sends its
+// caller's span) into the event's NATS headers, so the ingest role
+// continues the writer's trace. Nil when the request carried none.
+func traceHeaders(c fiber.Ctx) nats.Header {
+	var h nats.Header
+	for _, k := range []string{"traceparent", "tracestate"} {
+		if v := c.Request().Header.Peek(k); len(v) > 0 {
+			if h == nil {
+				h = nats.Header{}
+			}
+			h.Set(k, string(v)) // string() copies out of fasthttp's buffer
+		}
+	}
+	return h
 }
 
 // publish stores the event through JetStream when a stream captures the
 // subject (acknowledged before the S3 response), else publishes it plainly.
 // A lost event is repaired by the ingest role's reconcile.
-func (p *eventPublisher) publish(data []byte, bucket string, keys []string) {
+func (p *eventPublisher) publish(data []byte, header nats.Header, bucket string, keys []string) {
 	// Short: while NATS is down every S3 write waits this long.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	if p.streamCaptures(ctx) {
-		_, err := p.js.Publish(ctx, p.subject, data)
+		_, err := p.js.PublishMsg(ctx, &nats.Msg{Subject: p.subject, Data: data, Header: header})
 		if err == nil {
 			return
 		}
 		p.log.Warn("s3gw: JetStream publish of event failed, publishing plainly", "err", err)
 		p.checked.Store(0)
 	}
-	if err := p.nc.Publish(p.subject, data); err != nil {
+	if err := p.nc.PublishMsg(&nats.Msg{Subject: p.subject, Data: data, Header: header}); err != nil {
 		p.log.Warn("s3gw: event not published", "bucket", bucket, "keys", keys, "err", err)
 	}
 }
