@@ -1,15 +1,19 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/omnirank/omnirank/auth"
+	"github.com/omnirank/omnirank/internal/tracing"
 )
 
 const defaultAddr = "127.0.0.1:50051"
@@ -19,6 +23,7 @@ const defaultAddr = "127.0.0.1:50051"
 // TLS) and the bearer token (--token, or OMNIRANK_TOKEN).
 type clientFlags struct {
 	addr, caFile, certFile, keyFile, serverName, token string
+	traceExporter, traceEndpoint                       string
 }
 
 // addClientFlags defines the client flags on fs.
@@ -30,6 +35,9 @@ func addClientFlags(fs *flag.FlagSet) *clientFlags {
 	fs.StringVar(&c.keyFile, "tls-key", os.Getenv("OMNIRANK_TLS_KEY"), "client key (PEM) for mutual TLS")
 	fs.StringVar(&c.serverName, "tls-server-name", "", "name to check the server's certificate against (default: the host of --addr)")
 	fs.StringVar(&c.token, "token", "", "bearer token (default: $OMNIRANK_TOKEN; the variable keeps it out of ps)")
+	fs.StringVar(&c.traceExporter, "trace-exporter", envOr("OMNIRANK_TRACE_EXPORTER", tracing.ExporterNone),
+		"record a client span per call and send its context to the server: "+strings.Join(tracing.Exporters, ", "))
+	fs.StringVar(&c.traceEndpoint, "trace-endpoint", os.Getenv("OMNIRANK_TRACE_ENDPOINT"), "OTLP collector (host:port, or http(s):// URL)")
 	return c
 }
 
@@ -57,6 +65,14 @@ func (c *clientFlags) dial() (*grpc.ClientConn, error) {
 			return nil, fmt.Errorf("refusing to send the token to %s without TLS: give --tls-ca", c.addr)
 		}
 		opts = append(opts, grpc.WithPerRPCCredentials(auth.Bearer{Token: token, RequireTLS: !auth.IsLoopback(c.addr)}))
+	}
+	traces, err := tracing.Start(context.Background(), tracing.Config{Exporter: c.traceExporter, Endpoint: c.traceEndpoint,
+		SampleRatio: 1, Service: "omnirank-cli", Writer: os.Stderr, Synchronous: true})
+	if err != nil {
+		return nil, err
+	}
+	if traces.Enabled() {
+		opts = append(opts, grpc.WithStatsHandler(otelgrpc.NewClientHandler(tracing.GRPCOptions(traces.TracerProvider())...)))
 	}
 	conn, err := grpc.NewClient(c.addr, opts...)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/omnirank/omnirank/internal/tracing"
 	"github.com/omnirank/omnirank/server"
 	"github.com/omnirank/omnirank/wordnet"
 )
@@ -67,6 +68,10 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.DurationVar(&cfg.SnapshotEvery, "snapshot-every", cfg.SnapshotEvery, "how often the ranker snapshots its indexes to the bucket (0: never)")
 	fs.DurationVar(&cfg.ReconcileEvery, "reconcile-every", cfg.ReconcileEvery, "how often to re-list the bucket for missed events (0: only at start)")
 	fs.IntVar(&cfg.CampaignWindow, "campaign-window", 0, "most backfill jobs a campaign lets wait in the queue (0: 128)")
+	fs.StringVar(&cfg.Trace.Exporter, "trace-exporter", envOr("OMNIRANK_TRACE_EXPORTER", cfg.Trace.Exporter),
+		"where spans go: "+strings.Join(tracing.Exporters, ", ")+" (none: no tracing; docs/OPERATIONS.md, Traces and metrics)")
+	fs.StringVar(&cfg.Trace.Endpoint, "trace-endpoint", os.Getenv("OMNIRANK_TRACE_ENDPOINT"), "OTLP collector: host:port (TLS) or an http:// or https:// URL (default: $OTEL_EXPORTER_OTLP_ENDPOINT, else the exporter's localhost default)")
+	fs.Float64Var(&cfg.Trace.SampleRatio, "trace-sample", cfg.Trace.SampleRatio, "share of new traces recorded, 0..1 (a traced caller's decision is followed)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -73,6 +73,9 @@ type Config struct {
 	Attributes []attribute.KeyValue
 	// Writer receives the stdout exporter's spans (default os.Stdout).
 	Writer io.Writer
+	// Synchronous exports each span when it ends instead of in batches:
+	// for short-lived clients (the CLI), which then need no Shutdown.
+	Synchronous bool
 }
 
 // Validate reports the first invalid field, wrapping option.ErrInvalid.
@@ -122,8 +125,12 @@ func Start(ctx context.Context, c Config) (*Provider, error) {
 	if err != nil && res == nil {
 		return nil, fmt.Errorf("tracing: resource: %w", err)
 	}
+	export := sdktrace.WithBatcher(exp)
+	if c.Synchronous {
+		export = sdktrace.WithSyncer(exp)
+	}
 	sdk := sdktrace.NewTracerProvider(
-		sdktrace.WithBatcher(exp),
+		export,
 		sdktrace.WithResource(res),
 		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(c.SampleRatio))),
 	)
