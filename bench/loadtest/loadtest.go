@@ -25,6 +25,7 @@ import (
 	"github.com/omnirank/omnirank/extractors"
 	"github.com/omnirank/omnirank/extractors/starter"
 	"github.com/omnirank/omnirank/internal/option"
+	"github.com/omnirank/omnirank/internal/tracing"
 	omnirankv1 "github.com/omnirank/omnirank/proto/omnirank/v1"
 	"github.com/omnirank/omnirank/ranker"
 	"github.com/omnirank/omnirank/server"
@@ -107,6 +108,11 @@ type BenchRecommendOptions struct {
 	// measured phase: every run after setup, warm-ups included. The
 	// profile is process-wide, so it also shows the generator's share.
 	CPUProfile io.Writer
+	// Trace is the server's tracing (serve's --trace-* flags); the zero
+	// value traces nothing. The stdout exporter writes to io.Discard here
+	// (the spans are still encoded), so its cost is measured without
+	// mixing spans into the results.
+	Trace tracing.Config
 	// Logger receives progress lines (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -340,6 +346,10 @@ func newTarget(ctx context.Context, o BenchRecommendOptions) (*target, error) {
 		cfg.RankerQueueWait = max(o.RankerQueueWait, 0)
 	}
 	cfg.Logger = log
+	cfg.Trace = o.Trace
+	if cfg.Trace.Exporter == tracing.ExporterStdout && cfg.Trace.Writer == nil {
+		cfg.Trace.Writer = io.Discard
+	}
 	var err error
 	if t.srv, err = server.Start(ctx, cfg); err != nil {
 		return t, fmt.Errorf("start server: %w", err)

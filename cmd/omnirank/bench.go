@@ -20,6 +20,7 @@ import (
 	"github.com/omnirank/omnirank/bench/loadtest"
 	"github.com/omnirank/omnirank/bench/starterdata"
 	"github.com/omnirank/omnirank/extractors"
+	"github.com/omnirank/omnirank/internal/tracing"
 	"github.com/omnirank/omnirank/ranker/index"
 )
 
@@ -189,6 +190,9 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fs.DurationVar(&o.RankerQueueWait, "queue-wait", 0, "ranker: how long a request waits for a slot before ResourceExhausted (0: its default; negative: none)")
 		fs.StringVar(&o.WordNetDir, "wordnet", "", "WordNet database folder: the ranker expands hybrid queries' lexical side with its synonyms, as serve does (empty: no expansion)")
 		cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) of the measured runs to this file")
+		fs.StringVar(&o.Trace.Exporter, "trace-exporter", tracing.ExporterNone, "the server's span exporter, as serve's (stdout writes to /dev/null here)")
+		fs.StringVar(&o.Trace.Endpoint, "trace-endpoint", "", "OTLP collector, as serve's")
+		fs.Float64Var(&o.Trace.SampleRatio, "trace-sample", 1, "share of traces recorded, as serve's")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
