@@ -251,10 +251,13 @@ func quietLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-// startWith starts an in-process server with cfg and a gRPC client to it.
+// startWith starts an in-process server with cfg and a gRPC client to it
+// (logging to cfg.Logger, quietLogger when nil).
 func startWith(t *testing.T, cfg Config) *env {
 	t.Helper()
-	cfg.Logger = quietLogger()
+	if cfg.Logger == nil {
+		cfg.Logger = quietLogger()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	srv, err := Start(ctx, cfg)

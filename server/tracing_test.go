@@ -1,14 +1,12 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,28 +19,10 @@ import (
 	pb "github.com/omnirank/omnirank/proto/omnirank/v1"
 )
 
-// lockedBuffer is a log sink safe for the roles' goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) lines() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return strings.Split(strings.TrimSpace(b.buf.String()), "\n")
-}
-
 func spanAttr(s sdktrace.ReadOnlySpan, key string) string {
 	for _, a := range s.Attributes() {
 		if string(a.Key) == key {
-			return a.Value.Emit()
+			return a.Value.String()
 		}
 	}
 	return ""
@@ -59,27 +39,15 @@ func TestTraceFollowsProductThroughPipeline(t *testing.T) {
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec), sdktrace.WithSampler(sdktrace.AlwaysSample()))
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-	var logs lockedBuffer
+	var logs syncBuffer
 	cfg := testConfig(t.TempDir())
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.TracerProvider = tp
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
 	cfg.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv, err := Start(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{srv: srv}
-	e.dial(t, srv.GRPCAddr())
-	t.Cleanup(func() {
-		_ = e.conn.Close()
-		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := srv.Close(cctx); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
+	e := startWith(t, cfg)
+	srv := e.srv
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
 
 	p := catalogue[0] // text, image and audio
 	if !p.audio {
@@ -177,7 +145,7 @@ func TestTraceFollowsProductThroughPipeline(t *testing.T) {
 	// A log line of the product's processing carries its trace id.
 	traceID := upload.SpanContext().TraceID().String()
 	found := false
-	for _, line := range logs.lines() {
+	for _, line := range strings.Split(logs.String(), "\n") {
 		var rec map[string]any
 		if json.Unmarshal([]byte(line), &rec) != nil {
 			continue
@@ -195,7 +163,7 @@ func TestTraceFollowsProductThroughPipeline(t *testing.T) {
 	if _, err := e.rank.Recommend(ctx, &pb.RecommendRequest{QueryText: "running shoes", K: 3}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.rank.Recommend(ctx, &pb.RecommendRequest{K: 3})
+	_, err := e.rank.Recommend(ctx, &pb.RecommendRequest{K: 3})
 	wantCode(t, "empty Recommend", err, codes.InvalidArgument)
 	metrics := httpGetBody(t, "http://"+srv.HTTPAddr()+"/metrics")
 	for _, want := range []string{
@@ -240,4 +208,3 @@ func httpGetBody(t *testing.T, url string) string {
 	}
 	return string(b)
 }
-
