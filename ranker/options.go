@@ -408,8 +408,9 @@ func WithQueueWait(d time.Duration) Option {
 }
 
 // WithMetrics registers the ranker's metrics on reg: Recommend requests
-// shed (omnirank_ranker_shed_total by reason) and in flight
-// (omnirank_ranker_recommend_in_flight).
+// shed (omnirank_ranker_shed_total by reason), in flight
+// (omnirank_ranker_recommend_in_flight) and their latency by query kind
+// and status code (omnirank_recommend_duration_seconds, latency.go).
 func WithMetrics(reg prometheus.Registerer) Option {
 	return func(c *config) error {
 		if reg == nil {
