@@ -163,6 +163,18 @@ func runScenario(t *testing.T, sc scenario) {
 	cat := pb.NewCatalogServiceClient(clients[pAPI])
 	admin := pb.NewAdminServiceClient(clients[pAPI])
 
+	// Replicated KV buckets are read from their leaders (topology.Ensure):
+	// a follower's direct get may miss a write just made.
+	for _, b := range []string{topology.BucketProducts, topology.BucketSpaces, topology.BucketErrors} {
+		st, err := c.js.Stream(context.Background(), "KV_"+b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg := st.CachedInfo().Config; cfg.Replicas != 3 || cfg.AllowDirect {
+			t.Errorf("KV %s: %d replicas, allow_direct %v; want 3 replicas read from the leader", b, cfg.Replicas, cfg.AllowDirect)
+		}
+	}
+
 	// Each ranker loads its query encoder at its first request: warm both
 	// before the clock starts, so that start-up is not counted as a fault.
 	for _, r := range rankers {
