@@ -22,7 +22,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
@@ -31,11 +30,6 @@ import (
 	pb "github.com/omnirank/omnirank/proto/omnirank/v1"
 	"github.com/omnirank/omnirank/topology"
 )
-
-// activeSpace is the space the starter models make, which every fresh
-// cluster serves (server.StarterSpaceName; not imported: the test talks to
-// processes only).
-const activeSpace = "starter-v1"
 
 // TestClusterFaults is the short multi-process run of `make test`: one
 // NATS node, one ranker and one extractor are each SIGKILLed and restarted
@@ -234,7 +228,7 @@ func runScenario(t *testing.T, sc scenario) {
 	deadline := time.Now().Add(converge)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		lost, dup, problem = checkIndexed(ctx, c.js, clients, want)
+		lost, dup, problem = checkIndexed(ctx, clients, want)
 		cancel()
 		if problem == "" || time.Now().After(deadline) {
 			break
@@ -553,7 +547,7 @@ func p99ms(ds []time.Duration) float64 {
 // being indexed exactly once on both rankers: products missing from a
 // ranker (lost), returned more than once by one (duplicated), and a
 // description of the first problems ("" when there are none).
-func checkIndexed(ctx context.Context, js jetstream.JetStream, conns map[string]*grpc.ClientConn, want map[string][]string) (lost, dup int, problem string) {
+func checkIndexed(ctx context.Context, conns map[string]*grpc.ClientConn, want map[string][]string) (lost, dup int, problem string) {
 	var problems []string
 	missing, twice := map[string]bool{}, map[string]bool{}
 	for _, r := range rankers {
@@ -582,9 +576,6 @@ func checkIndexed(ctx context.Context, js jetstream.JetStream, conns map[string]
 		} else if v != int64(len(want)) {
 			problems = append(problems, fmt.Sprintf("%s holds %d vectors, want %d", r, v, len(want)))
 		}
-	}
-	if p := embProblem(ctx, js, want); p != "" {
-		problems = append(problems, p)
 	}
 	slices.Sort(problems)
 	if len(problems) > 5 {
@@ -626,47 +617,4 @@ func activeVectors(ctx context.Context, ac pb.AdminServiceClient) (int64, error)
 		}
 	}
 	return 0, fmt.Errorf("no active space")
-}
-
-// embProblem checks the EMB stream: each product's last embedding holds
-// every block it has input for, and no other product has one.
-func embProblem(ctx context.Context, js jetstream.JetStream, want map[string][]string) string {
-	stream, err := js.Stream(ctx, topology.StreamEmb)
-	if err != nil {
-		return "EMB stream: " + err.Error()
-	}
-	info, err := stream.Info(ctx, jetstream.WithSubjectFilter(topology.EmbFilter(activeSpace)))
-	if err != nil {
-		return "EMB stream info: " + err.Error()
-	}
-	var problems []string
-	for subj := range info.State.Subjects {
-		if _, id, ok := topology.ProductFromEmbSubject(subj); !ok || want[id] == nil {
-			problems = append(problems, "unexpected embedding "+subj)
-		}
-	}
-	for id, mods := range want {
-		raw, err := stream.GetLastMsgForSubject(ctx, topology.EmbSubject(activeSpace, id))
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("%s: no embedding (%v)", id, err))
-			continue
-		}
-		var e topology.Embedding
-		if err := json.Unmarshal(raw.Data, &e); err != nil {
-			problems = append(problems, fmt.Sprintf("%s: undecodable embedding: %v", id, err))
-			continue
-		}
-		var got []string
-		for _, b := range e.Blocks {
-			if b.Present {
-				got = append(got, b.Modality)
-			}
-		}
-		slices.Sort(got)
-		if e.Deleted || !slices.Equal(got, mods) {
-			problems = append(problems, fmt.Sprintf("%s: embedding has blocks %v (deleted %v), want %v", id, got, e.Deleted, mods))
-		}
-	}
-	slices.Sort(problems)
-	return strings.Join(problems[:min(3, len(problems))], "; ")
 }

@@ -21,8 +21,8 @@
 // through the API process) and query load (Recommend on both rankers) it
 // SIGKILLs a NATS node, a ranker and an extractor and restarts them; then
 // it waits until every product is indexed exactly once on both rankers
-// (every page of a broad Recommend, the ranker's vector count, the EMB
-// stream, the product records' states), with nothing dead-lettered or
+// (every page of a broad Recommend, the ranker's vector count, every
+// product record's state), with nothing dead-lettered or
 // listed as an error, and reports the query error rate and p99 latency
 // while faults were on.
 //
