@@ -34,7 +34,16 @@ var (
 	buildOnce sync.Once
 	built     binaries
 	buildErr  error
+	binDir    string // removed by TestMain
 )
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		_ = os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
 
 // buildBinaries builds omnirank (unless $OMNIRANK_BIN names one) and
 // nats-server without the race detector, so that nine processes fit on
@@ -47,6 +56,7 @@ func buildBinaries(t *testing.T) binaries {
 			buildErr = err
 			return
 		}
+		binDir = dir
 		root, err := moduleRoot()
 		if err != nil {
 			buildErr = err
