@@ -15,7 +15,7 @@ GOVULNCHECK := golang.org/x/vuln/cmd/govulncheck@v1.10.0
 # queries are derived from; chromium: the console's browser tests).
 APT_PKGS := npm espeak-ng sox wordnet-base chromium
 
-.PHONY: all setup deps onnxruntime sample build test test-short vet vuln demo proto bench fuzz golden gpu-check onnxruntime-cuda screenshots clean
+.PHONY: all setup deps onnxruntime sample build test test-short chaos vet vuln demo proto bench fuzz golden gpu-check onnxruntime-cuda screenshots clean
 
 all: build
 
@@ -61,6 +61,15 @@ vuln:
 ## test: vet, then every test with the race detector
 test: deps onnxruntime vet
 	$(GO) test -race -count=1 -timeout 20m ./...
+
+## chaos: the multi-process cluster (3 NATS nodes, every role in its own
+## process) under random kill -9 of NATS nodes, rankers and extractors for
+## DURATION while products arrive and queries run; prints one JSON summary
+## (OMNIRANK_CHAOS_SEED=N repeats a run's fault plan). make test runs a short,
+## scripted round of the same (TestClusterFaults).
+DURATION ?= 5m
+chaos: build onnxruntime
+	OMNIRANK_BIN=$(abspath $(BIN)) OMNIRANK_CHAOS_DURATION=$(DURATION) $(GO) test -count=1 -v -timeout 3h -run '^TestChaos$$' ./chaos/
 
 test-short: onnxruntime
 	$(GO) test -count=1 -short ./...

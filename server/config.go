@@ -31,6 +31,12 @@ const (
 	// RoleCampaign drives re-embedding campaigns (the state is in NATS:
 	// any number may run, and a restarted one continues).
 	RoleCampaign = "campaign"
+	// RoleStorage runs no pipeline work: with no --s3-endpoint the process
+	// serves the embedded S3 gateway on S3Listen and publishes its S3
+	// events to NATSURL, so role processes on other hosts (or ports) use
+	// it as their --s3-endpoint. Every process without --s3-endpoint runs
+	// the gateway; this role names a process that does only that.
+	RoleStorage = "storage"
 )
 
 // Config is everything `omnirank serve` takes.
@@ -60,6 +66,9 @@ type Config struct {
 	S3Bucket    string
 	S3UseTLS    bool
 	S3Region    string
+	// S3Listen is where the embedded gateway listens when S3Endpoint is
+	// empty (host:port; port 0 picks one, reachable only by this process).
+	S3Listen string
 
 	// Device is auto, cpu or cuda.
 	Device string
@@ -161,6 +170,9 @@ func (c Config) Validate() error {
 	if c.NATSReplicas > 1 && c.NATSURL == "" {
 		return fmt.Errorf("--nats-replicas %d needs a NATS cluster (--nats-url): the embedded server is a single node", c.NATSReplicas)
 	}
+	if slices.Contains(c.Roles, RoleStorage) && c.S3Endpoint != "" {
+		return fmt.Errorf("role %s serves the embedded S3 gateway: it takes --s3-listen, not --s3-endpoint", RoleStorage)
+	}
 	if c.Insecure {
 		return nil
 	}
@@ -170,6 +182,11 @@ func (c Config) Validate() error {
 	}
 	if c.HTTPAddr != "" && !auth.IsLoopback(c.HTTPAddr) {
 		exposed = append(exposed, "HTTP "+c.HTTPAddr)
+	}
+	if c.S3Endpoint == "" && c.S3Listen != "" && !auth.IsLoopback(c.S3Listen) {
+		// The embedded gateway checks S3 signatures but speaks plain HTTP.
+		return fmt.Errorf("refusing to serve the embedded S3 gateway on %s beyond loopback: it speaks plain HTTP; "+
+			"listen on 127.0.0.1, use an external S3 store (--s3-endpoint), or pass --insecure to accept the risk", c.S3Listen)
 	}
 	var missing []string
 	if c.TLSCert == "" {
@@ -203,7 +220,7 @@ func (c Config) servesAPI() bool { return c.has(RoleRanker) || c.has(RoleAPI) }
 func DefaultConfig() Config {
 	return Config{
 		Roles: []string{RoleAll}, DataDir: "./data", GRPCAddr: "127.0.0.1:50051", HTTPAddr: "127.0.0.1:8080",
-		S3Bucket: "omnirank", S3Region: "us-east-1", Device: "auto", FusionWait: 3 * time.Second,
+		S3Bucket: "omnirank", S3Region: "us-east-1", S3Listen: "127.0.0.1:0", Device: "auto", FusionWait: 3 * time.Second,
 		ReconcileEvery: 10 * time.Minute, SnapshotEvery: 10 * time.Minute, BatchSize: 16, AckWait: 30 * time.Second,
 		RankerQueueWait: ranker.DefaultQueueWait, Limits: auth.DefaultLimits(),
 		NATSReplicas: 1, Trace: tracing.Config{Exporter: tracing.ExporterNone, SampleRatio: 1},
@@ -211,7 +228,7 @@ func DefaultConfig() Config {
 	}
 }
 
-var knownRoles = []string{RoleAll, RoleIngest, RoleExtract, RoleFusion, RoleRanker, RoleAPI, RoleCampaign,
+var knownRoles = []string{RoleAll, RoleIngest, RoleExtract, RoleFusion, RoleRanker, RoleAPI, RoleCampaign, RoleStorage,
 	RoleExtract + ":text", RoleExtract + ":image", RoleExtract + ":audio"}
 
 // ParseRoles splits a comma-separated role list and checks every name.

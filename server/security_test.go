@@ -351,6 +351,11 @@ func TestValidateRefusesExposedListeners(t *testing.T) {
 		{"negative rate", func(c *Config) { c.Limits.RatePerSecond = -1 }, "want ≥ 0"},
 		{"replicas on the embedded server", func(c *Config) { c.NATSReplicas = 3 }, "needs a NATS cluster"},
 		{"replicas on a cluster", func(c *Config) { c.NATSReplicas, c.NATSURL = 3, "nats://n1:4222" }, ""},
+		{"storage role on loopback", func(c *Config) { c.Roles, c.S3Listen = []string{RoleStorage}, "127.0.0.1:9000" }, ""},
+		{"storage role with an external S3", func(c *Config) { c.Roles, c.S3Endpoint = []string{RoleStorage}, "s3:9000" }, "takes --s3-listen, not --s3-endpoint"},
+		{"embedded gateway exposed", func(c *Config) { c.S3Listen = "0.0.0.0:9000" }, "refusing to serve the embedded S3 gateway on 0.0.0.0:9000"},
+		{"embedded gateway exposed, insecure", func(c *Config) { c.S3Listen, c.Insecure = ":9000", true }, ""},
+		{"external S3: the listen address is unused", func(c *Config) { c.S3Listen, c.S3Endpoint = ":9000", "s3:9000" }, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := base

@@ -162,8 +162,9 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		if err != nil {
 			return nil, err
 		}
-		s.gw, err = s3gw.Start(ctx, s3gw.Config{Dir: filepath.Join(cfg.DataDir, "objects"), Addr: "127.0.0.1:0",
-			AccessKey: access, SecretKey: secret, NatsURL: natsURL, NatsTopic: topology.S3EventsSubject, Logger: s.log})
+		s.gw, err = s3gw.Start(ctx, s3gw.Config{Dir: filepath.Join(cfg.DataDir, "objects"), Addr: cfg.S3Listen,
+			AccessKey: access, SecretKey: secret, NatsURL: natsURL, NatsTopic: topology.S3EventsSubject,
+			NatsOptions: natsOptions(cfg), Logger: s.log})
 		if err != nil {
 			return nil, err
 		}

@@ -269,15 +269,8 @@ func Ensure(ctx context.Context, js jetstream.JetStream, o Options, modalities [
 		}
 	}
 	for _, kc := range KeyValues(o) {
-		have, ok, err := existingReplicas(ctx, js, kvStream(kc.Bucket))
-		if err != nil {
+		if err := ensureKeyValue(ctx, js, kc); err != nil {
 			return err
-		}
-		if ok {
-			kc.Replicas = have
-		}
-		if _, err := js.CreateOrUpdateKeyValue(ctx, kc); err != nil {
-			return fmt.Errorf("ensure kv %s: %w", kc.Bucket, err)
 		}
 	}
 	for key, cc := range Consumers(o, modalities) {
@@ -292,6 +285,55 @@ func Ensure(ctx context.Context, js jetstream.JetStream, o Options, modalities [
 		}
 	}
 	return nil
+}
+
+// ensureKeyValue creates or updates a KV bucket. A replicated bucket is
+// read from its stream leader: nats.go creates every bucket with direct
+// gets allowed, which any replica answers, so a Get right after a Put
+// (from the same process or another) could read an older value or "not
+// found" from a follower that has not applied the write yet; with three
+// replicas that made a process's start fail ("space starter-v1: space not
+// found" right after storing it). An existing bucket whose settings already
+// match is not updated, so that its leader reads are never switched off,
+// even briefly, for the processes binding to it meanwhile.
+func ensureKeyValue(ctx context.Context, js jetstream.JetStream, kc jetstream.KeyValueConfig) error {
+	st, err := js.Stream(ctx, kvStream(kc.Bucket))
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		if _, err := js.CreateOrUpdateKeyValue(ctx, kc); err != nil {
+			return fmt.Errorf("ensure kv %s: %w", kc.Bucket, err)
+		}
+	case err != nil:
+		return fmt.Errorf("stream %s: %w", kvStream(kc.Bucket), err)
+	default:
+		have := st.CachedInfo().Config
+		kc.Replicas = max(have.Replicas, 1)
+		if !kvMatches(have, kc) {
+			if _, err := js.CreateOrUpdateKeyValue(ctx, kc); err != nil {
+				return fmt.Errorf("ensure kv %s: %w", kc.Bucket, err)
+			}
+		}
+	}
+	if kc.Replicas <= 1 {
+		return nil
+	}
+	if st, err = js.Stream(ctx, kvStream(kc.Bucket)); err != nil {
+		return fmt.Errorf("stream %s: %w", kvStream(kc.Bucket), err)
+	}
+	if cfg := st.CachedInfo().Config; cfg.AllowDirect {
+		cfg.AllowDirect = false
+		if _, err := js.UpdateStream(ctx, cfg); err != nil {
+			return fmt.Errorf("kv %s: read from the leader (allow_direct off): %w", kc.Bucket, err)
+		}
+	}
+	return nil
+}
+
+// kvMatches reports whether an existing KV stream already has the
+// settings kc asks for (those Ensure's buckets set).
+func kvMatches(have jetstream.StreamConfig, kc jetstream.KeyValueConfig) bool {
+	return have.Description == kc.Description && have.MaxMsgsPerSubject == int64(max(kc.History, 1)) &&
+		have.MaxAge == kc.TTL && have.Storage == kc.Storage
 }
 
 // kvStream is the stream behind a KV bucket.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -43,8 +44,9 @@ type eventPublisher struct {
 	captured atomic.Bool
 }
 
-func newEventPublisher(natsURL, subject, region string, log *slog.Logger) (*eventPublisher, error) {
-	nc, err := nats.Connect(natsURL, nats.Name("omnirank-s3gw-events"), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
+func newEventPublisher(natsURL, subject, region string, extra []nats.Option, log *slog.Logger) (*eventPublisher, error) {
+	opts := append(slices.Clone(extra), nats.Name("omnirank-s3gw-events"), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
+	nc, err := nats.Connect(natsURL, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("s3gw: connect to NATS at %s for events: %w", natsURL, err)
 	}

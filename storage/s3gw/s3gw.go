@@ -37,6 +37,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/versity/versitygw/backend/meta"
 	"github.com/versity/versitygw/backend/posix"
 	"github.com/versity/versitygw/embedgw"
@@ -84,6 +85,9 @@ type Config struct {
 	// every object created or removed, in every bucket. The NATS server
 	// must be reachable when Start is called. Either both or neither.
 	NatsURL, NatsTopic string
+	// NatsOptions are added to the event publisher's NATS connection
+	// (credentials, TLS roots); it reconnects forever whatever they say.
+	NatsOptions []nats.Option
 	// Logger receives the lifecycle logs of this package; slog.Default()
 	// when nil. (versitygw itself prints a line or two to stdout/stderr at
 	// start and on send failures; those cannot be redirected per instance.)
@@ -243,7 +247,7 @@ func launch(ctx context.Context, cfg Config, dir, addr, prevWD string, ms meta.M
 	}
 	if cfg.NatsURL != "" {
 		// Our middleware, not versitygw's NATS sender (see events.go).
-		pub, err := newEventPublisher(cfg.NatsURL, cfg.NatsTopic, cfg.Region, cfg.Logger)
+		pub, err := newEventPublisher(cfg.NatsURL, cfg.NatsTopic, cfg.Region, cfg.NatsOptions, cfg.Logger)
 		if err != nil {
 			cancel()
 			restoreWD(cfg.Logger, prevWD)
