@@ -125,6 +125,13 @@ type Config struct {
 	// IMPRESSIONS stream (0..1; 0 logs none).
 	ImpressionSample float64
 
+	// Voice search (issue 16). VoiceQueries is what query audio is used as
+	// when a request does not say: "both" (default), "speech" or "sound";
+	// "sound" gives the ranker no recogniser at all. Speech is the
+	// recogniser pool's configuration (PocketSphinx; see SpeechConfig).
+	VoiceQueries string
+	Speech       SpeechConfig
+
 	Logger *slog.Logger
 }
 
