@@ -3,7 +3,7 @@
 // held-out metrics, training time and model size as JSON (the numbers in
 // docs/ARCHITECTURE.md):
 //
-//	go run ./cmd/g2p-check [-dict PATH] [-left 3 -right 3] [-holdout 0.05 -seed 1]
+//	go run ./cmd/g2p-check [-dict PATH] [-left 3 -right 4 -history 2] [-holdout 0.05 -seed 1]
 package main
 
 import (
@@ -20,19 +20,20 @@ import (
 func main() {
 	dict := flag.String("dict", g2p.DefaultDictPath, "cmudict-format pronunciation dictionary")
 	left := flag.Int("left", 3, "letters of context on the left")
-	right := flag.Int("right", 3, "letters of context on the right")
+	right := flag.Int("right", 4, "letters of context on the right")
 	holdout := flag.Float64("holdout", 0.05, "share of words held out")
 	seed := flag.Uint64("seed", 1, "seed of the held-out split")
 	iters := flag.Int("iterations", 8, "EM iterations of the alignment")
 	minCount := flag.Int("min-count", 1, "times a context must be seen to count")
+	history := flag.Int("history", 2, "chain level from which the previous phones count (-1: never)")
 	flag.Parse()
-	if err := run(*dict, *left, *right, *holdout, *seed, *iters, *minCount); err != nil {
+	if err := run(*dict, *left, *right, *holdout, *seed, *iters, *minCount, *history); err != nil {
 		slog.Error("g2p-check", "err", err)
 		os.Exit(1)
 	}
 }
 
-func run(dict string, left, right int, holdout float64, seed uint64, iters, minCount int) error {
+func run(dict string, left, right int, holdout float64, seed uint64, iters, minCount, history int) error {
 	f, err := os.Open(dict)
 	if err != nil {
 		return err
@@ -40,7 +41,7 @@ func run(dict string, left, right int, holdout float64, seed uint64, iters, minC
 	defer f.Close()
 	t0 := time.Now()
 	m, err := g2p.Train(f, g2p.WithWindow(left, right), g2p.WithHoldout(holdout, seed),
-		g2p.WithIterations(iters), g2p.WithMinCount(minCount))
+		g2p.WithIterations(iters), g2p.WithMinCount(minCount), g2p.WithHistory(history))
 	if err != nil {
 		return err
 	}
@@ -54,6 +55,7 @@ func run(dict string, left, right int, holdout float64, seed uint64, iters, minC
 		"dict":             dict,
 		"window":           []int{left, right},
 		"holdout":          holdout,
+		"history":          history,
 		"seed":             seed,
 		"held_out_words":   h.Words,
 		"word_accuracy":    round(h.WordAccuracy),

@@ -8,9 +8,10 @@
 // (each letter stands for no phone, one, or two: x → K S), then counts,
 // for every letter in a window of letters around it (up to MaxWindow on
 // each side, word edges included), which phones it stood for. Windows grow
-// one letter at a time, alternately on the right and the left; a word is
-// pronounced letter by letter from the widest window seen in training,
-// backing off to narrower ones. Windows that predict what their narrower
+// one letter at a time, alternately on the right and the left, and from a
+// set level on they include the phones of the letter before; a word is
+// pronounced letter by letter, left to right, from the widest window seen
+// in training, backing off to narrower ones. Windows that predict what their narrower
 // window already predicts are dropped, so the model stays small without
 // changing a single prediction. Training is deterministic: the same
 // dictionary and options give the same bytes (WriteTo) and Version.
@@ -20,20 +21,26 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/omnirank/omnirank/internal/option"
 )
 
 // shape is one context window: left and right letters around the letter.
-type shape struct{ left, right int }
+type shape struct {
+	left, right int
+	hist        bool // the previous letter's chunk is part of the context
+}
 
 func (s shape) width() int { return s.left + 1 + s.right }
 
 // chain lists the windows from narrowest to widest, each one letter wider
 // than the one before (so each window's key contains the previous one's).
-func chain(left, right int) []shape {
-	out := []shape{{0, 0}}
+func chain(left, right, histFrom int) []shape {
+	out := []shape{{0, 0, false}}
 	l, r := 0, 0
 	for l < left || r < right {
 		if r < right && (r <= l || l == left) {
@@ -41,9 +48,18 @@ func chain(left, right int) []shape {
 		} else {
 			l++
 		}
-		out = append(out, shape{l, r})
+		out = append(out, shape{l, r, false})
 	}
-	return out
+	if histFrom < 0 || histFrom >= len(out) {
+		return out
+	}
+	h := make([]shape, 0, len(out)+1)
+	h = append(h, out[:histFrom+1]...)
+	for _, s := range out[histFrom:] {
+		s.hist = true
+		h = append(h, s)
+	}
+	return h
 }
 
 // level is one window's table: sorted context keys and the chunk each
@@ -64,6 +80,8 @@ func (lv *level) find(key uint64) (uint16, bool) {
 // Model pronounces words. It is immutable and safe for concurrent use.
 type Model struct {
 	phones  []string // phones[0] is unused (code 0 is "no phone")
+	chunks  []uint16 // every chunk seen in training, sorted: history index i+1
+	history int      // level of the chain from which the previous chunk counts (-1: never)
 	shapes  []shape
 	levels  []level
 	heldOut Metrics
@@ -93,6 +111,26 @@ func (m *Model) Size() int {
 		n += len(lv.keys)
 	}
 	return n
+}
+
+// Default trains a model with the default options on the dictionary at
+// path (DefaultDictPath when empty): about 3 CPU-seconds for Debian's
+// 135k-word dictionary. There is no cache: the caller keeps the model, or
+// stores it with WriteTo and loads it with Read.
+func Default(path string) (*Model, error) {
+	if path == "" {
+		path = DefaultDictPath
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("g2p: open dictionary: %w", err)
+	}
+	defer f.Close()
+	m, err := Train(f)
+	if err != nil {
+		return nil, fmt.Errorf("g2p: train on %s: %w", path, err)
+	}
+	return m, nil
 }
 
 // Train learns a model from a cmudict-format dictionary. Words with
@@ -143,17 +181,39 @@ func TrainContext(ctx context.Context, r io.Reader, opts ...Option) (*Model, err
 	if err := al.train(ctx, pairs, cfg.iterations); err != nil {
 		return nil, err
 	}
-	m := &Model{phones: append([]string{""}, phones...), shapes: chain(cfg.left, cfg.right)}
-	recs := make([][]uint64, len(m.shapes))
-	for _, p := range pairs {
+	m := &Model{phones: append([]string{""}, phones...), shapes: chain(cfg.left, cfg.right, cfg.history), history: cfg.history}
+	aligned := make([][]uint16, len(pairs))
+	seen := map[uint16]bool{}
+	total := 0
+	for i, p := range pairs {
 		chunks, ok := al.viterbi(p)
 		if !ok {
 			continue
 		}
-		for i, c := range chunks {
+		aligned[i] = chunks
+		total += len(chunks)
+		for _, c := range chunks {
+			seen[c] = true
+		}
+	}
+	for c := range seen {
+		m.chunks = append(m.chunks, c)
+	}
+	slices.Sort(m.chunks)
+	if len(m.chunks) > maxChunks {
+		return nil, fmt.Errorf("%w: %d distinct letter chunks, at most %d", ErrFormat, len(m.chunks), maxChunks)
+	}
+	recs := make([][]uint64, len(m.shapes))
+	for k := range recs {
+		recs[k] = make([]uint64, 0, total)
+	}
+	for pi, p := range pairs {
+		prev := uint8(0)
+		for i, c := range aligned[pi] {
 			for k, s := range m.shapes {
-				recs[k] = append(recs[k], contextKey(p.letters, i, s)<<16|uint64(c))
+				recs[k] = append(recs[k], contextKey(p.letters, i, s, prev)<<16|uint64(c))
 			}
+			prev = m.histIndex(c)
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -174,9 +234,12 @@ func applyOptions(cfg *config, opts []Option) error {
 		if o == nil {
 			return fmt.Errorf("g2p: %w: nil option", ErrInvalidOption)
 		}
-		if err := o(cfg); err != nil {
-			return fmt.Errorf("g2p: %w", err)
-		}
+	}
+	if err := option.Apply(cfg, opts...); err != nil {
+		return fmt.Errorf("g2p: %w", err)
+	}
+	if err := cfg.validate(); err != nil {
+		return fmt.Errorf("g2p: %w", err)
 	}
 	return nil
 }
@@ -202,8 +265,11 @@ func phoneSet(entries []entry) []string {
 // contextKey packs the letters of window s around position i, left to
 // right, word edges as letterEdge; the rightmost letter is in the lowest
 // bits.
-func contextKey(letters []byte, i int, s shape) uint64 {
+func contextKey(letters []byte, i int, s shape, prev uint8) uint64 {
 	var k uint64
+	if s.hist {
+		k = uint64(prev)
+	}
 	for j := i - s.left; j <= i+s.right; j++ {
 		c := byte(letterEdge)
 		if j >= 0 && j < len(letters) {
@@ -217,10 +283,35 @@ func contextKey(letters []byte, i int, s shape) uint64 {
 // parentKey is the key of the window one narrower than shapes[k] that it
 // contains.
 func parentKey(shapes []shape, k int, key uint64) uint64 {
-	if shapes[k].right > shapes[k-1].right {
-		return key >> letterBits
+	s, p := shapes[k], shapes[k-1]
+	letters := key & (1<<(letterBits*s.width()) - 1)
+	if !p.hist {
+		if s.hist { // same window, without the history
+			return letters
+		}
 	}
-	return key & (1<<(letterBits*shapes[k-1].width()) - 1)
+	var pl uint64
+	if s.right > p.right {
+		pl = letters >> letterBits
+	} else {
+		pl = letters & (1<<(letterBits*p.width()) - 1)
+	}
+	if p.hist {
+		pl |= key >> (letterBits * s.width()) << (letterBits * p.width())
+	}
+	return pl
+}
+
+// maxChunks bounds the distinct chunks, so a history index fits a byte.
+const maxChunks = 255
+
+// histIndex is the history index of chunk c (0 marks the word start).
+func (m *Model) histIndex(c uint16) uint8 {
+	i, ok := slices.BinarySearch(m.chunks, c)
+	if !ok {
+		return 0
+	}
+	return uint8(i + 1)
 }
 
 // buildLevels turns (key<<16 | chunk) records into tables: each key's most
@@ -282,8 +373,10 @@ func (m *Model) Pronounce(word string) ([]string, error) {
 		return nil, err
 	}
 	var out []string
+	prev := uint8(0)
 	for i := range letters {
-		c := m.predict(letters, i)
+		c := m.predict(letters, i, prev)
+		prev = m.histIndex(c)
 		if p := c & 0xff; p != 0 {
 			out = append(out, m.phones[p])
 		}
@@ -313,9 +406,9 @@ func encodeWord(word string) ([]byte, error) {
 }
 
 // predict is the chunk of letter i from the widest window seen.
-func (m *Model) predict(letters []byte, i int) uint16 {
+func (m *Model) predict(letters []byte, i int, prev uint8) uint16 {
 	for k := len(m.shapes) - 1; k >= 0; k-- {
-		if c, ok := m.levels[k].find(contextKey(letters, i, m.shapes[k])); ok {
+		if c, ok := m.levels[k].find(contextKey(letters, i, m.shapes[k], prev)); ok {
 			return c
 		}
 	}

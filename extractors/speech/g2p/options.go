@@ -2,7 +2,6 @@ package g2p
 
 import (
 	"errors"
-	"fmt"
 
 	"github.com/omnirank/omnirank/internal/option"
 )
@@ -22,23 +21,24 @@ var (
 const MaxWindow = 4
 
 type config struct {
-	left, right  int
-	holdout      float64
-	seed         uint64
-	iterations   int
-	minCount     int
-	leftFirst    bool
+	left, right int
+	holdout     float64
+	seed        uint64
+	iterations  int
+	minCount    int
+	history     int
 }
 
 func defaultConfig() config {
-	return config{left: 3, right: 3, iterations: 8, minCount: 1}
+	return config{left: 3, right: 4, iterations: 8, minCount: 1, history: 2}
 }
 
 // Option configures Train.
 type Option func(*config) error
 
 // WithWindow sets how many letters of context on each side of a letter the
-// model may look at (default 3 and 3; each 0..MaxWindow). The model backs
+// model may look at (default 3 and 4; each 0..MaxWindow;
+// with WithHistory at most 8 letters in all). The model backs
 // off from the widest window seen in training to narrower ones.
 func WithWindow(left, right int) Option {
 	return func(c *config) error {
@@ -88,16 +88,45 @@ func WithMinCount(n int) Option {
 	}
 }
 
+// validate checks the options together.
+func (c *config) validate() error {
+	if c.history >= 0 {
+		if c.history > c.left+c.right {
+			return option.Errorf("g2p history level %d: the window %d,%d has levels 0..%d", c.history, c.left, c.right, c.left+c.right)
+		}
+		if w := c.left + 1 + c.right; w > maxHistWidth {
+			return option.Errorf("g2p window %d,%d: at most %d letters with history", c.left, c.right, maxHistWidth)
+		}
+	}
+	return nil
+}
+
+// maxHistWidth: a context key of 8 letters and a history byte fills the 48
+// bits a training record leaves beside its chunk.
+const maxHistWidth = 8
+
 // ValidateOptions applies opts to a scratch configuration and returns the
 // first error.
 func ValidateOptions(opts ...Option) error {
 	cfg := defaultConfig()
-	if err := option.Apply(&cfg, opts...); err != nil {
-		return fmt.Errorf("g2p: %w", err)
-	}
-	return nil
+	return applyOptions(&cfg, opts)
 }
 
 // DefaultDictPath is where Debian's pocketsphinx-en-us installs the
 // recogniser's pronunciation dictionary.
 const DefaultDictPath = "/usr/share/pocketsphinx/model/en-us/cmudict-en-us.dict"
+
+// WithHistory makes the previous letter's phones part of every context
+// from level n of the window chain on (n = 0: from the single letter on;
+// default 2: from the letter with one on each side; -1: never). Words are
+// then pronounced left to right, each letter seeing the phones chosen for
+// the one before.
+func WithHistory(n int) Option {
+	return func(c *config) error {
+		if n < -1 || n > 2*MaxWindow {
+			return option.Errorf("g2p history level %d: must be -1..%d", n, 2*MaxWindow)
+		}
+		c.history = n
+		return nil
+	}
+}

@@ -62,7 +62,11 @@ func (m *Model) writeBody(w io.Writer) (int64, error) {
 		b = append(b, p...)
 	}
 	s := m.shapes[len(m.shapes)-1]
-	b = append(b, byte(s.left), byte(s.right))
+	b = append(b, byte(s.left), byte(s.right), byte(m.history+1))
+	b = binary.AppendUvarint(b, uint64(len(m.chunks)))
+	for _, c := range m.chunks {
+		b = binary.AppendUvarint(b, uint64(c))
+	}
 	b = binary.AppendUvarint(b, uint64(m.heldOut.Words))
 	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(m.heldOut.WordAccuracy))
 	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(m.heldOut.PhoneErrorRate))
@@ -119,11 +123,24 @@ func Read(r io.Reader) (*Model, error) {
 		}
 		m.phones = append(m.phones, p)
 	}
-	left, right := int(d.byte()), int(d.byte())
-	if left > MaxWindow || right > MaxWindow {
-		return nil, fmt.Errorf("%w: window %d,%d", ErrFormat, left, right)
+	left, right, history := int(d.byte()), int(d.byte()), int(d.byte())-1
+	cfg := config{left: left, right: right, history: history}
+	if left > MaxWindow || right > MaxWindow || cfg.validate() != nil {
+		return nil, fmt.Errorf("%w: window %d,%d, history %d", ErrFormat, left, right, history)
 	}
-	m.shapes = chain(left, right)
+	m.history = history
+	m.shapes = chain(left, right, history)
+	nc := d.uvarint()
+	if nc > maxChunks {
+		d.fail()
+	}
+	for i := uint64(0); i < nc && d.err == nil; i++ {
+		c := d.uvarint()
+		if c > math.MaxUint16 || (i > 0 && uint16(c) <= m.chunks[i-1]) {
+			d.fail()
+		}
+		m.chunks = append(m.chunks, uint16(c))
+	}
 	m.heldOut.Words = int(d.uvarint())
 	m.heldOut.WordAccuracy = math.Float64frombits(d.uint64())
 	m.heldOut.PhoneErrorRate = math.Float64frombits(d.uint64())
@@ -143,7 +160,11 @@ func Read(r io.Reader) (*Model, error) {
 			}
 			prev += delta
 			c := d.uvarint()
-			if prev >= 1<<(letterBits*s.width()) || c > math.MaxUint16 ||
+			bits := letterBits * s.width()
+			if s.hist {
+				bits += 8
+			}
+			if prev >= 1<<bits || c > math.MaxUint16 ||
 				int(c&0xff) >= len(m.phones) || int(c>>8) >= len(m.phones) {
 				d.fail()
 			}
