@@ -48,19 +48,6 @@ func (a *aligner) double(p, q uint8) int {
 	return 1 + a.nPhones + (int(p)-1)*a.nPhones + int(q) - 1
 }
 
-// chunkCode turns a chunk index into its stored code.
-func (a *aligner) chunkCode(ci int) uint16 {
-	switch {
-	case ci == 0:
-		return 0
-	case ci <= a.nPhones:
-		return uint16(ci)
-	default:
-		k := ci - 1 - a.nPhones
-		return uint16(k/a.nPhones+1) | uint16(k%a.nPhones+1)<<8
-	}
-}
-
 func newAligner(nPhones int) *aligner {
 	a := &aligner{nPhones: nPhones, prob: make([][]float64, numLetters)}
 	nc := a.nChunks()
