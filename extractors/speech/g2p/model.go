@@ -21,9 +21,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/omnirank/omnirank/internal/option"
@@ -196,10 +196,7 @@ func TrainContext(ctx context.Context, r io.Reader, opts ...Option) (*Model, err
 			seen[c] = true
 		}
 	}
-	for c := range seen {
-		m.chunks = append(m.chunks, c)
-	}
-	slices.Sort(m.chunks)
+	m.chunks = slices.Sorted(maps.Keys(seen))
 	if len(m.chunks) > maxChunks {
 		return nil, fmt.Errorf("%w: %d distinct letter chunks, at most %d", ErrFormat, len(m.chunks), maxChunks)
 	}
@@ -254,12 +251,7 @@ func phoneSet(entries []entry) []string {
 			}
 		}
 	}
-	out := make([]string, 0, len(seen))
-	for p := range seen {
-		out = append(out, p)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(seen))
 }
 
 // contextKey packs the letters of window s around position i, left to
