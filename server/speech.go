@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/omnirank/omnirank/extractors/speech"
+	"github.com/omnirank/omnirank/extractors/speech/g2p"
 	omnirankv1 "github.com/omnirank/omnirank/proto/omnirank/v1"
 	"github.com/omnirank/omnirank/ranker"
 	"github.com/omnirank/omnirank/speechlm"
@@ -18,6 +19,9 @@ import (
 
 // SpeechConfig configures the speech recogniser (issue 16).
 type SpeechConfig struct {
+	// Off turns speech recognition off in this process: query audio is
+	// matched by sound only, no transcripts, no language model builds.
+	Off bool
 	// Recognizers is the pool's size (0: one per CPU).
 	Recognizers int
 	// Timeout bounds one transcription (0: the package default, 30 s).
@@ -112,7 +116,7 @@ func (s *Server) voiceQueryOptions(ctx context.Context) ([]ranker.Option, error)
 	if err != nil {
 		return nil, err
 	}
-	if mode == omnirankv1.AudioMode_AUDIO_MODE_SOUND {
+	if mode == omnirankv1.AudioMode_AUDIO_MODE_SOUND || s.cfg.Speech.Off {
 		return nil, nil
 	}
 	pool, err := s.voice.get(s.cfg.Speech, s.log)
@@ -131,32 +135,44 @@ func (s *Server) voiceQueryOptions(ctx context.Context) ([]ranker.Option, error)
 
 // speechLMOptions are the catalogue language model's build options.
 func (s *Server) speechLMOptions() []speech.LMOption {
-	dict := s.cfg.Speech.Dictionary
-	if dict == "" {
-		dict = DefaultDictionary
+	return []speech.LMOption{speech.WithBaseDictionary(s.speechDictionary()), speech.WithExtraPhrases(QueryPhrases)}
+}
+
+func (s *Server) speechDictionary() string {
+	if d := s.cfg.Speech.Dictionary; d != "" {
+		return d
 	}
-	return []speech.LMOption{speech.WithBaseDictionary(dict), speech.WithExtraPhrases(QueryPhrases)}
+	return DefaultDictionary
 }
 
 // startSpeechLM runs the catalogue language model's builder beside ingest,
 // when speech recognition is available.
 func (s *Server) startSpeechLM(ctx context.Context) error {
-	if err := speech.Available(); err != nil {
+	if s.cfg.Speech.Off || speech.Available() != nil {
 		return nil
 	}
-	dict := s.cfg.Speech.Dictionary
-	if dict == "" {
-		dict = DefaultDictionary
-	}
+	dict := s.speechDictionary()
 	if _, err := os.Stat(dict); err != nil {
 		s.log.Warn("speech language model off: no pronunciation dictionary", "path", dict, "err", err)
 		return nil
 	}
-	b, err := speechlm.NewBuilder(s.js, s.store, speechlm.WithLogger(s.log.With("component", "speech-lm")),
-		speechlm.WithLMOptions(s.speechLMOptions()...))
-	if err != nil {
-		return err
-	}
-	s.goRole("speech-lm", b.Run, ctx)
+	log := s.log.With("component", "speech-lm")
+	s.goRole("speech-lm", func(ctx context.Context) error {
+		// Words the dictionary lacks (brands, made-up product names) get
+		// pronunciations from a grapheme-to-phoneme model learnt from the
+		// same dictionary (about 3 CPU-seconds); without it they are
+		// spelled out letter by letter.
+		opts := s.speechLMOptions()
+		if m, err := g2p.Default(dict); err != nil {
+			log.Warn("no grapheme-to-phoneme model: words missing from the dictionary are spelled out", "err", err)
+		} else {
+			opts = append(opts, speech.WithG2P(m))
+		}
+		b, err := speechlm.NewBuilder(s.js, s.store, speechlm.WithLogger(log), speechlm.WithLMOptions(opts...))
+		if err != nil {
+			return err
+		}
+		return b.Run(ctx)
+	}, ctx)
 	return nil
 }

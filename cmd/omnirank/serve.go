@@ -53,6 +53,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.BoolVar(&cfg.QueryExpansion, "query-expansion", false, "add WordNet synonyms (from --wordnet) to the lexical side of text queries: better recall on synonyms, about +0.7 ms served p50 at 100k products (docs/RELEVANCE.md)")
 	lexWeight := lexicalWeightFlag(fs)
 	fs.StringVar(&cfg.VoiceQueries, "voice-queries", "both", "what query audio is used as when a request does not say: both (transcribed and matched by sound), speech or sound (sound: no recogniser)")
+	speechOn := fs.Bool("speech", true, "PocketSphinx speech recognition: voice queries, transcripts of speech-marked audio and the catalogue's speech language model (false: off)")
 	fs.IntVar(&cfg.Speech.Recognizers, "speech-recognizers", 0, "PocketSphinx recognisers per process (0: one per CPU)")
 	fs.DurationVar(&cfg.Speech.Timeout, "speech-timeout", 0, "longest one transcription may take (0: 30s)")
 	fs.StringVar(&cfg.Speech.Dictionary, "speech-dict", server.DefaultDictionary, "pronunciation dictionary the catalogue's speech language model takes pronunciations from")
@@ -75,6 +76,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	cfg.Speech.Off = !*speechOn
 	cfg.LexicalWeight = lexWeight()
 	var err error
 	if cfg.S3SecretKey, err = secret(cfg.S3SecretKey, *s3SecretFile, "OMNIRANK_S3_SECRET_KEY"); err != nil {
