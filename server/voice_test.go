@@ -98,6 +98,26 @@ func TestVoiceQueries(t *testing.T) {
 	if _, err := ask(spoken, pb.AudioMode_AUDIO_MODE_SPEECH); err != nil {
 		t.Fatalf("after bad clips: %v", err)
 	}
+
+	// The language model follows the catalogue: a new product's words
+	// are recognised once its record is in, under a new version.
+	first := resp.GetTranscript().GetLanguageModel()
+	sofa := testProduct{"sofa", "Velvet sofa with cushions", "home/furniture", 9, false}
+	if _, err := e.cat.Upsert(ctx, sofa.upsert(t)); err != nil {
+		t.Fatal(err)
+	}
+	e.waitVectors(t, int64(len(catalogue)+1), 90*time.Second)
+	said := speechtest.Say(t, "velvet sofa", "en-us+f3", 130)
+	waitFor(t, 90*time.Second, "the new product found by voice under a new language model", func() bool {
+		r, err := ask(said, pb.AudioMode_AUDIO_MODE_SPEECH)
+		if err != nil {
+			t.Fatalf("spoken query: %v", err)
+		}
+		resp = r
+		got := ids(r)
+		return r.GetTranscript().GetLanguageModel() != first && len(got) > 0 && got[0] == "sofa"
+	})
+	t.Logf("heard %q with lm %s (was %s)", resp.GetTranscript().GetText(), resp.GetTranscript().GetLanguageModel(), first)
 }
 
 // TestVoiceQueriesWithoutRecognizer: with speech off, query audio is
