@@ -36,13 +36,6 @@ type SpeechConfig struct {
 // dictionary.
 const DefaultDictionary = "/usr/share/pocketsphinx/model/en-us/cmudict-en-us.dict"
 
-// QueryPhrases are words shoppers say around product words; the catalogue
-// language model knows them besides the catalogue's own.
-var QueryPhrases = []string{
-	"show me", "i want", "i need", "i am looking for", "looking for", "find", "find me", "search for",
-	"buy", "cheap", "a", "an", "the", "some", "for", "with", "and", "in", "of", "on", "to", "my",
-}
-
 // voicePool holds the process's one recogniser pool: the ranker (voice
 // queries) and the transcription worker share it.
 type voicePool struct {
@@ -135,7 +128,7 @@ func (s *Server) voiceQueryOptions(ctx context.Context) ([]ranker.Option, error)
 
 // speechLMOptions are the catalogue language model's build options.
 func (s *Server) speechLMOptions() []speech.LMOption {
-	return []speech.LMOption{speech.WithBaseDictionary(s.speechDictionary()), speech.WithExtraPhrases(QueryPhrases)}
+	return []speech.LMOption{speech.WithBaseDictionary(s.speechDictionary())}
 }
 
 func (s *Server) speechDictionary() string {
