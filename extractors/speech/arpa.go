@@ -127,15 +127,13 @@ func (m *arpaModel) logProb(history []string, w string) float64 {
 	for len(history) >= len(m.Counts) {
 		history = history[1:]
 	}
-	for {
-		g := strings.Join(append(append([]string{}, history...), w), " ")
-		if p, ok := m.Prob[g]; ok {
-			return p
-		}
-		if len(history) == 0 {
-			return math.Inf(-1)
-		}
-		bo := m.Backoff[strings.Join(history, " ")] // absent: 0 (weight 1)
-		return bo + m.logProb(history[1:], w)
+	g := strings.Join(append(append([]string{}, history...), w), " ")
+	if p, ok := m.Prob[g]; ok {
+		return p
 	}
+	if len(history) == 0 {
+		return math.Inf(-1)
+	}
+	bo := m.Backoff[strings.Join(history, " ")] // absent: 0 (weight 1)
+	return bo + m.logProb(history[1:], w)
 }

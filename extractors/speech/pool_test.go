@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -386,7 +387,7 @@ func TestPoolOptions(t *testing.T) {
 func BenchmarkTranscribe(b *testing.B) {
 	needSphinx(b)
 	lm := titleLM(b)
-	p, err := NewPool(WithSize(1), WithLanguageModel(lm))
+	p, err := NewPool(WithSize(1), WithLanguageModel(lm), WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -120,6 +120,9 @@ import (
 
 const errBufLen = 512
 
+// frameRate is PocketSphinx's feature frame rate (-frate, 100/s).
+const frameRate = 100
+
 var quietOnce sync.Once
 
 func linked() error { return nil }

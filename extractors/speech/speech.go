@@ -28,8 +28,6 @@ const (
 	// chunk is how many samples go to the decoder between checks of the
 	// deadline: 0.25 s.
 	chunk = SampleRate / 4
-	// frameRate is PocketSphinx's feature frame rate (-frate, 100/s).
-	frameRate = 100
 )
 
 // Sentinel errors; every error returned wraps one of them (or
