@@ -54,6 +54,8 @@ type Ranker struct {
 	imp *impressionLog
 	// latency is omnirank_recommend_duration_seconds (latency.go).
 	latency *prometheus.HistogramVec
+	// voice counts transcribed query clips (issue 16).
+	voice *voiceMetrics
 	// scorer is the one SetScorer installed; nil means cfg.scorer.
 	scorer atomic.Pointer[scorerRef]
 
@@ -98,8 +100,12 @@ func New(js jetstream.JetStream, enc Encoders, opts ...Option) (*Ranker, error) 
 		spaces:   map[string]*spaceState{},
 		latency:  newLatency(),
 	}
+	r.voice = newVoiceMetrics()
 	collectors := append(r.gate.collectors(), fm.collectors()...)
 	collectors = append(collectors, r.latency)
+	if cfg.speech != nil {
+		collectors = append(collectors, r.voice.collectors()...)
+	}
 	if cfg.impSample > 0 {
 		r.imp = newImpressionLog(js, cfg.impSample, cfg.logger.With("component", "impressions"), impressionBuffer)
 		collectors = append(collectors, r.imp.count)

@@ -144,6 +144,13 @@ type Config struct {
 	Trace          tracing.Config
 	TracerProvider trace.TracerProvider
 
+	// Voice search (issue 16). VoiceQueries is what query audio is used as
+	// when a request does not say: "both" (default), "speech" or "sound";
+	// "sound" gives the ranker no recogniser at all. Speech is the
+	// recogniser pool's configuration (PocketSphinx; see SpeechConfig).
+	VoiceQueries string
+	Speech       SpeechConfig
+
 	// Logger receives every role's logs, wrapped so that lines logged
 	// with a traced context carry trace_id and span_id.
 	Logger *slog.Logger

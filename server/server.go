@@ -71,6 +71,9 @@ type Server struct {
 	// Close); tp is the one the roles use (cfg.TracerProvider if given).
 	traces *tracing.Provider
 	tp     trace.TracerProvider
+	// voice is the process's speech recogniser pool, shared by the roles
+	// that transcribe (see speech.go); nil until one asks for it.
+	voice voicePool
 
 	grpcAddr, httpAddr string
 
@@ -211,6 +214,9 @@ func (s *Server) startRoles(ctx context.Context) error {
 			go s.reconcileLoop(ctx, in)
 			return in.Run(ctx)
 		}, ctx)
+		if err := s.startSpeechLM(ctx); err != nil {
+			return err
+		}
 	}
 	for _, m := range cfg.extractModalities() {
 		mod, err := extractors.ParseModality(m)
@@ -266,7 +272,11 @@ func (s *Server) startRoles(ctx context.Context) error {
 				ropts = append(ropts, ranker.WithQueryExpander(exp))
 			}
 		}
-		r, err := ranker.New(s.js, s.encs, ropts...)
+		vopts, err := s.voiceQueryOptions(ctx)
+		if err != nil {
+			return err
+		}
+		r, err := ranker.New(s.js, s.encs, append(ropts, vopts...)...)
 		if err != nil {
 			return err
 		}
@@ -518,6 +528,7 @@ func (s *Server) closeInfra() {
 	if s.encs != nil {
 		s.encs.Close()
 	}
+	s.voice.close(s.log)
 	if s.nc != nil {
 		_ = s.nc.Drain()
 		s.nc.Close()

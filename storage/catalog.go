@@ -20,6 +20,9 @@ type Media struct {
 	Key         string `json:"key"`
 	Kind        string `json:"kind"` // "image" or "audio"
 	ContentType string `json:"content_type,omitempty"`
+	// Speech marks audio as spoken words (a voice-over): it is transcribed
+	// at ingest and the transcript joins the product's text (issue 16).
+	Speech bool `json:"speech,omitempty"`
 }
 
 // Bucket layout.
@@ -32,6 +35,9 @@ const (
 	ModelsPrefix = "models/"
 	// SnapshotsPrefix holds ranker index snapshots.
 	SnapshotsPrefix = "snapshots/"
+	// SpeechLMPrefix holds the catalogue's speech language models,
+	// speech/lm/<version>/ (issue 16).
+	SpeechLMPrefix = "speech/lm/"
 )
 
 // ProductKey is the object key of a product's record.

@@ -64,7 +64,22 @@ const (
 	// key RankerModelKey; each publish is a new revision (the last 16 are
 	// kept) and rankers hot-load the newest.
 	BucketRankerModels = "ranker-models"
+	// BucketTranscripts holds one Transcript per product whose audio is
+	// marked as speech, keyed by product id (issue 16).
+	BucketTranscripts = "transcripts"
+	// BucketSpeech holds the version of the catalogue's speech language
+	// model under SpeechLMKey; the model's files are in the object store
+	// under storage.SpeechLMPrefix (issue 16).
+	BucketSpeech = "speech"
 )
+
+// SpeechLMKey is the key of the current catalogue language model's version
+// in BucketSpeech.
+const SpeechLMKey = "lm"
+
+// SpeechModality names the speech-to-text jobs (jobs.speech.<lane>) and
+// their consumer; it is not a block of any space.
+const SpeechModality = "speech"
 
 // RankerModelKey is the key of the newest learned ranker model in
 // BucketRankerModels.
@@ -222,6 +237,8 @@ func KeyValues(o Options) []jetstream.KeyValueConfig {
 		{Bucket: BucketCampaigns, Description: "re-embedding campaigns", History: 8, Storage: jetstream.FileStorage, Replicas: r},
 		{Bucket: BucketForgotten, Description: "users erased from feedback", TTL: FeedbackRetention, Storage: jetstream.FileStorage, Replicas: r},
 		{Bucket: BucketRankerModels, Description: "learned ranker models", History: 16, Storage: jetstream.FileStorage, Replicas: r},
+		{Bucket: BucketTranscripts, Description: "transcripts of speech-marked product audio", Storage: jetstream.FileStorage, Replicas: r},
+		{Bucket: BucketSpeech, Description: "catalogue speech language model version", History: 8, Storage: jetstream.FileStorage, Replicas: r},
 	}
 }
 

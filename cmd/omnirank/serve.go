@@ -54,6 +54,11 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.BoolVar(&cfg.LearnText2, "learn-text2", true, "build and register starter-text@2 from --wordnet in the background at first start")
 	fs.BoolVar(&cfg.QueryExpansion, "query-expansion", false, "add WordNet synonyms (from --wordnet) to the lexical side of text queries: better recall on synonyms, about +0.7 ms served p50 at 100k products (docs/RELEVANCE.md)")
 	lexWeight := lexicalWeightFlag(fs)
+	fs.StringVar(&cfg.VoiceQueries, "voice-queries", "both", "what query audio is used as when a request does not say: both (transcribed and matched by sound), speech or sound (sound: no recogniser)")
+	speechOn := fs.Bool("speech", true, "PocketSphinx speech recognition: voice queries, transcripts of speech-marked audio and the catalogue's speech language model (false: off)")
+	fs.IntVar(&cfg.Speech.Recognizers, "speech-recognizers", 0, "PocketSphinx recognisers per process (0: one per CPU)")
+	fs.DurationVar(&cfg.Speech.Timeout, "speech-timeout", 0, "longest one transcription may take (0: 30s)")
+	fs.StringVar(&cfg.Speech.Dictionary, "speech-dict", server.DefaultDictionary, "pronunciation dictionary the catalogue's speech language model takes pronunciations from")
 	fs.IntVar(&cfg.IntraOpThreads, "intra-op-threads", 0, "ONNX Runtime intra-op threads per session (0: its default)")
 	fs.DurationVar(&cfg.AckWait, "ack-wait", cfg.AckWait, "how long a worker may hold a message before it is redelivered")
 	fs.IntVar(&cfg.BatchSize, "batch-size", cfg.BatchSize, "largest extraction batch")
@@ -77,6 +82,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	cfg.Speech.Off = !*speechOn
 	cfg.LexicalWeight = lexWeight()
 	var err error
 	if cfg.S3SecretKey, err = secret(cfg.S3SecretKey, *s3SecretFile, "OMNIRANK_S3_SECRET_KEY"); err != nil {

@@ -55,7 +55,7 @@ const (
 // generatorVersion is part of the stamp: bump it when the output changes
 // for the same options in a way the tables below do not show (the stamp
 // also hashes every mapping and wording table, so editing one rebuilds).
-const generatorVersion = "samplecatalog/3" // 2: queries/eval.jsonl; 3: queries/synonyms.jsonl and titles.jsonl
+const generatorVersion = "samplecatalog/5" // 2: queries/eval.jsonl; 3: queries/synonyms.jsonl and titles.jsonl; 5: queries/spoken.jsonl
 
 // tablesDigest hashes the tables the products are made from. fmt prints
 // maps with sorted keys, so the digest is stable.
@@ -234,6 +234,7 @@ type Result struct {
 	// (queries/synonyms.jsonl, queries/titles.jsonl; none without WordNet).
 	SynonymQueries int `json:"synonym_queries"`
 	TitleQueries   int `json:"title_queries"`
+	SpokenQueries  int `json:"spoken_queries"`
 	// Skipped is true when the output was already up to date.
 	Skipped bool `json:"-"`
 }
@@ -339,6 +340,11 @@ func (b *Builder) Build(ctx context.Context) (Result, error) {
 	res := Result{Dir: b.out, Stamp: stamp, Products: len(products), Queries: len(queries)}
 	if res.SynonymQueries, res.TitleQueries, err = b.writeLabelled(tmp, products); err != nil {
 		return Result{}, err
+	}
+	if b.voiceEvery > 0 {
+		if res.SpokenQueries, err = b.writeSpoken(ctx, t, tmp, products); err != nil {
+			return Result{}, err
+		}
 	}
 	for _, p := range products {
 		for _, m := range p.Media {

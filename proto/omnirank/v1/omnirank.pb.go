@@ -26,6 +26,67 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// AudioMode says what a query's audio is used as (issue 16).
+type AudioMode int32
+
+const (
+	// UNSPECIFIED: the server's default (serve --voice-queries; "both" when
+	// speech recognition is available, else "sound").
+	AudioMode_AUDIO_MODE_UNSPECIFIED AudioMode = 0
+	// SOUND: the audio block only: the clip is matched by how it sounds.
+	AudioMode_AUDIO_MODE_SOUND AudioMode = 1
+	// SPEECH: the clip is transcribed and the transcript runs as a text
+	// query (hybrid lexical + vector like query_text; appended to it when
+	// both are given); the audio block is not used. No words recognised
+	// gives no results and an empty transcript.
+	AudioMode_AUDIO_MODE_SPEECH AudioMode = 2
+	// BOTH: the transcript as text and the clip's sound together.
+	AudioMode_AUDIO_MODE_BOTH AudioMode = 3
+)
+
+// Enum value maps for AudioMode.
+var (
+	AudioMode_name = map[int32]string{
+		0: "AUDIO_MODE_UNSPECIFIED",
+		1: "AUDIO_MODE_SOUND",
+		2: "AUDIO_MODE_SPEECH",
+		3: "AUDIO_MODE_BOTH",
+	}
+	AudioMode_value = map[string]int32{
+		"AUDIO_MODE_UNSPECIFIED": 0,
+		"AUDIO_MODE_SOUND":       1,
+		"AUDIO_MODE_SPEECH":      2,
+		"AUDIO_MODE_BOTH":        3,
+	}
+)
+
+func (x AudioMode) Enum() *AudioMode {
+	p := new(AudioMode)
+	*p = x
+	return p
+}
+
+func (x AudioMode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (AudioMode) Descriptor() protoreflect.EnumDescriptor {
+	return file_omnirank_v1_omnirank_proto_enumTypes[0].Descriptor()
+}
+
+func (AudioMode) Type() protoreflect.EnumType {
+	return &file_omnirank_v1_omnirank_proto_enumTypes[0]
+}
+
+func (x AudioMode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use AudioMode.Descriptor instead.
+func (AudioMode) EnumDescriptor() ([]byte, []int) {
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{0}
+}
+
 // Fusion says how hybrid retrieval merges the lexical and vector lists
 // (issue 13).
 type Fusion int32
@@ -67,11 +128,11 @@ func (x Fusion) String() string {
 }
 
 func (Fusion) Descriptor() protoreflect.EnumDescriptor {
-	return file_omnirank_v1_omnirank_proto_enumTypes[0].Descriptor()
+	return file_omnirank_v1_omnirank_proto_enumTypes[1].Descriptor()
 }
 
 func (Fusion) Type() protoreflect.EnumType {
-	return &file_omnirank_v1_omnirank_proto_enumTypes[0]
+	return &file_omnirank_v1_omnirank_proto_enumTypes[1]
 }
 
 func (x Fusion) Number() protoreflect.EnumNumber {
@@ -80,7 +141,7 @@ func (x Fusion) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Fusion.Descriptor instead.
 func (Fusion) EnumDescriptor() ([]byte, []int) {
-	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{0}
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{1}
 }
 
 // Strategy says how example products (positive_ids / negative_ids) shape
@@ -122,11 +183,11 @@ func (x Strategy) String() string {
 }
 
 func (Strategy) Descriptor() protoreflect.EnumDescriptor {
-	return file_omnirank_v1_omnirank_proto_enumTypes[1].Descriptor()
+	return file_omnirank_v1_omnirank_proto_enumTypes[2].Descriptor()
 }
 
 func (Strategy) Type() protoreflect.EnumType {
-	return &file_omnirank_v1_omnirank_proto_enumTypes[1]
+	return &file_omnirank_v1_omnirank_proto_enumTypes[2]
 }
 
 func (x Strategy) Number() protoreflect.EnumNumber {
@@ -135,7 +196,7 @@ func (x Strategy) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Strategy.Descriptor instead.
 func (Strategy) EnumDescriptor() ([]byte, []int) {
-	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{1}
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{2}
 }
 
 // Product is the catalogue record stored as products/<id>/product.json.
@@ -254,8 +315,12 @@ type MediaRef struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Key   string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
 	// "image" or "audio".
-	Kind          string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
-	ContentType   string `protobuf:"bytes,3,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	Kind        string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	ContentType string `protobuf:"bytes,3,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	// Speech marks an audio medium as spoken words (a voice-over): it is
+	// transcribed at ingest and the transcript joins the product's text
+	// (issue 16).
+	Speech        bool `protobuf:"varint,4,opt,name=speech,proto3" json:"speech,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -309,6 +374,13 @@ func (x *MediaRef) GetContentType() string {
 		return x.ContentType
 	}
 	return ""
+}
+
+func (x *MediaRef) GetSpeech() bool {
+	if x != nil {
+		return x.Speech
+	}
+	return false
 }
 
 // MediaBlob carries the bytes of one media object on upload.
@@ -535,7 +607,10 @@ type GetResponse struct {
 	// Ingestion state: "indexed", "pending" or "failed".
 	State string `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
 	// Set when state is "failed".
-	Error         string `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	Error string `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	// What the speech recogniser heard in the product's speech-marked audio
+	// (MediaRef.speech); absent until it has been transcribed.
+	Transcript    *Transcript `protobuf:"bytes,4,opt,name=transcript,proto3" json:"transcript,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -589,6 +664,13 @@ func (x *GetResponse) GetError() string {
 		return x.Error
 	}
 	return ""
+}
+
+func (x *GetResponse) GetTranscript() *Transcript {
+	if x != nil {
+		return x.Transcript
+	}
+	return nil
 }
 
 type DeleteRequest struct {
@@ -888,7 +970,10 @@ type RecommendRequest struct {
 	// the best pool of the fused list is paged through.
 	LexicalWeight *float32 `protobuf:"fixed32,14,opt,name=lexical_weight,json=lexicalWeight,proto3,oneof" json:"lexical_weight,omitempty"`
 	// How the two lists are fused; see Fusion.
-	Fusion        Fusion `protobuf:"varint,15,opt,name=fusion,proto3,enum=omnirank.v1.Fusion" json:"fusion,omitempty"`
+	Fusion Fusion `protobuf:"varint,15,opt,name=fusion,proto3,enum=omnirank.v1.Fusion" json:"fusion,omitempty"`
+	// --- Voice search (issue 16) ---
+	// What query_audio is used as; see AudioMode.
+	AudioMode     AudioMode `protobuf:"varint,16,opt,name=audio_mode,json=audioMode,proto3,enum=omnirank.v1.AudioMode" json:"audio_mode,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1028,6 +1113,86 @@ func (x *RecommendRequest) GetFusion() Fusion {
 	return Fusion_FUSION_RRF
 }
 
+func (x *RecommendRequest) GetAudioMode() AudioMode {
+	if x != nil {
+		return x.AudioMode
+	}
+	return AudioMode_AUDIO_MODE_UNSPECIFIED
+}
+
+// Transcript is what the speech recogniser heard (issue 16).
+type Transcript struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Recognised words, lower case, joined by spaces; empty when none.
+	Text string `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
+	// The recogniser's confidence in the whole utterance, 0..1.
+	Confidence float32 `protobuf:"fixed32,2,opt,name=confidence,proto3" json:"confidence,omitempty"`
+	// The recogniser ("pocketsphinx-en-us") and the catalogue language
+	// model's version that produced it.
+	Model         string `protobuf:"bytes,3,opt,name=model,proto3" json:"model,omitempty"`
+	LanguageModel string `protobuf:"bytes,4,opt,name=language_model,json=languageModel,proto3" json:"language_model,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Transcript) Reset() {
+	*x = Transcript{}
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Transcript) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Transcript) ProtoMessage() {}
+
+func (x *Transcript) ProtoReflect() protoreflect.Message {
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Transcript.ProtoReflect.Descriptor instead.
+func (*Transcript) Descriptor() ([]byte, []int) {
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *Transcript) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *Transcript) GetConfidence() float32 {
+	if x != nil {
+		return x.Confidence
+	}
+	return 0
+}
+
+func (x *Transcript) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+func (x *Transcript) GetLanguageModel() string {
+	if x != nil {
+		return x.LanguageModel
+	}
+	return ""
+}
+
 // Contribution is the part of a result's score owed to one source: a modality
 // block of the joint vector, a scoring feature. A hybrid ranking (issue 13)
 // adds "lexical:bm25" (the product's BM25 score for the query text, 0 when
@@ -1044,7 +1209,7 @@ type Contribution struct {
 
 func (x *Contribution) Reset() {
 	*x = Contribution{}
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[13]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1056,7 +1221,7 @@ func (x *Contribution) String() string {
 func (*Contribution) ProtoMessage() {}
 
 func (x *Contribution) ProtoReflect() protoreflect.Message {
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[13]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1069,7 +1234,7 @@ func (x *Contribution) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Contribution.ProtoReflect.Descriptor instead.
 func (*Contribution) Descriptor() ([]byte, []int) {
-	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{13}
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Contribution) GetName() string {
@@ -1102,7 +1267,7 @@ type ScoredProduct struct {
 
 func (x *ScoredProduct) Reset() {
 	*x = ScoredProduct{}
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[14]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1114,7 +1279,7 @@ func (x *ScoredProduct) String() string {
 func (*ScoredProduct) ProtoMessage() {}
 
 func (x *ScoredProduct) ProtoReflect() protoreflect.Message {
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[14]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1127,7 +1292,7 @@ func (x *ScoredProduct) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoredProduct.ProtoReflect.Descriptor instead.
 func (*ScoredProduct) Descriptor() ([]byte, []int) {
-	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{14}
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ScoredProduct) GetId() string {
@@ -1198,14 +1363,17 @@ type RecommendResponse struct {
 	// request_id names this response; send it back in FeedbackEvent.request_id
 	// so that training joins feedback with what was shown (the impression
 	// logged, when sampled, to the IMPRESSIONS stream under this id).
-	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// --- Voice search (issue 16) ---
+	// What was heard in query_audio when it was used as speech.
+	Transcript    *Transcript `protobuf:"bytes,7,opt,name=transcript,proto3" json:"transcript,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RecommendResponse) Reset() {
 	*x = RecommendResponse{}
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[15]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1217,7 +1385,7 @@ func (x *RecommendResponse) String() string {
 func (*RecommendResponse) ProtoMessage() {}
 
 func (x *RecommendResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[15]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1230,7 +1398,7 @@ func (x *RecommendResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecommendResponse.ProtoReflect.Descriptor instead.
 func (*RecommendResponse) Descriptor() ([]byte, []int) {
-	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{15}
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RecommendResponse) GetResults() []*ScoredProduct {
@@ -1268,6 +1436,13 @@ func (x *RecommendResponse) GetRequestId() string {
 	return ""
 }
 
+func (x *RecommendResponse) GetTranscript() *Transcript {
+	if x != nil {
+		return x.Transcript
+	}
+	return nil
+}
+
 type FeedbackEvent struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	UserId    string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
@@ -1284,7 +1459,7 @@ type FeedbackEvent struct {
 
 func (x *FeedbackEvent) Reset() {
 	*x = FeedbackEvent{}
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[16]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1296,7 +1471,7 @@ func (x *FeedbackEvent) String() string {
 func (*FeedbackEvent) ProtoMessage() {}
 
 func (x *FeedbackEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[16]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1309,7 +1484,7 @@ func (x *FeedbackEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FeedbackEvent.ProtoReflect.Descriptor instead.
 func (*FeedbackEvent) Descriptor() ([]byte, []int) {
-	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{16}
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *FeedbackEvent) GetUserId() string {
@@ -1356,7 +1531,7 @@ type RecordRequest struct {
 
 func (x *RecordRequest) Reset() {
 	*x = RecordRequest{}
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[17]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1368,7 +1543,7 @@ func (x *RecordRequest) String() string {
 func (*RecordRequest) ProtoMessage() {}
 
 func (x *RecordRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[17]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1381,7 +1556,7 @@ func (x *RecordRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordRequest.ProtoReflect.Descriptor instead.
 func (*RecordRequest) Descriptor() ([]byte, []int) {
-	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{17}
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RecordRequest) GetEvents() []*FeedbackEvent {
@@ -1400,7 +1575,7 @@ type RecordResponse struct {
 
 func (x *RecordResponse) Reset() {
 	*x = RecordResponse{}
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[18]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1412,7 +1587,7 @@ func (x *RecordResponse) String() string {
 func (*RecordResponse) ProtoMessage() {}
 
 func (x *RecordResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[18]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1425,7 +1600,7 @@ func (x *RecordResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordResponse.ProtoReflect.Descriptor instead.
 func (*RecordResponse) Descriptor() ([]byte, []int) {
-	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{18}
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RecordResponse) GetAccepted() int64 {
@@ -1444,7 +1619,7 @@ type ListErrorsRequest struct {
 
 func (x *ListErrorsRequest) Reset() {
 	*x = ListErrorsRequest{}
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[19]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1456,7 +1631,7 @@ func (x *ListErrorsRequest) String() string {
 func (*ListErrorsRequest) ProtoMessage() {}
 
 func (x *ListErrorsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[19]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1469,7 +1644,7 @@ func (x *ListErrorsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListErrorsRequest.ProtoReflect.Descriptor instead.
 func (*ListErrorsRequest) Descriptor() ([]byte, []int) {
-	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{19}
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListErrorsRequest) GetLimit() int32 {
@@ -1492,7 +1667,7 @@ type IngestError struct {
 
 func (x *IngestError) Reset() {
 	*x = IngestError{}
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[20]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1504,7 +1679,7 @@ func (x *IngestError) String() string {
 func (*IngestError) ProtoMessage() {}
 
 func (x *IngestError) ProtoReflect() protoreflect.Message {
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[20]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1517,7 +1692,7 @@ func (x *IngestError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IngestError.ProtoReflect.Descriptor instead.
 func (*IngestError) Descriptor() ([]byte, []int) {
-	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{20}
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *IngestError) GetProductId() string {
@@ -1564,7 +1739,7 @@ type ListErrorsResponse struct {
 
 func (x *ListErrorsResponse) Reset() {
 	*x = ListErrorsResponse{}
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[21]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1576,7 +1751,7 @@ func (x *ListErrorsResponse) String() string {
 func (*ListErrorsResponse) ProtoMessage() {}
 
 func (x *ListErrorsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[21]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1589,7 +1764,7 @@ func (x *ListErrorsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListErrorsResponse.ProtoReflect.Descriptor instead.
 func (*ListErrorsResponse) Descriptor() ([]byte, []int) {
-	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{21}
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListErrorsResponse) GetErrors() []*IngestError {
@@ -1607,7 +1782,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[22]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1619,7 +1794,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[22]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1632,7 +1807,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{22}
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{23}
 }
 
 type SpaceStatus struct {
@@ -1647,7 +1822,7 @@ type SpaceStatus struct {
 
 func (x *SpaceStatus) Reset() {
 	*x = SpaceStatus{}
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[23]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1659,7 +1834,7 @@ func (x *SpaceStatus) String() string {
 func (*SpaceStatus) ProtoMessage() {}
 
 func (x *SpaceStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[23]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1672,7 +1847,7 @@ func (x *SpaceStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SpaceStatus.ProtoReflect.Descriptor instead.
 func (*SpaceStatus) Descriptor() ([]byte, []int) {
-	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{23}
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SpaceStatus) GetName() string {
@@ -1720,7 +1895,7 @@ type StatusResponse struct {
 
 func (x *StatusResponse) Reset() {
 	*x = StatusResponse{}
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[24]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1732,7 +1907,7 @@ func (x *StatusResponse) String() string {
 func (*StatusResponse) ProtoMessage() {}
 
 func (x *StatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[24]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1745,7 +1920,7 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
-	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{24}
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *StatusResponse) GetSpaces() []*SpaceStatus {
@@ -1805,7 +1980,7 @@ type ModelInfo struct {
 
 func (x *ModelInfo) Reset() {
 	*x = ModelInfo{}
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[25]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1817,7 +1992,7 @@ func (x *ModelInfo) String() string {
 func (*ModelInfo) ProtoMessage() {}
 
 func (x *ModelInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[25]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1830,7 +2005,7 @@ func (x *ModelInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelInfo.ProtoReflect.Descriptor instead.
 func (*ModelInfo) Descriptor() ([]byte, []int) {
-	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{25}
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ModelInfo) GetId() string {
@@ -1876,7 +2051,7 @@ type ListModelsRequest struct {
 
 func (x *ListModelsRequest) Reset() {
 	*x = ListModelsRequest{}
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[26]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1888,7 +2063,7 @@ func (x *ListModelsRequest) String() string {
 func (*ListModelsRequest) ProtoMessage() {}
 
 func (x *ListModelsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[26]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1901,7 +2076,7 @@ func (x *ListModelsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListModelsRequest.ProtoReflect.Descriptor instead.
 func (*ListModelsRequest) Descriptor() ([]byte, []int) {
-	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{26}
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{27}
 }
 
 type ListModelsResponse struct {
@@ -1913,7 +2088,7 @@ type ListModelsResponse struct {
 
 func (x *ListModelsResponse) Reset() {
 	*x = ListModelsResponse{}
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[27]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1925,7 +2100,7 @@ func (x *ListModelsResponse) String() string {
 func (*ListModelsResponse) ProtoMessage() {}
 
 func (x *ListModelsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[27]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1938,7 +2113,7 @@ func (x *ListModelsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListModelsResponse.ProtoReflect.Descriptor instead.
 func (*ListModelsResponse) Descriptor() ([]byte, []int) {
-	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{27}
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListModelsResponse) GetModels() []*ModelInfo {
@@ -1959,7 +2134,7 @@ type ModelFile struct {
 
 func (x *ModelFile) Reset() {
 	*x = ModelFile{}
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[28]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1971,7 +2146,7 @@ func (x *ModelFile) String() string {
 func (*ModelFile) ProtoMessage() {}
 
 func (x *ModelFile) ProtoReflect() protoreflect.Message {
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[28]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1984,7 +2159,7 @@ func (x *ModelFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelFile.ProtoReflect.Descriptor instead.
 func (*ModelFile) Descriptor() ([]byte, []int) {
-	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{28}
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ModelFile) GetName() string {
@@ -2010,7 +2185,7 @@ type RegisterModelRequest struct {
 
 func (x *RegisterModelRequest) Reset() {
 	*x = RegisterModelRequest{}
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[29]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2022,7 +2197,7 @@ func (x *RegisterModelRequest) String() string {
 func (*RegisterModelRequest) ProtoMessage() {}
 
 func (x *RegisterModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[29]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2035,7 +2210,7 @@ func (x *RegisterModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterModelRequest.ProtoReflect.Descriptor instead.
 func (*RegisterModelRequest) Descriptor() ([]byte, []int) {
-	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{29}
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *RegisterModelRequest) GetFiles() []*ModelFile {
@@ -2054,7 +2229,7 @@ type RegisterModelResponse struct {
 
 func (x *RegisterModelResponse) Reset() {
 	*x = RegisterModelResponse{}
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[30]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2066,7 +2241,7 @@ func (x *RegisterModelResponse) String() string {
 func (*RegisterModelResponse) ProtoMessage() {}
 
 func (x *RegisterModelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[30]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2079,7 +2254,7 @@ func (x *RegisterModelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterModelResponse.ProtoReflect.Descriptor instead.
 func (*RegisterModelResponse) Descriptor() ([]byte, []int) {
-	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{30}
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *RegisterModelResponse) GetModel() *ModelInfo {
@@ -2107,7 +2282,7 @@ type DeadLetter struct {
 
 func (x *DeadLetter) Reset() {
 	*x = DeadLetter{}
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[31]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2119,7 +2294,7 @@ func (x *DeadLetter) String() string {
 func (*DeadLetter) ProtoMessage() {}
 
 func (x *DeadLetter) ProtoReflect() protoreflect.Message {
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[31]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2132,7 +2307,7 @@ func (x *DeadLetter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeadLetter.ProtoReflect.Descriptor instead.
 func (*DeadLetter) Descriptor() ([]byte, []int) {
-	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{31}
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *DeadLetter) GetSeq() uint64 {
@@ -2202,7 +2377,7 @@ type ListDeadLettersRequest struct {
 
 func (x *ListDeadLettersRequest) Reset() {
 	*x = ListDeadLettersRequest{}
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[32]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2214,7 +2389,7 @@ func (x *ListDeadLettersRequest) String() string {
 func (*ListDeadLettersRequest) ProtoMessage() {}
 
 func (x *ListDeadLettersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[32]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2227,7 +2402,7 @@ func (x *ListDeadLettersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeadLettersRequest.ProtoReflect.Descriptor instead.
 func (*ListDeadLettersRequest) Descriptor() ([]byte, []int) {
-	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{32}
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ListDeadLettersRequest) GetLimit() int32 {
@@ -2253,7 +2428,7 @@ type ListDeadLettersResponse struct {
 
 func (x *ListDeadLettersResponse) Reset() {
 	*x = ListDeadLettersResponse{}
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[33]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2265,7 +2440,7 @@ func (x *ListDeadLettersResponse) String() string {
 func (*ListDeadLettersResponse) ProtoMessage() {}
 
 func (x *ListDeadLettersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[33]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2278,7 +2453,7 @@ func (x *ListDeadLettersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeadLettersResponse.ProtoReflect.Descriptor instead.
 func (*ListDeadLettersResponse) Descriptor() ([]byte, []int) {
-	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{33}
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ListDeadLettersResponse) GetDeadLetters() []*DeadLetter {
@@ -2301,7 +2476,7 @@ type ReplayDeadLettersRequest struct {
 
 func (x *ReplayDeadLettersRequest) Reset() {
 	*x = ReplayDeadLettersRequest{}
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[34]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2313,7 +2488,7 @@ func (x *ReplayDeadLettersRequest) String() string {
 func (*ReplayDeadLettersRequest) ProtoMessage() {}
 
 func (x *ReplayDeadLettersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[34]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2326,7 +2501,7 @@ func (x *ReplayDeadLettersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayDeadLettersRequest.ProtoReflect.Descriptor instead.
 func (*ReplayDeadLettersRequest) Descriptor() ([]byte, []int) {
-	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{34}
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ReplayDeadLettersRequest) GetSeqs() []uint64 {
@@ -2359,7 +2534,7 @@ type ReplayDeadLettersResponse struct {
 
 func (x *ReplayDeadLettersResponse) Reset() {
 	*x = ReplayDeadLettersResponse{}
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[35]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2371,7 +2546,7 @@ func (x *ReplayDeadLettersResponse) String() string {
 func (*ReplayDeadLettersResponse) ProtoMessage() {}
 
 func (x *ReplayDeadLettersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[35]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2384,7 +2559,7 @@ func (x *ReplayDeadLettersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayDeadLettersResponse.ProtoReflect.Descriptor instead.
 func (*ReplayDeadLettersResponse) Descriptor() ([]byte, []int) {
-	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{35}
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ReplayDeadLettersResponse) GetReplayed() int64 {
@@ -2402,7 +2577,7 @@ type ReconcileRequest struct {
 
 func (x *ReconcileRequest) Reset() {
 	*x = ReconcileRequest{}
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[36]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2414,7 +2589,7 @@ func (x *ReconcileRequest) String() string {
 func (*ReconcileRequest) ProtoMessage() {}
 
 func (x *ReconcileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[36]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2427,7 +2602,7 @@ func (x *ReconcileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReconcileRequest.ProtoReflect.Descriptor instead.
 func (*ReconcileRequest) Descriptor() ([]byte, []int) {
-	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{36}
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{37}
 }
 
 type ReconcileResponse struct {
@@ -2439,7 +2614,7 @@ type ReconcileResponse struct {
 
 func (x *ReconcileResponse) Reset() {
 	*x = ReconcileResponse{}
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[37]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2451,7 +2626,7 @@ func (x *ReconcileResponse) String() string {
 func (*ReconcileResponse) ProtoMessage() {}
 
 func (x *ReconcileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[37]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2464,7 +2639,7 @@ func (x *ReconcileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReconcileResponse.ProtoReflect.Descriptor instead.
 func (*ReconcileResponse) Descriptor() ([]byte, []int) {
-	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{37}
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ReconcileResponse) GetProducts() int64 {
@@ -2487,7 +2662,7 @@ type SpaceBlock struct {
 
 func (x *SpaceBlock) Reset() {
 	*x = SpaceBlock{}
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[38]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2499,7 +2674,7 @@ func (x *SpaceBlock) String() string {
 func (*SpaceBlock) ProtoMessage() {}
 
 func (x *SpaceBlock) ProtoReflect() protoreflect.Message {
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[38]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2512,7 +2687,7 @@ func (x *SpaceBlock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SpaceBlock.ProtoReflect.Descriptor instead.
 func (*SpaceBlock) Descriptor() ([]byte, []int) {
-	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{38}
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *SpaceBlock) GetModality() string {
@@ -2559,7 +2734,7 @@ type SpaceInfo struct {
 
 func (x *SpaceInfo) Reset() {
 	*x = SpaceInfo{}
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[39]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2571,7 +2746,7 @@ func (x *SpaceInfo) String() string {
 func (*SpaceInfo) ProtoMessage() {}
 
 func (x *SpaceInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[39]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2584,7 +2759,7 @@ func (x *SpaceInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SpaceInfo.ProtoReflect.Descriptor instead.
 func (*SpaceInfo) Descriptor() ([]byte, []int) {
-	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{39}
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *SpaceInfo) GetName() string {
@@ -2640,7 +2815,7 @@ type CreateSpaceRequest struct {
 
 func (x *CreateSpaceRequest) Reset() {
 	*x = CreateSpaceRequest{}
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[40]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2652,7 +2827,7 @@ func (x *CreateSpaceRequest) String() string {
 func (*CreateSpaceRequest) ProtoMessage() {}
 
 func (x *CreateSpaceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[40]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2665,7 +2840,7 @@ func (x *CreateSpaceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSpaceRequest.ProtoReflect.Descriptor instead.
 func (*CreateSpaceRequest) Descriptor() ([]byte, []int) {
-	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{40}
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *CreateSpaceRequest) GetName() string {
@@ -2690,7 +2865,7 @@ type ListSpacesRequest struct {
 
 func (x *ListSpacesRequest) Reset() {
 	*x = ListSpacesRequest{}
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[41]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2702,7 +2877,7 @@ func (x *ListSpacesRequest) String() string {
 func (*ListSpacesRequest) ProtoMessage() {}
 
 func (x *ListSpacesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[41]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2715,7 +2890,7 @@ func (x *ListSpacesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSpacesRequest.ProtoReflect.Descriptor instead.
 func (*ListSpacesRequest) Descriptor() ([]byte, []int) {
-	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{41}
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{42}
 }
 
 type ListSpacesResponse struct {
@@ -2727,7 +2902,7 @@ type ListSpacesResponse struct {
 
 func (x *ListSpacesResponse) Reset() {
 	*x = ListSpacesResponse{}
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[42]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2739,7 +2914,7 @@ func (x *ListSpacesResponse) String() string {
 func (*ListSpacesResponse) ProtoMessage() {}
 
 func (x *ListSpacesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[42]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2752,7 +2927,7 @@ func (x *ListSpacesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSpacesResponse.ProtoReflect.Descriptor instead.
 func (*ListSpacesResponse) Descriptor() ([]byte, []int) {
-	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{42}
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ListSpacesResponse) GetSpaces() []*SpaceInfo {
@@ -2771,7 +2946,7 @@ type GetSpaceRequest struct {
 
 func (x *GetSpaceRequest) Reset() {
 	*x = GetSpaceRequest{}
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[43]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2783,7 +2958,7 @@ func (x *GetSpaceRequest) String() string {
 func (*GetSpaceRequest) ProtoMessage() {}
 
 func (x *GetSpaceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[43]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2796,7 +2971,7 @@ func (x *GetSpaceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSpaceRequest.ProtoReflect.Descriptor instead.
 func (*GetSpaceRequest) Descriptor() ([]byte, []int) {
-	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{43}
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *GetSpaceRequest) GetName() string {
@@ -2815,7 +2990,7 @@ type RetireSpaceRequest struct {
 
 func (x *RetireSpaceRequest) Reset() {
 	*x = RetireSpaceRequest{}
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[44]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2827,7 +3002,7 @@ func (x *RetireSpaceRequest) String() string {
 func (*RetireSpaceRequest) ProtoMessage() {}
 
 func (x *RetireSpaceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[44]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2840,7 +3015,7 @@ func (x *RetireSpaceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetireSpaceRequest.ProtoReflect.Descriptor instead.
 func (*RetireSpaceRequest) Descriptor() ([]byte, []int) {
-	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{44}
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *RetireSpaceRequest) GetName() string {
@@ -2861,7 +3036,7 @@ type RetireSpaceResponse struct {
 
 func (x *RetireSpaceResponse) Reset() {
 	*x = RetireSpaceResponse{}
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[45]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2873,7 +3048,7 @@ func (x *RetireSpaceResponse) String() string {
 func (*RetireSpaceResponse) ProtoMessage() {}
 
 func (x *RetireSpaceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[45]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2886,7 +3061,7 @@ func (x *RetireSpaceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetireSpaceResponse.ProtoReflect.Descriptor instead.
 func (*RetireSpaceResponse) Descriptor() ([]byte, []int) {
-	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{45}
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *RetireSpaceResponse) GetEmbeddings() uint64 {
@@ -2942,7 +3117,7 @@ type CampaignStatus struct {
 
 func (x *CampaignStatus) Reset() {
 	*x = CampaignStatus{}
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[46]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2954,7 +3129,7 @@ func (x *CampaignStatus) String() string {
 func (*CampaignStatus) ProtoMessage() {}
 
 func (x *CampaignStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[46]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2967,7 +3142,7 @@ func (x *CampaignStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CampaignStatus.ProtoReflect.Descriptor instead.
 func (*CampaignStatus) Descriptor() ([]byte, []int) {
-	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{46}
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *CampaignStatus) GetSpace() string {
@@ -3114,7 +3289,7 @@ type StartCampaignRequest struct {
 
 func (x *StartCampaignRequest) Reset() {
 	*x = StartCampaignRequest{}
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[47]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3126,7 +3301,7 @@ func (x *StartCampaignRequest) String() string {
 func (*StartCampaignRequest) ProtoMessage() {}
 
 func (x *StartCampaignRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[47]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3139,7 +3314,7 @@ func (x *StartCampaignRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartCampaignRequest.ProtoReflect.Descriptor instead.
 func (*StartCampaignRequest) Descriptor() ([]byte, []int) {
-	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{47}
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *StartCampaignRequest) GetSpace() string {
@@ -3164,7 +3339,7 @@ type CampaignRequest struct {
 
 func (x *CampaignRequest) Reset() {
 	*x = CampaignRequest{}
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[48]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3176,7 +3351,7 @@ func (x *CampaignRequest) String() string {
 func (*CampaignRequest) ProtoMessage() {}
 
 func (x *CampaignRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[48]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3189,7 +3364,7 @@ func (x *CampaignRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CampaignRequest.ProtoReflect.Descriptor instead.
 func (*CampaignRequest) Descriptor() ([]byte, []int) {
-	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{48}
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{49}
 }
 
 type StoreEvaluationRequest struct {
@@ -3206,7 +3381,7 @@ type StoreEvaluationRequest struct {
 
 func (x *StoreEvaluationRequest) Reset() {
 	*x = StoreEvaluationRequest{}
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[49]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3218,7 +3393,7 @@ func (x *StoreEvaluationRequest) String() string {
 func (*StoreEvaluationRequest) ProtoMessage() {}
 
 func (x *StoreEvaluationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[49]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3231,7 +3406,7 @@ func (x *StoreEvaluationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreEvaluationRequest.ProtoReflect.Descriptor instead.
 func (*StoreEvaluationRequest) Descriptor() ([]byte, []int) {
-	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{49}
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *StoreEvaluationRequest) GetK() int32 {
@@ -3287,7 +3462,7 @@ type PromoteCampaignRequest struct {
 
 func (x *PromoteCampaignRequest) Reset() {
 	*x = PromoteCampaignRequest{}
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[50]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3299,7 +3474,7 @@ func (x *PromoteCampaignRequest) String() string {
 func (*PromoteCampaignRequest) ProtoMessage() {}
 
 func (x *PromoteCampaignRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[50]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3312,7 +3487,7 @@ func (x *PromoteCampaignRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PromoteCampaignRequest.ProtoReflect.Descriptor instead.
 func (*PromoteCampaignRequest) Descriptor() ([]byte, []int) {
-	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{50}
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *PromoteCampaignRequest) GetForce() bool {
@@ -3338,7 +3513,7 @@ type ForgetUserRequest struct {
 
 func (x *ForgetUserRequest) Reset() {
 	*x = ForgetUserRequest{}
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[51]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3350,7 +3525,7 @@ func (x *ForgetUserRequest) String() string {
 func (*ForgetUserRequest) ProtoMessage() {}
 
 func (x *ForgetUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[51]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3363,7 +3538,7 @@ func (x *ForgetUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForgetUserRequest.ProtoReflect.Descriptor instead.
 func (*ForgetUserRequest) Descriptor() ([]byte, []int) {
-	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{51}
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ForgetUserRequest) GetUserId() string {
@@ -3390,7 +3565,7 @@ type ForgetUserResponse struct {
 
 func (x *ForgetUserResponse) Reset() {
 	*x = ForgetUserResponse{}
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[52]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3402,7 +3577,7 @@ func (x *ForgetUserResponse) String() string {
 func (*ForgetUserResponse) ProtoMessage() {}
 
 func (x *ForgetUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_omnirank_v1_omnirank_proto_msgTypes[52]
+	mi := &file_omnirank_v1_omnirank_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3415,7 +3590,7 @@ func (x *ForgetUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForgetUserResponse.ProtoReflect.Descriptor instead.
 func (*ForgetUserResponse) Descriptor() ([]byte, []int) {
-	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{52}
+	return file_omnirank_v1_omnirank_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ForgetUserResponse) GetPurged() uint64 {
@@ -3465,11 +3640,12 @@ const file_omnirank_v1_omnirank_proto_rawDesc = "" +
 	"\x05media\x18\t \x03(\v2\x15.omnirank.v1.MediaRefR\x05media\x1a=\n" +
 	"\x0fAttributesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"S\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"k\n" +
 	"\bMediaRef\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12!\n" +
-	"\fcontent_type\x18\x03 \x01(\tR\vcontentType\"h\n" +
+	"\fcontent_type\x18\x03 \x01(\tR\vcontentType\x12\x16\n" +
+	"\x06speech\x18\x04 \x01(\bR\x06speech\"h\n" +
 	"\tMediaBlob\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12!\n" +
@@ -3483,11 +3659,14 @@ const file_omnirank_v1_omnirank_proto_rawDesc = "" +
 	"\awritten\x18\x02 \x03(\tR\awritten\"\x1c\n" +
 	"\n" +
 	"GetRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"i\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\xa2\x01\n" +
 	"\vGetResponse\x12.\n" +
 	"\aproduct\x18\x01 \x01(\v2\x14.omnirank.v1.ProductR\aproduct\x12\x14\n" +
 	"\x05state\x18\x02 \x01(\tR\x05state\x12\x14\n" +
-	"\x05error\x18\x03 \x01(\tR\x05error\"\x1f\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\x127\n" +
+	"\n" +
+	"transcript\x18\x04 \x01(\v2\x17.omnirank.v1.TranscriptR\n" +
+	"transcript\"\x1f\n" +
 	"\rDeleteRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x10\n" +
 	"\x0eDeleteResponse\"d\n" +
@@ -3509,7 +3688,7 @@ const file_omnirank_v1_omnirank_proto_rawDesc = "" +
 	"excludeIds\x1a=\n" +
 	"\x0fAttributesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x9a\x04\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xd1\x04\n" +
 	"\x10RecommendRequest\x12\x1d\n" +
 	"\n" +
 	"query_text\x18\x01 \x01(\tR\tqueryText\x12\x1f\n" +
@@ -3531,8 +3710,18 @@ const file_omnirank_v1_omnirank_proto_rawDesc = "" +
 	"mmr_lambda\x18\f \x01(\x02R\tmmrLambda\x121\n" +
 	"\bstrategy\x18\r \x01(\x0e2\x15.omnirank.v1.StrategyR\bstrategy\x12*\n" +
 	"\x0elexical_weight\x18\x0e \x01(\x02H\x00R\rlexicalWeight\x88\x01\x01\x12+\n" +
-	"\x06fusion\x18\x0f \x01(\x0e2\x13.omnirank.v1.FusionR\x06fusionB\x11\n" +
-	"\x0f_lexical_weight\"8\n" +
+	"\x06fusion\x18\x0f \x01(\x0e2\x13.omnirank.v1.FusionR\x06fusion\x125\n" +
+	"\n" +
+	"audio_mode\x18\x10 \x01(\x0e2\x16.omnirank.v1.AudioModeR\taudioModeB\x11\n" +
+	"\x0f_lexical_weight\"}\n" +
+	"\n" +
+	"Transcript\x12\x12\n" +
+	"\x04text\x18\x01 \x01(\tR\x04text\x12\x1e\n" +
+	"\n" +
+	"confidence\x18\x02 \x01(\x02R\n" +
+	"confidence\x12\x14\n" +
+	"\x05model\x18\x03 \x01(\tR\x05model\x12%\n" +
+	"\x0elanguage_model\x18\x04 \x01(\tR\rlanguageModel\"8\n" +
 	"\fContribution\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x02R\x05value\"\x87\x02\n" +
@@ -3544,14 +3733,17 @@ const file_omnirank_v1_omnirank_proto_rawDesc = "" +
 	"\bcategory\x18\x05 \x03(\tR\bcategory\x12\x14\n" +
 	"\x05price\x18\x06 \x01(\x01R\x05price\x12\x1a\n" +
 	"\bcurrency\x18\a \x01(\tR\bcurrency\x12+\n" +
-	"\x05media\x18\b \x03(\v2\x15.omnirank.v1.MediaRefR\x05media\"\xa5\x02\n" +
+	"\x05media\x18\b \x03(\v2\x15.omnirank.v1.MediaRefR\x05media\"\xde\x02\n" +
 	"\x11RecommendResponse\x124\n" +
 	"\aresults\x18\x01 \x03(\v2\x1a.omnirank.v1.ScoredProductR\aresults\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x14\n" +
 	"\x05space\x18\x03 \x01(\tR\x05space\x12B\n" +
 	"\x06models\x18\x04 \x03(\v2*.omnirank.v1.RecommendResponse.ModelsEntryR\x06models\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x05 \x01(\tR\trequestId\x1a9\n" +
+	"request_id\x18\x05 \x01(\tR\trequestId\x127\n" +
+	"\n" +
+	"transcript\x18\a \x01(\v2\x17.omnirank.v1.TranscriptR\n" +
+	"transcript\x1a9\n" +
 	"\vModelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x9d\x01\n" +
@@ -3714,7 +3906,12 @@ const file_omnirank_v1_omnirank_proto_rawDesc = "" +
 	"\x06purged\x18\x01 \x01(\x04R\x06purged\x12\x18\n" +
 	"\adeleted\x18\x02 \x01(\x04R\adeleted\x12\x10\n" +
 	"\x03seq\x18\x03 \x01(\x04R\x03seq\x12 \n" +
-	"\vimpressions\x18\x04 \x01(\x04R\vimpressions*/\n" +
+	"\vimpressions\x18\x04 \x01(\x04R\vimpressions*i\n" +
+	"\tAudioMode\x12\x1a\n" +
+	"\x16AUDIO_MODE_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10AUDIO_MODE_SOUND\x10\x01\x12\x15\n" +
+	"\x11AUDIO_MODE_SPEECH\x10\x02\x12\x13\n" +
+	"\x0fAUDIO_MODE_BOTH\x10\x03*/\n" +
 	"\x06Fusion\x12\x0e\n" +
 	"\n" +
 	"FUSION_RRF\x10\x00\x12\x15\n" +
@@ -3771,155 +3968,160 @@ func file_omnirank_v1_omnirank_proto_rawDescGZIP() []byte {
 	return file_omnirank_v1_omnirank_proto_rawDescData
 }
 
-var file_omnirank_v1_omnirank_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_omnirank_v1_omnirank_proto_msgTypes = make([]protoimpl.MessageInfo, 58)
+var file_omnirank_v1_omnirank_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_omnirank_v1_omnirank_proto_msgTypes = make([]protoimpl.MessageInfo, 59)
 var file_omnirank_v1_omnirank_proto_goTypes = []any{
-	(Fusion)(0),                       // 0: omnirank.v1.Fusion
-	(Strategy)(0),                     // 1: omnirank.v1.Strategy
-	(*Product)(nil),                   // 2: omnirank.v1.Product
-	(*MediaRef)(nil),                  // 3: omnirank.v1.MediaRef
-	(*MediaBlob)(nil),                 // 4: omnirank.v1.MediaBlob
-	(*UpsertRequest)(nil),             // 5: omnirank.v1.UpsertRequest
-	(*UpsertResponse)(nil),            // 6: omnirank.v1.UpsertResponse
-	(*GetRequest)(nil),                // 7: omnirank.v1.GetRequest
-	(*GetResponse)(nil),               // 8: omnirank.v1.GetResponse
-	(*DeleteRequest)(nil),             // 9: omnirank.v1.DeleteRequest
-	(*DeleteResponse)(nil),            // 10: omnirank.v1.DeleteResponse
-	(*BulkUpsertResponse)(nil),        // 11: omnirank.v1.BulkUpsertResponse
-	(*PriceRange)(nil),                // 12: omnirank.v1.PriceRange
-	(*Filter)(nil),                    // 13: omnirank.v1.Filter
-	(*RecommendRequest)(nil),          // 14: omnirank.v1.RecommendRequest
-	(*Contribution)(nil),              // 15: omnirank.v1.Contribution
-	(*ScoredProduct)(nil),             // 16: omnirank.v1.ScoredProduct
-	(*RecommendResponse)(nil),         // 17: omnirank.v1.RecommendResponse
-	(*FeedbackEvent)(nil),             // 18: omnirank.v1.FeedbackEvent
-	(*RecordRequest)(nil),             // 19: omnirank.v1.RecordRequest
-	(*RecordResponse)(nil),            // 20: omnirank.v1.RecordResponse
-	(*ListErrorsRequest)(nil),         // 21: omnirank.v1.ListErrorsRequest
-	(*IngestError)(nil),               // 22: omnirank.v1.IngestError
-	(*ListErrorsResponse)(nil),        // 23: omnirank.v1.ListErrorsResponse
-	(*StatusRequest)(nil),             // 24: omnirank.v1.StatusRequest
-	(*SpaceStatus)(nil),               // 25: omnirank.v1.SpaceStatus
-	(*StatusResponse)(nil),            // 26: omnirank.v1.StatusResponse
-	(*ModelInfo)(nil),                 // 27: omnirank.v1.ModelInfo
-	(*ListModelsRequest)(nil),         // 28: omnirank.v1.ListModelsRequest
-	(*ListModelsResponse)(nil),        // 29: omnirank.v1.ListModelsResponse
-	(*ModelFile)(nil),                 // 30: omnirank.v1.ModelFile
-	(*RegisterModelRequest)(nil),      // 31: omnirank.v1.RegisterModelRequest
-	(*RegisterModelResponse)(nil),     // 32: omnirank.v1.RegisterModelResponse
-	(*DeadLetter)(nil),                // 33: omnirank.v1.DeadLetter
-	(*ListDeadLettersRequest)(nil),    // 34: omnirank.v1.ListDeadLettersRequest
-	(*ListDeadLettersResponse)(nil),   // 35: omnirank.v1.ListDeadLettersResponse
-	(*ReplayDeadLettersRequest)(nil),  // 36: omnirank.v1.ReplayDeadLettersRequest
-	(*ReplayDeadLettersResponse)(nil), // 37: omnirank.v1.ReplayDeadLettersResponse
-	(*ReconcileRequest)(nil),          // 38: omnirank.v1.ReconcileRequest
-	(*ReconcileResponse)(nil),         // 39: omnirank.v1.ReconcileResponse
-	(*SpaceBlock)(nil),                // 40: omnirank.v1.SpaceBlock
-	(*SpaceInfo)(nil),                 // 41: omnirank.v1.SpaceInfo
-	(*CreateSpaceRequest)(nil),        // 42: omnirank.v1.CreateSpaceRequest
-	(*ListSpacesRequest)(nil),         // 43: omnirank.v1.ListSpacesRequest
-	(*ListSpacesResponse)(nil),        // 44: omnirank.v1.ListSpacesResponse
-	(*GetSpaceRequest)(nil),           // 45: omnirank.v1.GetSpaceRequest
-	(*RetireSpaceRequest)(nil),        // 46: omnirank.v1.RetireSpaceRequest
-	(*RetireSpaceResponse)(nil),       // 47: omnirank.v1.RetireSpaceResponse
-	(*CampaignStatus)(nil),            // 48: omnirank.v1.CampaignStatus
-	(*StartCampaignRequest)(nil),      // 49: omnirank.v1.StartCampaignRequest
-	(*CampaignRequest)(nil),           // 50: omnirank.v1.CampaignRequest
-	(*StoreEvaluationRequest)(nil),    // 51: omnirank.v1.StoreEvaluationRequest
-	(*PromoteCampaignRequest)(nil),    // 52: omnirank.v1.PromoteCampaignRequest
-	(*ForgetUserRequest)(nil),         // 53: omnirank.v1.ForgetUserRequest
-	(*ForgetUserResponse)(nil),        // 54: omnirank.v1.ForgetUserResponse
-	nil,                               // 55: omnirank.v1.Product.AttributesEntry
-	nil,                               // 56: omnirank.v1.Filter.AttributesEntry
-	nil,                               // 57: omnirank.v1.RecommendResponse.ModelsEntry
-	nil,                               // 58: omnirank.v1.StatusResponse.PendingEntry
-	nil,                               // 59: omnirank.v1.StatusResponse.StatesEntry
+	(AudioMode)(0),                    // 0: omnirank.v1.AudioMode
+	(Fusion)(0),                       // 1: omnirank.v1.Fusion
+	(Strategy)(0),                     // 2: omnirank.v1.Strategy
+	(*Product)(nil),                   // 3: omnirank.v1.Product
+	(*MediaRef)(nil),                  // 4: omnirank.v1.MediaRef
+	(*MediaBlob)(nil),                 // 5: omnirank.v1.MediaBlob
+	(*UpsertRequest)(nil),             // 6: omnirank.v1.UpsertRequest
+	(*UpsertResponse)(nil),            // 7: omnirank.v1.UpsertResponse
+	(*GetRequest)(nil),                // 8: omnirank.v1.GetRequest
+	(*GetResponse)(nil),               // 9: omnirank.v1.GetResponse
+	(*DeleteRequest)(nil),             // 10: omnirank.v1.DeleteRequest
+	(*DeleteResponse)(nil),            // 11: omnirank.v1.DeleteResponse
+	(*BulkUpsertResponse)(nil),        // 12: omnirank.v1.BulkUpsertResponse
+	(*PriceRange)(nil),                // 13: omnirank.v1.PriceRange
+	(*Filter)(nil),                    // 14: omnirank.v1.Filter
+	(*RecommendRequest)(nil),          // 15: omnirank.v1.RecommendRequest
+	(*Transcript)(nil),                // 16: omnirank.v1.Transcript
+	(*Contribution)(nil),              // 17: omnirank.v1.Contribution
+	(*ScoredProduct)(nil),             // 18: omnirank.v1.ScoredProduct
+	(*RecommendResponse)(nil),         // 19: omnirank.v1.RecommendResponse
+	(*FeedbackEvent)(nil),             // 20: omnirank.v1.FeedbackEvent
+	(*RecordRequest)(nil),             // 21: omnirank.v1.RecordRequest
+	(*RecordResponse)(nil),            // 22: omnirank.v1.RecordResponse
+	(*ListErrorsRequest)(nil),         // 23: omnirank.v1.ListErrorsRequest
+	(*IngestError)(nil),               // 24: omnirank.v1.IngestError
+	(*ListErrorsResponse)(nil),        // 25: omnirank.v1.ListErrorsResponse
+	(*StatusRequest)(nil),             // 26: omnirank.v1.StatusRequest
+	(*SpaceStatus)(nil),               // 27: omnirank.v1.SpaceStatus
+	(*StatusResponse)(nil),            // 28: omnirank.v1.StatusResponse
+	(*ModelInfo)(nil),                 // 29: omnirank.v1.ModelInfo
+	(*ListModelsRequest)(nil),         // 30: omnirank.v1.ListModelsRequest
+	(*ListModelsResponse)(nil),        // 31: omnirank.v1.ListModelsResponse
+	(*ModelFile)(nil),                 // 32: omnirank.v1.ModelFile
+	(*RegisterModelRequest)(nil),      // 33: omnirank.v1.RegisterModelRequest
+	(*RegisterModelResponse)(nil),     // 34: omnirank.v1.RegisterModelResponse
+	(*DeadLetter)(nil),                // 35: omnirank.v1.DeadLetter
+	(*ListDeadLettersRequest)(nil),    // 36: omnirank.v1.ListDeadLettersRequest
+	(*ListDeadLettersResponse)(nil),   // 37: omnirank.v1.ListDeadLettersResponse
+	(*ReplayDeadLettersRequest)(nil),  // 38: omnirank.v1.ReplayDeadLettersRequest
+	(*ReplayDeadLettersResponse)(nil), // 39: omnirank.v1.ReplayDeadLettersResponse
+	(*ReconcileRequest)(nil),          // 40: omnirank.v1.ReconcileRequest
+	(*ReconcileResponse)(nil),         // 41: omnirank.v1.ReconcileResponse
+	(*SpaceBlock)(nil),                // 42: omnirank.v1.SpaceBlock
+	(*SpaceInfo)(nil),                 // 43: omnirank.v1.SpaceInfo
+	(*CreateSpaceRequest)(nil),        // 44: omnirank.v1.CreateSpaceRequest
+	(*ListSpacesRequest)(nil),         // 45: omnirank.v1.ListSpacesRequest
+	(*ListSpacesResponse)(nil),        // 46: omnirank.v1.ListSpacesResponse
+	(*GetSpaceRequest)(nil),           // 47: omnirank.v1.GetSpaceRequest
+	(*RetireSpaceRequest)(nil),        // 48: omnirank.v1.RetireSpaceRequest
+	(*RetireSpaceResponse)(nil),       // 49: omnirank.v1.RetireSpaceResponse
+	(*CampaignStatus)(nil),            // 50: omnirank.v1.CampaignStatus
+	(*StartCampaignRequest)(nil),      // 51: omnirank.v1.StartCampaignRequest
+	(*CampaignRequest)(nil),           // 52: omnirank.v1.CampaignRequest
+	(*StoreEvaluationRequest)(nil),    // 53: omnirank.v1.StoreEvaluationRequest
+	(*PromoteCampaignRequest)(nil),    // 54: omnirank.v1.PromoteCampaignRequest
+	(*ForgetUserRequest)(nil),         // 55: omnirank.v1.ForgetUserRequest
+	(*ForgetUserResponse)(nil),        // 56: omnirank.v1.ForgetUserResponse
+	nil,                               // 57: omnirank.v1.Product.AttributesEntry
+	nil,                               // 58: omnirank.v1.Filter.AttributesEntry
+	nil,                               // 59: omnirank.v1.RecommendResponse.ModelsEntry
+	nil,                               // 60: omnirank.v1.StatusResponse.PendingEntry
+	nil,                               // 61: omnirank.v1.StatusResponse.StatesEntry
 }
 var file_omnirank_v1_omnirank_proto_depIdxs = []int32{
-	55, // 0: omnirank.v1.Product.attributes:type_name -> omnirank.v1.Product.AttributesEntry
-	3,  // 1: omnirank.v1.Product.media:type_name -> omnirank.v1.MediaRef
-	2,  // 2: omnirank.v1.UpsertRequest.product:type_name -> omnirank.v1.Product
-	4,  // 3: omnirank.v1.UpsertRequest.media:type_name -> omnirank.v1.MediaBlob
-	2,  // 4: omnirank.v1.GetResponse.product:type_name -> omnirank.v1.Product
-	12, // 5: omnirank.v1.Filter.price:type_name -> omnirank.v1.PriceRange
-	56, // 6: omnirank.v1.Filter.attributes:type_name -> omnirank.v1.Filter.AttributesEntry
-	13, // 7: omnirank.v1.RecommendRequest.filter:type_name -> omnirank.v1.Filter
-	1,  // 8: omnirank.v1.RecommendRequest.strategy:type_name -> omnirank.v1.Strategy
-	0,  // 9: omnirank.v1.RecommendRequest.fusion:type_name -> omnirank.v1.Fusion
-	15, // 10: omnirank.v1.ScoredProduct.contributions:type_name -> omnirank.v1.Contribution
-	3,  // 11: omnirank.v1.ScoredProduct.media:type_name -> omnirank.v1.MediaRef
-	16, // 12: omnirank.v1.RecommendResponse.results:type_name -> omnirank.v1.ScoredProduct
-	57, // 13: omnirank.v1.RecommendResponse.models:type_name -> omnirank.v1.RecommendResponse.ModelsEntry
-	18, // 14: omnirank.v1.RecordRequest.events:type_name -> omnirank.v1.FeedbackEvent
-	22, // 15: omnirank.v1.ListErrorsResponse.errors:type_name -> omnirank.v1.IngestError
-	25, // 16: omnirank.v1.StatusResponse.spaces:type_name -> omnirank.v1.SpaceStatus
-	58, // 17: omnirank.v1.StatusResponse.pending:type_name -> omnirank.v1.StatusResponse.PendingEntry
-	59, // 18: omnirank.v1.StatusResponse.states:type_name -> omnirank.v1.StatusResponse.StatesEntry
-	27, // 19: omnirank.v1.ListModelsResponse.models:type_name -> omnirank.v1.ModelInfo
-	30, // 20: omnirank.v1.RegisterModelRequest.files:type_name -> omnirank.v1.ModelFile
-	27, // 21: omnirank.v1.RegisterModelResponse.model:type_name -> omnirank.v1.ModelInfo
-	33, // 22: omnirank.v1.ListDeadLettersResponse.dead_letters:type_name -> omnirank.v1.DeadLetter
-	40, // 23: omnirank.v1.SpaceInfo.blocks:type_name -> omnirank.v1.SpaceBlock
-	41, // 24: omnirank.v1.ListSpacesResponse.spaces:type_name -> omnirank.v1.SpaceInfo
-	5,  // 25: omnirank.v1.CatalogService.Upsert:input_type -> omnirank.v1.UpsertRequest
-	7,  // 26: omnirank.v1.CatalogService.Get:input_type -> omnirank.v1.GetRequest
-	9,  // 27: omnirank.v1.CatalogService.Delete:input_type -> omnirank.v1.DeleteRequest
-	5,  // 28: omnirank.v1.CatalogService.BulkUpsert:input_type -> omnirank.v1.UpsertRequest
-	14, // 29: omnirank.v1.RankerService.Recommend:input_type -> omnirank.v1.RecommendRequest
-	19, // 30: omnirank.v1.FeedbackService.Record:input_type -> omnirank.v1.RecordRequest
-	21, // 31: omnirank.v1.AdminService.ListErrors:input_type -> omnirank.v1.ListErrorsRequest
-	24, // 32: omnirank.v1.AdminService.Status:input_type -> omnirank.v1.StatusRequest
-	28, // 33: omnirank.v1.AdminService.ListModels:input_type -> omnirank.v1.ListModelsRequest
-	31, // 34: omnirank.v1.AdminService.RegisterModel:input_type -> omnirank.v1.RegisterModelRequest
-	34, // 35: omnirank.v1.AdminService.ListDeadLetters:input_type -> omnirank.v1.ListDeadLettersRequest
-	36, // 36: omnirank.v1.AdminService.ReplayDeadLetters:input_type -> omnirank.v1.ReplayDeadLettersRequest
-	38, // 37: omnirank.v1.AdminService.Reconcile:input_type -> omnirank.v1.ReconcileRequest
-	42, // 38: omnirank.v1.AdminService.CreateSpace:input_type -> omnirank.v1.CreateSpaceRequest
-	43, // 39: omnirank.v1.AdminService.ListSpaces:input_type -> omnirank.v1.ListSpacesRequest
-	45, // 40: omnirank.v1.AdminService.GetSpace:input_type -> omnirank.v1.GetSpaceRequest
-	46, // 41: omnirank.v1.AdminService.RetireSpace:input_type -> omnirank.v1.RetireSpaceRequest
-	49, // 42: omnirank.v1.AdminService.StartCampaign:input_type -> omnirank.v1.StartCampaignRequest
-	50, // 43: omnirank.v1.AdminService.PauseCampaign:input_type -> omnirank.v1.CampaignRequest
-	50, // 44: omnirank.v1.AdminService.ResumeCampaign:input_type -> omnirank.v1.CampaignRequest
-	50, // 45: omnirank.v1.AdminService.CancelCampaign:input_type -> omnirank.v1.CampaignRequest
-	50, // 46: omnirank.v1.AdminService.GetCampaign:input_type -> omnirank.v1.CampaignRequest
-	50, // 47: omnirank.v1.AdminService.WatchCampaign:input_type -> omnirank.v1.CampaignRequest
-	51, // 48: omnirank.v1.AdminService.StoreEvaluation:input_type -> omnirank.v1.StoreEvaluationRequest
-	52, // 49: omnirank.v1.AdminService.PromoteCampaign:input_type -> omnirank.v1.PromoteCampaignRequest
-	50, // 50: omnirank.v1.AdminService.RollbackCampaign:input_type -> omnirank.v1.CampaignRequest
-	53, // 51: omnirank.v1.AdminService.ForgetUser:input_type -> omnirank.v1.ForgetUserRequest
-	6,  // 52: omnirank.v1.CatalogService.Upsert:output_type -> omnirank.v1.UpsertResponse
-	8,  // 53: omnirank.v1.CatalogService.Get:output_type -> omnirank.v1.GetResponse
-	10, // 54: omnirank.v1.CatalogService.Delete:output_type -> omnirank.v1.DeleteResponse
-	11, // 55: omnirank.v1.CatalogService.BulkUpsert:output_type -> omnirank.v1.BulkUpsertResponse
-	17, // 56: omnirank.v1.RankerService.Recommend:output_type -> omnirank.v1.RecommendResponse
-	20, // 57: omnirank.v1.FeedbackService.Record:output_type -> omnirank.v1.RecordResponse
-	23, // 58: omnirank.v1.AdminService.ListErrors:output_type -> omnirank.v1.ListErrorsResponse
-	26, // 59: omnirank.v1.AdminService.Status:output_type -> omnirank.v1.StatusResponse
-	29, // 60: omnirank.v1.AdminService.ListModels:output_type -> omnirank.v1.ListModelsResponse
-	32, // 61: omnirank.v1.AdminService.RegisterModel:output_type -> omnirank.v1.RegisterModelResponse
-	35, // 62: omnirank.v1.AdminService.ListDeadLetters:output_type -> omnirank.v1.ListDeadLettersResponse
-	37, // 63: omnirank.v1.AdminService.ReplayDeadLetters:output_type -> omnirank.v1.ReplayDeadLettersResponse
-	39, // 64: omnirank.v1.AdminService.Reconcile:output_type -> omnirank.v1.ReconcileResponse
-	41, // 65: omnirank.v1.AdminService.CreateSpace:output_type -> omnirank.v1.SpaceInfo
-	44, // 66: omnirank.v1.AdminService.ListSpaces:output_type -> omnirank.v1.ListSpacesResponse
-	41, // 67: omnirank.v1.AdminService.GetSpace:output_type -> omnirank.v1.SpaceInfo
-	47, // 68: omnirank.v1.AdminService.RetireSpace:output_type -> omnirank.v1.RetireSpaceResponse
-	48, // 69: omnirank.v1.AdminService.StartCampaign:output_type -> omnirank.v1.CampaignStatus
-	48, // 70: omnirank.v1.AdminService.PauseCampaign:output_type -> omnirank.v1.CampaignStatus
-	48, // 71: omnirank.v1.AdminService.ResumeCampaign:output_type -> omnirank.v1.CampaignStatus
-	48, // 72: omnirank.v1.AdminService.CancelCampaign:output_type -> omnirank.v1.CampaignStatus
-	48, // 73: omnirank.v1.AdminService.GetCampaign:output_type -> omnirank.v1.CampaignStatus
-	48, // 74: omnirank.v1.AdminService.WatchCampaign:output_type -> omnirank.v1.CampaignStatus
-	48, // 75: omnirank.v1.AdminService.StoreEvaluation:output_type -> omnirank.v1.CampaignStatus
-	48, // 76: omnirank.v1.AdminService.PromoteCampaign:output_type -> omnirank.v1.CampaignStatus
-	48, // 77: omnirank.v1.AdminService.RollbackCampaign:output_type -> omnirank.v1.CampaignStatus
-	54, // 78: omnirank.v1.AdminService.ForgetUser:output_type -> omnirank.v1.ForgetUserResponse
-	52, // [52:79] is the sub-list for method output_type
-	25, // [25:52] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	57, // 0: omnirank.v1.Product.attributes:type_name -> omnirank.v1.Product.AttributesEntry
+	4,  // 1: omnirank.v1.Product.media:type_name -> omnirank.v1.MediaRef
+	3,  // 2: omnirank.v1.UpsertRequest.product:type_name -> omnirank.v1.Product
+	5,  // 3: omnirank.v1.UpsertRequest.media:type_name -> omnirank.v1.MediaBlob
+	3,  // 4: omnirank.v1.GetResponse.product:type_name -> omnirank.v1.Product
+	16, // 5: omnirank.v1.GetResponse.transcript:type_name -> omnirank.v1.Transcript
+	13, // 6: omnirank.v1.Filter.price:type_name -> omnirank.v1.PriceRange
+	58, // 7: omnirank.v1.Filter.attributes:type_name -> omnirank.v1.Filter.AttributesEntry
+	14, // 8: omnirank.v1.RecommendRequest.filter:type_name -> omnirank.v1.Filter
+	2,  // 9: omnirank.v1.RecommendRequest.strategy:type_name -> omnirank.v1.Strategy
+	1,  // 10: omnirank.v1.RecommendRequest.fusion:type_name -> omnirank.v1.Fusion
+	0,  // 11: omnirank.v1.RecommendRequest.audio_mode:type_name -> omnirank.v1.AudioMode
+	17, // 12: omnirank.v1.ScoredProduct.contributions:type_name -> omnirank.v1.Contribution
+	4,  // 13: omnirank.v1.ScoredProduct.media:type_name -> omnirank.v1.MediaRef
+	18, // 14: omnirank.v1.RecommendResponse.results:type_name -> omnirank.v1.ScoredProduct
+	59, // 15: omnirank.v1.RecommendResponse.models:type_name -> omnirank.v1.RecommendResponse.ModelsEntry
+	16, // 16: omnirank.v1.RecommendResponse.transcript:type_name -> omnirank.v1.Transcript
+	20, // 17: omnirank.v1.RecordRequest.events:type_name -> omnirank.v1.FeedbackEvent
+	24, // 18: omnirank.v1.ListErrorsResponse.errors:type_name -> omnirank.v1.IngestError
+	27, // 19: omnirank.v1.StatusResponse.spaces:type_name -> omnirank.v1.SpaceStatus
+	60, // 20: omnirank.v1.StatusResponse.pending:type_name -> omnirank.v1.StatusResponse.PendingEntry
+	61, // 21: omnirank.v1.StatusResponse.states:type_name -> omnirank.v1.StatusResponse.StatesEntry
+	29, // 22: omnirank.v1.ListModelsResponse.models:type_name -> omnirank.v1.ModelInfo
+	32, // 23: omnirank.v1.RegisterModelRequest.files:type_name -> omnirank.v1.ModelFile
+	29, // 24: omnirank.v1.RegisterModelResponse.model:type_name -> omnirank.v1.ModelInfo
+	35, // 25: omnirank.v1.ListDeadLettersResponse.dead_letters:type_name -> omnirank.v1.DeadLetter
+	42, // 26: omnirank.v1.SpaceInfo.blocks:type_name -> omnirank.v1.SpaceBlock
+	43, // 27: omnirank.v1.ListSpacesResponse.spaces:type_name -> omnirank.v1.SpaceInfo
+	6,  // 28: omnirank.v1.CatalogService.Upsert:input_type -> omnirank.v1.UpsertRequest
+	8,  // 29: omnirank.v1.CatalogService.Get:input_type -> omnirank.v1.GetRequest
+	10, // 30: omnirank.v1.CatalogService.Delete:input_type -> omnirank.v1.DeleteRequest
+	6,  // 31: omnirank.v1.CatalogService.BulkUpsert:input_type -> omnirank.v1.UpsertRequest
+	15, // 32: omnirank.v1.RankerService.Recommend:input_type -> omnirank.v1.RecommendRequest
+	21, // 33: omnirank.v1.FeedbackService.Record:input_type -> omnirank.v1.RecordRequest
+	23, // 34: omnirank.v1.AdminService.ListErrors:input_type -> omnirank.v1.ListErrorsRequest
+	26, // 35: omnirank.v1.AdminService.Status:input_type -> omnirank.v1.StatusRequest
+	30, // 36: omnirank.v1.AdminService.ListModels:input_type -> omnirank.v1.ListModelsRequest
+	33, // 37: omnirank.v1.AdminService.RegisterModel:input_type -> omnirank.v1.RegisterModelRequest
+	36, // 38: omnirank.v1.AdminService.ListDeadLetters:input_type -> omnirank.v1.ListDeadLettersRequest
+	38, // 39: omnirank.v1.AdminService.ReplayDeadLetters:input_type -> omnirank.v1.ReplayDeadLettersRequest
+	40, // 40: omnirank.v1.AdminService.Reconcile:input_type -> omnirank.v1.ReconcileRequest
+	44, // 41: omnirank.v1.AdminService.CreateSpace:input_type -> omnirank.v1.CreateSpaceRequest
+	45, // 42: omnirank.v1.AdminService.ListSpaces:input_type -> omnirank.v1.ListSpacesRequest
+	47, // 43: omnirank.v1.AdminService.GetSpace:input_type -> omnirank.v1.GetSpaceRequest
+	48, // 44: omnirank.v1.AdminService.RetireSpace:input_type -> omnirank.v1.RetireSpaceRequest
+	51, // 45: omnirank.v1.AdminService.StartCampaign:input_type -> omnirank.v1.StartCampaignRequest
+	52, // 46: omnirank.v1.AdminService.PauseCampaign:input_type -> omnirank.v1.CampaignRequest
+	52, // 47: omnirank.v1.AdminService.ResumeCampaign:input_type -> omnirank.v1.CampaignRequest
+	52, // 48: omnirank.v1.AdminService.CancelCampaign:input_type -> omnirank.v1.CampaignRequest
+	52, // 49: omnirank.v1.AdminService.GetCampaign:input_type -> omnirank.v1.CampaignRequest
+	52, // 50: omnirank.v1.AdminService.WatchCampaign:input_type -> omnirank.v1.CampaignRequest
+	53, // 51: omnirank.v1.AdminService.StoreEvaluation:input_type -> omnirank.v1.StoreEvaluationRequest
+	54, // 52: omnirank.v1.AdminService.PromoteCampaign:input_type -> omnirank.v1.PromoteCampaignRequest
+	52, // 53: omnirank.v1.AdminService.RollbackCampaign:input_type -> omnirank.v1.CampaignRequest
+	55, // 54: omnirank.v1.AdminService.ForgetUser:input_type -> omnirank.v1.ForgetUserRequest
+	7,  // 55: omnirank.v1.CatalogService.Upsert:output_type -> omnirank.v1.UpsertResponse
+	9,  // 56: omnirank.v1.CatalogService.Get:output_type -> omnirank.v1.GetResponse
+	11, // 57: omnirank.v1.CatalogService.Delete:output_type -> omnirank.v1.DeleteResponse
+	12, // 58: omnirank.v1.CatalogService.BulkUpsert:output_type -> omnirank.v1.BulkUpsertResponse
+	19, // 59: omnirank.v1.RankerService.Recommend:output_type -> omnirank.v1.RecommendResponse
+	22, // 60: omnirank.v1.FeedbackService.Record:output_type -> omnirank.v1.RecordResponse
+	25, // 61: omnirank.v1.AdminService.ListErrors:output_type -> omnirank.v1.ListErrorsResponse
+	28, // 62: omnirank.v1.AdminService.Status:output_type -> omnirank.v1.StatusResponse
+	31, // 63: omnirank.v1.AdminService.ListModels:output_type -> omnirank.v1.ListModelsResponse
+	34, // 64: omnirank.v1.AdminService.RegisterModel:output_type -> omnirank.v1.RegisterModelResponse
+	37, // 65: omnirank.v1.AdminService.ListDeadLetters:output_type -> omnirank.v1.ListDeadLettersResponse
+	39, // 66: omnirank.v1.AdminService.ReplayDeadLetters:output_type -> omnirank.v1.ReplayDeadLettersResponse
+	41, // 67: omnirank.v1.AdminService.Reconcile:output_type -> omnirank.v1.ReconcileResponse
+	43, // 68: omnirank.v1.AdminService.CreateSpace:output_type -> omnirank.v1.SpaceInfo
+	46, // 69: omnirank.v1.AdminService.ListSpaces:output_type -> omnirank.v1.ListSpacesResponse
+	43, // 70: omnirank.v1.AdminService.GetSpace:output_type -> omnirank.v1.SpaceInfo
+	49, // 71: omnirank.v1.AdminService.RetireSpace:output_type -> omnirank.v1.RetireSpaceResponse
+	50, // 72: omnirank.v1.AdminService.StartCampaign:output_type -> omnirank.v1.CampaignStatus
+	50, // 73: omnirank.v1.AdminService.PauseCampaign:output_type -> omnirank.v1.CampaignStatus
+	50, // 74: omnirank.v1.AdminService.ResumeCampaign:output_type -> omnirank.v1.CampaignStatus
+	50, // 75: omnirank.v1.AdminService.CancelCampaign:output_type -> omnirank.v1.CampaignStatus
+	50, // 76: omnirank.v1.AdminService.GetCampaign:output_type -> omnirank.v1.CampaignStatus
+	50, // 77: omnirank.v1.AdminService.WatchCampaign:output_type -> omnirank.v1.CampaignStatus
+	50, // 78: omnirank.v1.AdminService.StoreEvaluation:output_type -> omnirank.v1.CampaignStatus
+	50, // 79: omnirank.v1.AdminService.PromoteCampaign:output_type -> omnirank.v1.CampaignStatus
+	50, // 80: omnirank.v1.AdminService.RollbackCampaign:output_type -> omnirank.v1.CampaignStatus
+	56, // 81: omnirank.v1.AdminService.ForgetUser:output_type -> omnirank.v1.ForgetUserResponse
+	55, // [55:82] is the sub-list for method output_type
+	28, // [28:55] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_omnirank_v1_omnirank_proto_init() }
@@ -3928,14 +4130,14 @@ func file_omnirank_v1_omnirank_proto_init() {
 		return
 	}
 	file_omnirank_v1_omnirank_proto_msgTypes[12].OneofWrappers = []any{}
-	file_omnirank_v1_omnirank_proto_msgTypes[50].OneofWrappers = []any{}
+	file_omnirank_v1_omnirank_proto_msgTypes[51].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_omnirank_v1_omnirank_proto_rawDesc), len(file_omnirank_v1_omnirank_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   58,
+			NumEnums:      3,
+			NumMessages:   59,
 			NumExtensions: 0,
 			NumServices:   4,
 		},
