@@ -139,7 +139,7 @@ func (r *Ranker) lexicalCandidate(sp *spaceState, q *query, id string, now time.
 	if !ok || !q.match(it) || q.excluded[id] {
 		return candidate{}, false
 	}
-	f := r.itemFeatures(it, q.seeds, now)
+	f := r.itemFeatures(it, q, now)
 	if q.vec != nil {
 		f.Blocks = r.similarity(sp.def, q, vec)
 		for _, b := range f.Blocks {

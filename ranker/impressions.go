@@ -146,8 +146,8 @@ func queryKind(req *omnirankv1.RecommendRequest) string {
 // impressionFeatures are the feature values the scorer saw for c.
 func impressionFeatures(c candidate) map[string]float32 {
 	f := c.features
-	out := make(map[string]float32, len(f.Blocks)+5)
-	out["cosine"], out["cooccurrence"], out["popularity"], out["freshness"], out["lexical"] = f.Cosine, f.Cooccurrence, f.Popularity, f.Freshness, f.Lexical
+	out := make(map[string]float32, len(f.Blocks)+6)
+	out["cosine"], out["cooccurrence"], out["next"], out["popularity"], out["freshness"], out["lexical"] = f.Cosine, f.Cooccurrence, f.NextItem, f.Popularity, f.Freshness, f.Lexical
 	for m, v := range f.Blocks {
 		out["block:"+m] = v
 	}

@@ -292,7 +292,11 @@ type query struct {
 	// filterKey identifies the filter's catalogue predicate (exclusions
 	// apart) for the selectivity cache; "" when it accepts everything.
 	filterKey string
-	seeds     []string
+	// seeds are the positives and the user's recent items (co-occurrence);
+	// session the positives and the items of the user's latest session
+	// (next item).
+	seeds   []string
+	session []string
 }
 
 // newQuery resolves inputs, exclusions and seeds.
@@ -332,6 +336,7 @@ func (r *Ranker) newQuery(ctx context.Context, sp *spaceState, req *omnirankv1.R
 		return nil, status.Errorf(codes.NotFound, "unknown products in space %s: %s", sp.def.Name, strings.Join(missing, ", "))
 	}
 	q.seeds = slices.Clone(req.GetPositiveIds())
+	q.session = slices.Clone(req.GetPositiveIds())
 
 	content, err := r.contentVector(ctx, sp.def, req)
 	if err != nil {
@@ -344,6 +349,7 @@ func (r *Ranker) newQuery(ctx context.Context, sp *spaceState, req *omnirankv1.R
 				excluded[p] = true
 			}
 			q.seeds = append(q.seeds, uv.recent(recentSeeds)...)
+			q.session = append(q.session, uv.session(r.cfg.sessionWindow, recentSeeds)...)
 			profile = r.profile(sp, uv, now)
 		}
 	}
@@ -477,10 +483,13 @@ func (r *Ranker) encode(ctx context.Context, blk spaces.Block, data []byte) ([]f
 }
 
 // profile is the user's time-decayed, kind-weighted mean of the vectors of
-// the products in their history; nil when none is in the space.
+// the products in their history, the events of their latest session
+// (within the session window of the newest) weighted sessionBoost times
+// more; nil when none is in the space.
 func (r *Ranker) profile(sp *spaceState, uv userView, now time.Time) []float32 {
 	var sum []float32
 	cache := map[string][]float32{}
+	last := uv.last()
 	for _, e := range uv.events {
 		v, ok := cache[e.product]
 		if !ok {
@@ -491,12 +500,15 @@ func (r *Ranker) profile(sp *spaceState, uv userView, now time.Time) []float32 {
 			continue
 		}
 		age := max(now.Sub(e.at), 0)
-		w := float32(kindWeights[e.kind] * math.Exp2(-age.Hours()/r.cfg.profileHalfLife.Hours()))
+		w := kindWeights[e.kind] * math.Exp2(-age.Hours()/r.cfg.profileHalfLife.Hours())
+		if inSession(e.at, last, r.cfg.sessionWindow) {
+			w *= r.cfg.sessionBoost
+		}
 		if sum == nil {
 			sum = make([]float32, len(v))
 		}
 		for i, x := range v {
-			sum[i] += w * x
+			sum[i] += float32(w) * x
 		}
 	}
 	if sum == nil || l2(sum) == 0 {
@@ -527,7 +539,7 @@ func (r *Ranker) vectorCandidates(ctx context.Context, sp *spaceState, q *query,
 		if !ok || !q.match(it) || q.excluded[h.ID] {
 			continue
 		}
-		f := r.itemFeatures(it, q.seeds, now)
+		f := r.itemFeatures(it, q, now)
 		f.Blocks = r.similarity(sp.def, q, vec)
 		for _, b := range f.Blocks {
 			f.Cosine += b
@@ -580,9 +592,9 @@ func (r *Ranker) similarity(def spaces.Space, q *query, vec []float32) map[strin
 
 // itemFeatures computes the features that do not depend on the query
 // vector.
-func (r *Ranker) itemFeatures(it *Item, seeds []string, now time.Time) Features {
-	cooc, pop := r.fb.itemFeatures(it.ID, seeds, now)
-	return Features{Cooccurrence: cooc, Popularity: pop, Freshness: freshness(it.UploadedAt, now, r.cfg.freshHalfLife)}
+func (r *Ranker) itemFeatures(it *Item, q *query, now time.Time) Features {
+	cooc, next, pop := r.fb.itemFeatures(it.ID, q.seeds, q.session, now)
+	return Features{Cooccurrence: cooc, NextItem: next, Popularity: pop, Freshness: freshness(it.UploadedAt, now, r.cfg.freshHalfLife)}
 }
 
 // coldCandidates ranks the catalogue items matching the filter that have a
@@ -598,7 +610,7 @@ func (r *Ranker) coldCandidates(sp *spaceState, q *query, pool int, now time.Tim
 		if !q.accept(it.ID) || !sp.has(it.ID) {
 			continue
 		}
-		f := r.itemFeatures(it, q.seeds, now)
+		f := r.itemFeatures(it, q, now)
 		out = append(out, candidate{id: it.ID, features: f, score: q.scorer.Score(f)})
 	}
 	sortCandidates(out)

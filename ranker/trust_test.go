@@ -189,6 +189,11 @@ func TestFeedbackBurstCapped(t *testing.T) {
 	if got := s.r.CooccurrenceOf("a0", "a1"); got != float32(2*capN-1) {
 		t.Fatalf("co-occurrence of the alternating burst %v, want %d", got, 2*capN-1)
 	}
+	// Next item: each applied event after the first follows the other
+	// product once (a0 a1 a0 a1 …: 10 of a1 after a0, 9 of a0 after a1).
+	if n01, n10 := s.r.NextItemOf("a0", "a1"), s.r.NextItemOf("a1", "a0"); n01+n10 != float32(2*capN-1) {
+		t.Fatalf("next-item counts of the alternating burst %v + %v, want %d", n01, n10, 2*capN-1)
+	}
 }
 
 // TestFeedbackRateLimits: per-user and per-client token buckets refuse a
@@ -260,7 +265,7 @@ func TestForgetUser(t *testing.T) {
 	e.publishRaw("feedback.view", topology.Feedback{UserID: gone, ProductID: "p005", Kind: "view", Time: baseTime}) // older layout
 	for _, s := range []*served{a, b} {
 		eventually(t, "feedback applied", func() bool { return s.r.Stats().FeedbackEvents == 6 })
-		if !s.r.KnowsUser(gone) || s.r.PopularityOf("p002") == 0 || s.r.CooccurrenceOf("p001", "p002") == 0 {
+		if !s.r.KnowsUser(gone) || s.r.PopularityOf("p002") == 0 || s.r.CooccurrenceOf("p001", "p002") == 0 || s.r.NextItemOf("p001", "p002") == 0 {
 			t.Fatal("before forgetting: the user's signals are missing")
 		}
 	}
@@ -308,6 +313,9 @@ func TestForgetUser(t *testing.T) {
 		}
 		if got := s.r.CooccurrenceOf("p001", "p002") + s.r.CooccurrenceOf("p002", "p001"); got != 0 {
 			t.Fatalf("replica %s: co-occurrence p001/p002 %v after forget", name, got)
+		}
+		if got := s.r.NextItemOf("p001", "p002") + s.r.NextItemOf("p002", "p003"); got != 0 {
+			t.Fatalf("replica %s: next-item counts %v after forget", name, got)
 		}
 	}
 

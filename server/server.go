@@ -221,7 +221,8 @@ func (s *Server) startRoles(ctx context.Context) error {
 	}
 	if cfg.has(RoleRanker) {
 		ropts := []ranker.Option{ranker.WithLogger(s.log), ranker.WithMetrics(s.reg), ranker.WithQueueWait(cfg.RankerQueueWait),
-			ranker.WithFeedbackLimits(cfg.FeedbackLimits), ranker.WithFeedbackClockSkew(cfg.FeedbackClockSkew), ranker.WithImpressions(cfg.ImpressionSample)}
+			ranker.WithFeedbackLimits(cfg.FeedbackLimits), ranker.WithFeedbackClockSkew(cfg.FeedbackClockSkew), ranker.WithImpressions(cfg.ImpressionSample),
+			ranker.WithProfileHalfLife(cfg.ProfileHalfLife), ranker.WithSessionWindow(cfg.SessionWindow), ranker.WithSessionBoost(cfg.SessionBoost)}
 		if cfg.RankerMaxInFlight > 0 {
 			ropts = append(ropts, ranker.WithMaxInFlight(cfg.RankerMaxInFlight))
 		}

@@ -188,7 +188,7 @@ type Impression struct {
 }
 
 // ImpressionResult is one shown product with the feature values the
-// scorer used ("cosine", "block:<modality>", "cooccurrence",
+// scorer used ("cosine", "block:<modality>", "cooccurrence", "next",
 // "popularity", "freshness", "lexical").
 type ImpressionResult struct {
 	ProductID string `json:"product_id"`
