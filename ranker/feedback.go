@@ -18,6 +18,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -435,8 +436,10 @@ func NewFeedback(js jetstream.JetStream, opts ...Option) (*Feedback, error) {
 	}
 	m := newFeedbackMetrics()
 	if cfg.registerer != nil {
-		if err := cfg.registerer.Register(m.rejected); err != nil {
-			return nil, fmt.Errorf("register feedback metrics: %w", err)
+		for _, c := range []prometheus.Collector{m.rejected, m.experiment} {
+			if err := cfg.registerer.Register(c); err != nil {
+				return nil, fmt.Errorf("register feedback metrics: %w", err)
+			}
 		}
 	}
 	return newFeedback(js, cfg, m), nil
@@ -529,6 +532,11 @@ func (f *Feedback) Record(ctx context.Context, req *omnirankv1.RecordRequest) (*
 			}
 			f.cfg.logger.Error("publish feedback", "subject", m.Subject, "err", err)
 			return nil, status.Errorf(codes.Unavailable, "publish event %d (%d published before it): %v", i, i, err)
+		}
+	}
+	if e := f.cfg.experiment; e != nil {
+		for _, ev := range req.GetEvents() {
+			f.metrics.experiment.WithLabelValues(e.cfg.Name, e.arm(ev.GetUserId(), "").Name, ev.GetKind()).Inc()
 		}
 	}
 	return &omnirankv1.RecordResponse{Accepted: int64(len(msgs))}, nil

@@ -157,7 +157,10 @@ func impressionFeatures(c candidate) map[string]float32 {
 // logImpression queues what the response shows (see WithImpressions).
 func (r *Ranker) logImpression(req *omnirankv1.RecommendRequest, resp *omnirankv1.RecommendResponse, page []candidate, offset int, now time.Time) {
 	imp := topology.Impression{RequestID: resp.GetRequestId(), UserID: req.GetUserId(), Query: queryKind(req), Space: resp.GetSpace(),
-		Offset: offset, Time: now.UTC(), Results: make([]topology.ImpressionResult, len(page))}
+		Offset: offset, Time: now.UTC(), Results: make([]topology.ImpressionResult, len(page)), Arm: resp.GetArm()}
+	if e := r.cfg.experiment; e != nil {
+		imp.Experiment = e.cfg.Name
+	}
 	for i, c := range page {
 		imp.Results[i] = topology.ImpressionResult{ProductID: c.id, Position: offset + i + 1, Score: c.score, Features: impressionFeatures(c)}
 	}

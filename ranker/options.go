@@ -93,6 +93,8 @@ type config struct {
 	userCapWin  time.Duration
 	// impSample is the share of Recommend responses logged (WithImpressions).
 	impSample float64
+	// experiment is the A/B experiment served (WithExperiment); nil: none.
+	experiment *experimentState
 }
 
 func defaultConfig() config {

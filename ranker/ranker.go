@@ -49,6 +49,9 @@ type Ranker struct {
 	cpu  cpuGate // see cpuGate
 	fb   *feedbackStore
 	fbf  *feedbackFollower
+	// fbMetrics are the feedback and experiment counters (shared with
+	// the Feedback service).
+	fbMetrics *feedbackMetrics
 	// imp logs impressions; nil unless WithImpressions.
 	imp *impressionLog
 	// scorer is the one SetScorer installed; nil means cfg.scorer.
@@ -83,16 +86,17 @@ func New(js jetstream.JetStream, enc Encoders, opts ...Option) (*Ranker, error) 
 	fs := newFeedbackStore(&cfg)
 	fm := newFeedbackMetrics()
 	r := &Ranker{
-		js:       js,
-		enc:      enc,
-		cfg:      cfg,
-		feedback: newFeedback(js, cfg, fm),
-		catalog:  newCatalog(cfg.logger.With("component", "catalogue")),
-		gate:     newAdmission(cfg.maxInFlight, cfg.queueWait),
-		cpu:      newCPUGate(runtime.GOMAXPROCS(0)),
-		fb:       fs,
-		fbf:      newFeedbackFollower(fs, &cfg, fm),
-		spaces:   map[string]*spaceState{},
+		js:        js,
+		enc:       enc,
+		cfg:       cfg,
+		feedback:  newFeedback(js, cfg, fm),
+		catalog:   newCatalog(cfg.logger.With("component", "catalogue")),
+		gate:      newAdmission(cfg.maxInFlight, cfg.queueWait),
+		cpu:       newCPUGate(runtime.GOMAXPROCS(0)),
+		fb:        fs,
+		fbf:       newFeedbackFollower(fs, &cfg, fm),
+		fbMetrics: fm,
+		spaces:    map[string]*spaceState{},
 	}
 	collectors := append(r.gate.collectors(), fm.collectors()...)
 	if cfg.impSample > 0 {

@@ -181,7 +181,12 @@ func (r *Ranker) Recommend(ctx context.Context, req *omnirankv1.RecommendRequest
 	if err != nil {
 		return nil, status.Error(codes.Internal, err.Error())
 	}
+	reqID := newRequestID()
+	arm := r.cfg.experiment.arm(req.GetUserId(), reqID)
 	offset, spaceName, window := 0, req.GetSpace(), 0
+	if spaceName == "" && arm != nil {
+		spaceName = arm.Space
+	}
 	if req.GetPageToken() != "" {
 		t, err := decodeToken(req.GetPageToken(), hash)
 		if err != nil {
@@ -199,7 +204,14 @@ func (r *Ranker) Recommend(ctx context.Context, req *omnirankv1.RecommendRequest
 		return nil, err
 	}
 	need := offset + k
-	resp := &omnirankv1.RecommendResponse{Space: sp.def.Name, Models: sp.def.Models(), RequestId: newRequestID()}
+	resp := &omnirankv1.RecommendResponse{Space: sp.def.Name, Models: sp.def.Models(), RequestId: reqID}
+	if arm != nil {
+		resp.Arm = arm.Name
+		if arm.scorer != nil {
+			q.scorer = arm.scorer
+		}
+		r.fbMetrics.experiment.WithLabelValues(r.cfg.experiment.cfg.Name, arm.Name, "impression").Inc()
+	}
 	if need > r.cfg.maxPool {
 		return resp, nil
 	}
@@ -213,7 +225,7 @@ func (r *Ranker) Recommend(ctx context.Context, req *omnirankv1.RecommendRequest
 	// would change fused scores of products already shown. Its pages all
 	// fuse lists cut at the first page's pool (the window), as with
 	// Elasticsearch's rank_window_size, and end with the fused list.
-	lexW := r.lexicalMix(req)
+	lexW := r.lexicalMix(req, arm)
 	hybrid := q.vec != nil && lexW > 0
 	if hybrid && window > 0 {
 		pool = window
@@ -227,6 +239,9 @@ func (r *Ranker) Recommend(ctx context.Context, req *omnirankv1.RecommendRequest
 	defer releaseCPU()
 	var cands []candidate
 	lambda := req.GetMmrLambda()
+	if lambda == 0 && arm != nil && arm.MMRLambda != nil {
+		lambda = *arm.MMRLambda
+	}
 	switch {
 	case q.vec == nil:
 		cands = r.coldCandidates(sp, q, pool, now)
@@ -369,6 +384,25 @@ func (r *Ranker) newQuery(ctx context.Context, sp *spaceState, req *omnirankv1.R
 	add(mean(posVecs), w.Positive)
 	add(mean(negVecs), -w.Negative)
 	add(profile, w.User)
+	mask, err := blockMask(sp.def, req.GetBlocks())
+	if err != nil {
+		return nil, err
+	}
+	if mask != nil {
+		mask(mix)
+		for _, vs := range [][][]float32{posVecs, negVecs} {
+			for i, v := range vs {
+				vs[i] = slices.Clone(v)
+				mask(vs[i])
+			}
+		}
+		for _, v := range []*[]float32{&content, &profile} {
+			if *v != nil {
+				*v = slices.Clone(*v)
+				mask(*v)
+			}
+		}
+	}
 	if inputs > 0 {
 		if n := l2(mix); n == 0 || math.IsNaN(n) {
 			return nil, status.Error(codes.InvalidArgument, "the query's inputs cancel out to a zero vector")
@@ -388,6 +422,31 @@ func (r *Ranker) newQuery(ctx context.Context, sp *spaceState, req *omnirankv1.R
 	q.excluded = excluded
 	q.accept = func(id string) bool { return r.admit(q, id) }
 	return q, nil
+}
+
+// blockMask returns a function zeroing the blocks of a space's vector
+// that are not named (RecommendRequest.blocks); nil when none are named.
+func blockMask(def spaces.Space, names []string) (func([]float32), error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
+	keep := make([]bool, def.Dim())
+	for _, n := range names {
+		blk, off, ok := def.Block(n)
+		if !ok {
+			return nil, status.Errorf(codes.InvalidArgument, "blocks: space %s has no %q block", def.Name, n)
+		}
+		for i := off; i < off+blk.Dim; i++ {
+			keep[i] = true
+		}
+	}
+	return func(v []float32) {
+		for i := range v {
+			if !keep[i] {
+				v[i] = 0
+			}
+		}
+	}, nil
 }
 
 // admit is the search filter, called for every node a filtered search

@@ -7,6 +7,7 @@ package server
 
 import (
 	"fmt"
+	"github.com/omnirank/omnirank/experiment"
 	"log/slog"
 	"slices"
 	"strings"
@@ -131,6 +132,9 @@ type Config struct {
 	ProfileHalfLife time.Duration
 	SessionWindow   time.Duration
 	SessionBoost    float64
+	// Experiment, when set, splits Recommend traffic between its two arms
+	// (serve --experiment FILE).
+	Experiment *experiment.Config
 
 	Logger *slog.Logger
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/omnirank/omnirank/experiment"
 	"log/slog"
 	"net"
 	"net/http"
@@ -242,6 +243,13 @@ func (s *Server) startRoles(ctx context.Context) error {
 			default:
 				ropts = append(ropts, ranker.WithQueryExpander(exp))
 			}
+		}
+		if cfg.Experiment != nil {
+			e, err := experimentScorers(ctx, s.js, *cfg.Experiment)
+			if err != nil {
+				return err
+			}
+			ropts = append(ropts, ranker.WithExperiment(e))
 		}
 		r, err := ranker.New(s.js, s.encs, ropts...)
 		if err != nil {
@@ -496,4 +504,28 @@ func ensureDefaultSpace(ctx context.Context, js jetstream.JetStream, encs *Encod
 		return err
 	}
 	return nil
+}
+
+// experimentScorers resolves the scorer of each arm of an experiment: the
+// hand weights, the served one (nil) or a published model revision.
+func experimentScorers(ctx context.Context, js jetstream.JetStream, c experiment.Config) (ranker.Experiment, error) {
+	e := ranker.Experiment{Config: c, Scorers: make([]ranker.Scorer, len(c.Arms))}
+	for i, a := range c.Arms {
+		rev, err := a.ModelRevision()
+		switch {
+		case err != nil:
+			return e, err
+		case a.Scorer == experiment.ScorerHand:
+			e.Scorers[i] = ranker.DefaultLinearScorer()
+		case rev > 0:
+			m, err := learn.Revision(ctx, js, rev)
+			if err != nil {
+				return e, fmt.Errorf("experiment %s arm %s: %w", c.Name, a.Name, err)
+			}
+			if e.Scorers[i], err = m.Scorer(); err != nil {
+				return e, fmt.Errorf("experiment %s arm %s: %w", c.Name, a.Name, err)
+			}
+		}
+	}
+	return e, nil
 }

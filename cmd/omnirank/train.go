@@ -63,20 +63,30 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if tf.since < 0 {
 		return fmt.Errorf("train ranker: --since must be ≥ 0, got %v", tf.since)
 	}
-	opts := []nats.Option{nats.Name("omnirank-train")}
-	if *natsCreds != "" {
-		opts = append(opts, nats.UserCredentials(*natsCreds))
-	}
-	nc, err := nats.Connect(*natsURL, opts...)
-	if err != nil {
-		return fmt.Errorf("train ranker: connect to NATS: %w", err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
+	js, closeNATS, err := connectJetStream(*natsURL, *natsCreds, "omnirank-train")
 	if err != nil {
 		return fmt.Errorf("train ranker: %w", err)
 	}
+	defer closeNATS()
 	return trainRanker(ctx, js, tf, time.Now(), stdout)
+}
+
+// connectJetStream connects to NATS (with a .creds file when given) for a
+// command that reads streams; close disconnects.
+func connectJetStream(url, creds, name string) (js jetstream.JetStream, close func(), err error) {
+	opts := []nats.Option{nats.Name(name)}
+	if creds != "" {
+		opts = append(opts, nats.UserCredentials(creds))
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect to NATS: %w", err)
+	}
+	if js, err = jetstream.New(nc); err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return js, nc.Close, nil
 }
 
 // trainRanker loads, joins, trains, reports, then writes and publishes the

@@ -888,7 +888,15 @@ type RecommendRequest struct {
 	// the best pool of the fused list is paged through.
 	LexicalWeight *float32 `protobuf:"fixed32,14,opt,name=lexical_weight,json=lexicalWeight,proto3,oneof" json:"lexical_weight,omitempty"`
 	// How the two lists are fused; see Fusion.
-	Fusion        Fusion `protobuf:"varint,15,opt,name=fusion,proto3,enum=omnirank.v1.Fusion" json:"fusion,omitempty"`
+	Fusion Fusion `protobuf:"varint,15,opt,name=fusion,proto3,enum=omnirank.v1.Fusion" json:"fusion,omitempty"`
+	// --- Offline evaluation (issue 12, reports) ---
+	// blocks, when given, restricts the query vector to the named modality
+	// blocks of the space ("text", "image", "audio"): the other blocks of
+	// the query vector are zeroed before it is normalised, so candidates are
+	// retrieved and scored by those blocks' similarity alone (per-modality
+	// ablation). A name the space lacks is InvalidArgument. Field 16 is
+	// reserved for speech.
+	Blocks        []string `protobuf:"bytes,17,rep,name=blocks,proto3" json:"blocks,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1026,6 +1034,13 @@ func (x *RecommendRequest) GetFusion() Fusion {
 		return x.Fusion
 	}
 	return Fusion_FUSION_RRF
+}
+
+func (x *RecommendRequest) GetBlocks() []string {
+	if x != nil {
+		return x.Blocks
+	}
+	return nil
 }
 
 // Contribution is the part of a result's score owed to one source: a modality
@@ -1198,7 +1213,10 @@ type RecommendResponse struct {
 	// request_id names this response; send it back in FeedbackEvent.request_id
 	// so that training joins feedback with what was shown (the impression
 	// logged, when sampled, to the IMPRESSIONS stream under this id).
-	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// arm is the experiment arm that answered (serve --experiment); empty
+	// when no experiment runs. A user is always in the same arm.
+	Arm           string `protobuf:"bytes,6,opt,name=arm,proto3" json:"arm,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1264,6 +1282,13 @@ func (x *RecommendResponse) GetModels() map[string]string {
 func (x *RecommendResponse) GetRequestId() string {
 	if x != nil {
 		return x.RequestId
+	}
+	return ""
+}
+
+func (x *RecommendResponse) GetArm() string {
+	if x != nil {
+		return x.Arm
 	}
 	return ""
 }
@@ -3509,7 +3534,7 @@ const file_omnirank_v1_omnirank_proto_rawDesc = "" +
 	"excludeIds\x1a=\n" +
 	"\x0fAttributesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x9a\x04\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb2\x04\n" +
 	"\x10RecommendRequest\x12\x1d\n" +
 	"\n" +
 	"query_text\x18\x01 \x01(\tR\tqueryText\x12\x1f\n" +
@@ -3531,7 +3556,8 @@ const file_omnirank_v1_omnirank_proto_rawDesc = "" +
 	"mmr_lambda\x18\f \x01(\x02R\tmmrLambda\x121\n" +
 	"\bstrategy\x18\r \x01(\x0e2\x15.omnirank.v1.StrategyR\bstrategy\x12*\n" +
 	"\x0elexical_weight\x18\x0e \x01(\x02H\x00R\rlexicalWeight\x88\x01\x01\x12+\n" +
-	"\x06fusion\x18\x0f \x01(\x0e2\x13.omnirank.v1.FusionR\x06fusionB\x11\n" +
+	"\x06fusion\x18\x0f \x01(\x0e2\x13.omnirank.v1.FusionR\x06fusion\x12\x16\n" +
+	"\x06blocks\x18\x11 \x03(\tR\x06blocksB\x11\n" +
 	"\x0f_lexical_weight\"8\n" +
 	"\fContribution\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
@@ -3544,14 +3570,15 @@ const file_omnirank_v1_omnirank_proto_rawDesc = "" +
 	"\bcategory\x18\x05 \x03(\tR\bcategory\x12\x14\n" +
 	"\x05price\x18\x06 \x01(\x01R\x05price\x12\x1a\n" +
 	"\bcurrency\x18\a \x01(\tR\bcurrency\x12+\n" +
-	"\x05media\x18\b \x03(\v2\x15.omnirank.v1.MediaRefR\x05media\"\xa5\x02\n" +
+	"\x05media\x18\b \x03(\v2\x15.omnirank.v1.MediaRefR\x05media\"\xb7\x02\n" +
 	"\x11RecommendResponse\x124\n" +
 	"\aresults\x18\x01 \x03(\v2\x1a.omnirank.v1.ScoredProductR\aresults\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x14\n" +
 	"\x05space\x18\x03 \x01(\tR\x05space\x12B\n" +
 	"\x06models\x18\x04 \x03(\v2*.omnirank.v1.RecommendResponse.ModelsEntryR\x06models\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x05 \x01(\tR\trequestId\x1a9\n" +
+	"request_id\x18\x05 \x01(\tR\trequestId\x12\x10\n" +
+	"\x03arm\x18\x06 \x01(\tR\x03arm\x1a9\n" +
 	"\vModelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x9d\x01\n" +
