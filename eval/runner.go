@@ -34,6 +34,9 @@ type Config struct {
 	// (BM25) share of the hybrid ranking, 0 vector only, 1 lexical only.
 	// Unset, the ranker's default applies (what shoppers get).
 	LexicalWeight *float32
+	// Blocks, when set, restricts every query vector to these modality
+	// blocks of the space (RecommendRequest.blocks: per-block ablation).
+	Blocks []string
 }
 
 // DefaultConfig asks the active space for the top 10, four queries at a
@@ -183,7 +186,7 @@ func retryable(err error) bool {
 
 // request builds the RecommendRequest of q, reading its media.
 func request(q Query, cfg Config) (*pb.RecommendRequest, error) {
-	req := &pb.RecommendRequest{QueryText: q.Text, PositiveIds: q.Like, UserId: q.User, Space: cfg.Space, K: int32(cfg.K)}
+	req := &pb.RecommendRequest{QueryText: q.Text, PositiveIds: q.Like, UserId: q.User, Space: cfg.Space, K: int32(cfg.K), Blocks: cfg.Blocks}
 	if q.Text != "" {
 		req.LexicalWeight = cfg.LexicalWeight
 	}

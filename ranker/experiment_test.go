@@ -47,28 +47,17 @@ func (w *armWatcher) Recommend(ctx context.Context, req *omnirankv1.RecommendReq
 	return res, nil
 }
 
-// gatherCounter reads one counter by its labels.
+// gatherCounter reads the first counter whose labels include labels.
 func gatherCounter(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	metrics:
-		for _, m := range mf.GetMetric() {
-			for _, lp := range m.GetLabel() {
-				if v, ok := labels[lp.GetName()]; ok && v != lp.GetValue() {
-					continue metrics
-				}
+	return findCounter(t, reg, name, func(lps map[string]string) bool {
+		for k, v := range labels {
+			if lps[k] != v {
+				return false
 			}
-			return m.GetCounter().GetValue()
 		}
-	}
-	return 0
+		return true
+	})
 }
 
 // TestExperimentArms: a ranker serving an experiment answers every request
@@ -77,20 +66,7 @@ func gatherCounter(t *testing.T, reg *prometheus.Registry, name string, labels m
 // the report read back from the streams counts exactly the responses and
 // events the simulated shoppers produced.
 func TestExperimentArms(t *testing.T) {
-	e := newEnv(t)
-	e.putSpace(testSpace, true)
-	ps := catalogue(21, 240, 8)
-	e.load(testSpace, ps)
-	enc, txt, _ := newTestEncoders()
-	var queries, likes []string
-	for i := range 4 {
-		q := fmt.Sprintf("query %d", i)
-		txt.set(q, ps[i].parts["text"])
-		queries = append(queries, q)
-	}
-	for _, p := range ps[:40] {
-		likes = append(likes, p.id)
-	}
+	e, enc, queries, likes := shopEnv(t, 21)
 	diverse, focused := float32(0.3), float32(1)
 	cfg, err := experiment.Parse([]byte(`
 name: mmr-test

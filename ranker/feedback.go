@@ -282,15 +282,6 @@ func (f *feedbackStore) cooccurrenceLocked(id string, seeds []string) float32 {
 	return pairFeature(f.cooc, id, seeds)
 }
 
-// nextItem returns the next-item feature of candidate id after the given
-// items: s/(1+s) where s sums how often id followed each of them within a
-// session (directional, unlike co-occurrence).
-func (f *feedbackStore) nextItem(id string, after []string) float32 {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	return pairFeature(f.next, id, after)
-}
-
 // pairFeature is s/(1+s), s = Σ pairs[seed][id] over seeds.
 func pairFeature(pairs map[string]map[string]float32, id string, seeds []string) float32 {
 	var s float32

@@ -123,6 +123,20 @@ func TestFeedbackForgedTimestamp(t *testing.T) {
 // (0 when absent).
 func counterValue(t *testing.T, reg *prometheus.Registry, name, label string) float64 {
 	t.Helper()
+	return findCounter(t, reg, name, func(lps map[string]string) bool {
+		for _, v := range lps {
+			if v == label {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// findCounter returns the value of the first counter named name whose
+// labels match.
+func findCounter(t *testing.T, reg *prometheus.Registry, name string, match func(labels map[string]string) bool) float64 {
+	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -132,10 +146,12 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name, label string) fl
 			continue
 		}
 		for _, m := range mf.GetMetric() {
+			lps := map[string]string{}
 			for _, lp := range m.GetLabel() {
-				if lp.GetValue() == label {
-					return m.GetCounter().GetValue()
-				}
+				lps[lp.GetName()] = lp.GetValue()
+			}
+			if match(lps) {
+				return m.GetCounter().GetValue()
 			}
 		}
 	}

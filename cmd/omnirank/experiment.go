@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/omnirank/omnirank/experiment"
@@ -16,8 +15,7 @@ import (
 func cmdExperiment(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("experiment", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	natsURL := fs.String("nats-url", envOr("OMNIRANK_NATS_URL", ""), "NATS server holding the IMPRESSIONS and FEEDBACK streams (required)")
-	natsCreds := fs.String("nats-creds", os.Getenv("OMNIRANK_NATS_CREDS"), "NATS .creds file")
+	natsURL, natsCreds := streamFlags(fs)
 	name := fs.String("name", "", "the experiment to report (default: the first one the impressions name)")
 	file := fs.String("experiment", "", "the experiment file: its name and arm order")
 	since := fs.Duration("since", 0, "only impressions and feedback of the last DURATION (0: everything the streams keep)")

@@ -29,8 +29,7 @@ type trainFlags struct {
 func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	natsURL := fs.String("nats-url", envOr("OMNIRANK_NATS_URL", ""), "NATS server holding the IMPRESSIONS and FEEDBACK streams (required)")
-	natsCreds := fs.String("nats-creds", os.Getenv("OMNIRANK_NATS_CREDS"), "NATS .creds file")
+	natsURL, natsCreds := streamFlags(fs)
 	tf := trainFlags{cfg: learn.DefaultConfig()}
 	fs.DurationVar(&tf.since, "since", 0, "train on impressions and feedback of the last DURATION (0: everything the streams keep)")
 	fs.StringVar(&tf.space, "space", "", "only impressions of this space (a model has one feature layout)")
@@ -69,6 +68,14 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer closeNATS()
 	return trainRanker(ctx, js, tf, time.Now(), stdout)
+}
+
+// streamFlags defines --nats-url and --nats-creds for a command that
+// reads the IMPRESSIONS and FEEDBACK streams.
+func streamFlags(fs *flag.FlagSet) (url, creds *string) {
+	url = fs.String("nats-url", envOr("OMNIRANK_NATS_URL", ""), "NATS server holding the IMPRESSIONS and FEEDBACK streams (required)")
+	creds = fs.String("nats-creds", os.Getenv("OMNIRANK_NATS_CREDS"), "NATS .creds file")
+	return url, creds
 }
 
 // connectJetStream connects to NATS (with a .creds file when given) for a
