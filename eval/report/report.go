@@ -138,7 +138,7 @@ func ablationPlot(rows []Row, k int, path string) error {
 	p := plot.New()
 	p.Title.Text = fmt.Sprintf("Per-modality ablation at k = %d", k)
 	p.Y.Label.Text = "mean over queries"
-	p.Y.Min, p.Y.Max = 0, 1
+	p.Y.Min, p.Y.Max = 0, 1.25 // room for the legend above the bars
 	w := vg.Points(14)
 	names := make([]string, len(rows))
 	for i, r := range rows {
