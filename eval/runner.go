@@ -37,6 +37,9 @@ type Config struct {
 	// AudioMode is sent with every audio query: what the clip is used as
 	// (speech, sound or both); unspecified leaves it to the ranker.
 	AudioMode pb.AudioMode
+	// Blocks, when set, restricts every query vector to these modality
+	// blocks of the space (RecommendRequest.blocks: per-block ablation).
+	Blocks []string
 }
 
 // DefaultConfig asks the active space for the top 10, four queries at a
@@ -196,7 +199,7 @@ func retryable(err error) bool {
 
 // request builds the RecommendRequest of q, reading its media.
 func request(q Query, cfg Config) (*pb.RecommendRequest, error) {
-	req := &pb.RecommendRequest{QueryText: q.Text, PositiveIds: q.Like, UserId: q.User, Space: cfg.Space, K: int32(cfg.K)}
+	req := &pb.RecommendRequest{QueryText: q.Text, PositiveIds: q.Like, UserId: q.User, Space: cfg.Space, K: int32(cfg.K), Blocks: cfg.Blocks}
 	if q.Text != "" {
 		req.LexicalWeight = cfg.LexicalWeight
 	}

@@ -15,6 +15,14 @@ import (
 // log2(1 + position): a training-time feature, neutral at serving.
 const PositionFeature = "position"
 
+// optionalFeatures are features that rankers log since a later version
+// (NextFeature): every dataset has them, and an impression logged before
+// them reads 0, so old and new impressions train together.
+var optionalFeatures = []string{NextFeature}
+
+// NextFeature is the next-item feature's name (ranker.Features.NextItem).
+const NextFeature = "next"
+
 // ErrNoImpressions is returned when there is nothing to train on.
 var ErrNoImpressions = errors.New("no impressions to train on (rankers log them with --impression-sample > 0)")
 
@@ -65,7 +73,7 @@ func (g Group) relevant() []string {
 // Dataset is the joined training data.
 type Dataset struct {
 	// Names are the feature names (the scorer's: "cosine", "block:<m>",
-	// "cooccurrence", "popularity", "freshness", "lexical"), sorted, then
+	// "cooccurrence", "next", "popularity", "freshness", "lexical"), sorted, then
 	// PositionFeature last.
 	Names  []string
 	Groups []Group
@@ -132,11 +140,17 @@ func (j *Joiner) AddImpression(imp topology.Impression) error {
 		return nil
 	}
 	if ds.Names == nil {
-		names := append(slices.Sorted(maps.Keys(imp.Results[0].Features)), PositionFeature)
-		if slices.Contains(names[:len(names)-1], PositionFeature) {
+		if _, ok := imp.Results[0].Features[PositionFeature]; ok {
 			return fmt.Errorf("impression %s: feature name %q is reserved", imp.RequestID, PositionFeature)
 		}
-		ds.Names = names
+		names := slices.Collect(maps.Keys(imp.Results[0].Features))
+		for _, o := range optionalFeatures {
+			if !slices.Contains(names, o) {
+				names = append(names, o)
+			}
+		}
+		slices.Sort(names)
+		ds.Names = append(names, PositionFeature)
 	}
 	n := len(ds.Names)
 	flat := make([]float64, n*len(imp.Results))
@@ -201,24 +215,30 @@ func (j *Joiner) Dataset() (Dataset, error) {
 }
 
 // vector lays res's features out in names order into x (the last name is
-// PositionFeature, computed from the position).
+// PositionFeature, computed from the position; a missing optional feature
+// reads 0).
 func vector(names []string, res topology.ImpressionResult, x []float64) error {
 	want := len(names) - 1
-	if len(res.Features) != want {
-		return fmt.Errorf("%d features, want %d (%v)", len(res.Features), want, names[:want])
-	}
 	if res.Position < 1 {
 		return fmt.Errorf("position %d, want ≥ 1", res.Position)
 	}
+	found := 0
 	for j, n := range names[:want] {
 		v, ok := res.Features[n]
-		if !ok {
+		switch {
+		case ok:
+			found++
+		case slices.Contains(optionalFeatures, n):
+		default:
 			return fmt.Errorf("no feature %q (want %v)", n, names[:want])
 		}
 		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
 			return fmt.Errorf("feature %q is %v", n, v)
 		}
 		x[j] = float64(v)
+	}
+	if found != len(res.Features) {
+		return fmt.Errorf("%d features, want %v", len(res.Features), names[:want])
 	}
 	x[want] = positionValue(res.Position)
 	return nil

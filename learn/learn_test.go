@@ -82,10 +82,34 @@ func TestModelScorer(t *testing.T) {
 	var _ ranker.Scorer = s
 }
 
+// TestJoinOptionalNext: impressions logged before the next-item feature
+// join with newer ones; theirs reads 0.
+func TestJoinOptionalNext(t *testing.T) {
+	old := topology.Impression{RequestID: "old", Results: []topology.ImpressionResult{{ProductID: "a", Position: 1, Features: map[string]float32{"cosine": 0.5}}}}
+	cur := topology.Impression{RequestID: "new", Results: []topology.ImpressionResult{{ProductID: "b", Position: 1, Features: map[string]float32{"cosine": 0.4, NextFeature: 0.25}}}}
+	for _, order := range [][]topology.Impression{{old, cur}, {cur, old}} {
+		ds, err := Join(order, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"cosine", NextFeature, PositionFeature}; !slices.Equal(ds.Names, want) {
+			t.Fatalf("names %v, want %v", ds.Names, want)
+		}
+		got := map[string]float64{}
+		for _, g := range ds.Groups {
+			got[g.RequestID] = g.X[0][1]
+		}
+		if got["old"] != 0 || got["new"] != 0.25 {
+			t.Fatalf("next values %v", got)
+		}
+	}
+}
+
 func TestBadInput(t *testing.T) {
 	good := topology.ImpressionResult{ProductID: "a", Position: 1, Features: map[string]float32{"cosine": 0.5, "popularity": 0.1}}
 	short := topology.ImpressionResult{ProductID: "b", Position: 2, Features: map[string]float32{"cosine": 0.5}}
 	renamed := topology.ImpressionResult{ProductID: "c", Position: 2, Features: map[string]float32{"cosine": 0.5, "freshness": 0.1}}
+	extra := topology.ImpressionResult{ProductID: "d", Position: 3, Features: map[string]float32{"cosine": 0.5, "popularity": 0.1, "freshness": 0.1}}
 	for _, tc := range []struct {
 		name string
 		imps []topology.Impression
@@ -93,7 +117,8 @@ func TestBadInput(t *testing.T) {
 	}{
 		{"no impressions", nil, "no impressions"},
 		{"empty impressions", []topology.Impression{{RequestID: "r"}}, "no impressions"},
-		{"fewer features", []topology.Impression{{RequestID: "r", Results: []topology.ImpressionResult{good, short}}}, "impression r result 1 (b): 1 features, want 2"},
+		{"fewer features", []topology.Impression{{RequestID: "r", Results: []topology.ImpressionResult{good, short}}}, `impression r result 1 (b): no feature "popularity"`},
+		{"more features", []topology.Impression{{RequestID: "r", Results: []topology.ImpressionResult{good, extra}}}, "impression r result 1 (d): 3 features, want [cosine next popularity]"},
 		{"other features", []topology.Impression{{RequestID: "r", Results: []topology.ImpressionResult{good}}, {RequestID: "s", Results: []topology.ImpressionResult{renamed}}}, `impression s result 0 (c): no feature "popularity"`},
 		{"no request id", []topology.Impression{{Results: []topology.ImpressionResult{good}}}, "has no request id"},
 	} {

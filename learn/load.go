@@ -2,7 +2,6 @@ package learn
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -61,12 +60,5 @@ func Load(ctx context.Context, js jetstream.JetStream, from time.Time, space str
 // scan decodes every message of stream matching filter and hands it to
 // fn; one that does not decode is counted in st.Malformed.
 func scan[T any](ctx context.Context, js jetstream.JetStream, stream, filter string, st *LoadStats, fn func(T) error) error {
-	return topology.Scan(ctx, js, stream, filter, func(m jetstream.Msg) error {
-		var v T
-		if json.Unmarshal(m.Data(), &v) != nil {
-			st.Malformed++
-			return nil
-		}
-		return fn(v)
-	})
+	return topology.ScanJSON(ctx, js, stream, filter, &st.Malformed, fn)
 }

@@ -131,6 +131,8 @@ func accessor(name string) (func(ranker.Features) float32, error) {
 		return func(f ranker.Features) float32 { return f.Cosine }, nil
 	case "cooccurrence":
 		return func(f ranker.Features) float32 { return f.Cooccurrence }, nil
+	case NextFeature:
+		return func(f ranker.Features) float32 { return f.NextItem }, nil
 	case "popularity":
 		return func(f ranker.Features) float32 { return f.Popularity }, nil
 	case "freshness":
@@ -143,7 +145,7 @@ func accessor(name string) (func(ranker.Features) float32, error) {
 	if m, ok := strings.CutPrefix(name, "block:"); ok && m != "" {
 		return func(f ranker.Features) float32 { return f.Blocks[m] }, nil
 	}
-	return nil, fmt.Errorf("unknown feature %q (want cosine, block:<modality>, cooccurrence, popularity, freshness, lexical or %s)", name, PositionFeature)
+	return nil, fmt.Errorf("unknown feature %q (want cosine, block:<modality>, cooccurrence, next, popularity, freshness, lexical or %s)", name, PositionFeature)
 }
 
 // rankerFeatures rebuilds ranker.Features from a feature vector laid out
@@ -157,6 +159,8 @@ func rankerFeatures(names []string, x []float64) ranker.Features {
 			f.Cosine = v
 		case "cooccurrence":
 			f.Cooccurrence = v
+		case NextFeature:
+			f.NextItem = v
 		case "popularity":
 			f.Popularity = v
 		case "freshness":

@@ -83,3 +83,21 @@ func Follow(ctx context.Context, js jetstream.JetStream, set func(ranker.Scorer)
 		}
 	}
 }
+
+// Revision returns the published model of the given revision of the
+// ranker-models bucket (an A/B arm pins one: package experiment).
+func Revision(ctx context.Context, js jetstream.JetStream, rev uint64) (*Model, error) {
+	kv, err := js.KeyValue(ctx, topology.BucketRankerModels)
+	if err != nil {
+		return nil, fmt.Errorf("ranker model revision %d: open bucket %s: %w", rev, topology.BucketRankerModels, err)
+	}
+	e, err := kv.GetRevision(ctx, topology.RankerModelKey, rev)
+	if err != nil {
+		return nil, fmt.Errorf("ranker model revision %d: %w", rev, err)
+	}
+	m, err := Decode(e.Value())
+	if err != nil {
+		return nil, fmt.Errorf("ranker model revision %d: %w", rev, err)
+	}
+	return m, nil
+}

@@ -71,10 +71,13 @@
 // spaces.Space.Join; positive products add the mean of their vectors,
 // negatives subtract a weighted mean, and a user id adds the user's profile
 // (a time-decayed, kind-weighted mean of the vectors of the products they
-// interacted with). Candidates come from the index with the request's filter;
+// interacted with, the events of their latest session — within the session
+// window of their newest — weighted WithSessionBoost times more).
+// Candidates come from the index with the request's filter;
 // each candidate gets features (cosine split per modality block,
-// co-occurrence with the user's recent items and the positives, popularity,
-// freshness), a Scorer turns them into a score, MMR optionally diversifies
+// co-occurrence with the user's recent items and the positives, next item:
+// how often shoppers went on to it after the positives or the user's
+// session items, popularity, freshness), a Scorer turns them into a score, MMR optionally diversifies
 // the list, and an opaque page token carries the offset.
 //
 // # Hybrid retrieval

@@ -76,6 +76,13 @@ func (r *Ranker) CooccurrenceOf(a, b string) float32 {
 	return r.fb.cooc[a][b]
 }
 
+// NextItemOf is the count of users going on to b after a.
+func (r *Ranker) NextItemOf(a, b string) float32 {
+	r.fb.mu.RLock()
+	defer r.fb.mu.RUnlock()
+	return r.fb.next[a][b]
+}
+
 // KnowsUser reports whether the ranker holds a history of user.
 func (r *Ranker) KnowsUser(user string) bool {
 	_, ok := r.fb.user(user)

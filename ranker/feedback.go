@@ -18,6 +18,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -79,12 +80,15 @@ const maxPurchases = 1000
 type feedbackStore struct {
 	cfg *config
 
-	mu       sync.RWMutex
-	users    map[string]*userState
-	pop      map[string]float64
-	popMax   float64
-	t0       time.Time
-	cooc     map[string]map[string]float32
+	mu     sync.RWMutex
+	users  map[string]*userState
+	pop    map[string]float64
+	popMax float64
+	t0     time.Time
+	cooc   map[string]map[string]float32
+	// next[a][b] counts users who interacted with b after a within the
+	// session window (directional: "next item").
+	next     map[string]map[string]float32
 	events   int64
 	capped   int64
 	version  uint64
@@ -93,7 +97,8 @@ type feedbackStore struct {
 }
 
 func newFeedbackStore(cfg *config) *feedbackStore {
-	return &feedbackStore{cfg: cfg, users: map[string]*userState{}, pop: map[string]float64{}, cooc: map[string]map[string]float32{}}
+	return &feedbackStore{cfg: cfg, users: map[string]*userState{}, pop: map[string]float64{}, cooc: map[string]map[string]float32{},
+		next: map[string]map[string]float32{}}
 }
 
 // addResult says what add did with an event.
@@ -138,7 +143,8 @@ func (f *feedbackStore) add(fb topology.Feedback) addResult {
 	f.popMax = max(f.popMax, p)
 
 	// Co-occurrence with the distinct items this user touched within the
-	// session window of this event.
+	// session window of this event, and the next-item order between them
+	// (by event time; equal times count in arrival order).
 	seen := map[string]bool{fb.ProductID: true}
 	for i := len(u.events) - 1; i >= 0; i-- {
 		e := u.events[i]
@@ -150,8 +156,13 @@ func (f *feedbackStore) add(fb topology.Feedback) addResult {
 			continue
 		}
 		seen[e.product] = true
-		f.bumpCooc(fb.ProductID, e.product)
-		f.bumpCooc(e.product, fb.ProductID)
+		f.bump(f.cooc, fb.ProductID, e.product)
+		f.bump(f.cooc, e.product, fb.ProductID)
+		if e.at.After(fb.Time) {
+			f.bump(f.next, fb.ProductID, e.product)
+		} else {
+			f.bump(f.next, e.product, fb.ProductID)
+		}
 	}
 	u.events = append(u.events, event{product: fb.ProductID, kind: fb.Kind, at: fb.Time})
 	if over := len(u.events) - f.cfg.historySize; over > 0 {
@@ -177,7 +188,7 @@ func (f *feedbackStore) replaceWith(ns *feedbackStore) {
 	defer ns.mu.Unlock()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.users, f.pop, f.popMax, f.t0, f.cooc = ns.users, ns.pop, ns.popMax, ns.t0, ns.cooc
+	f.users, f.pop, f.popMax, f.t0, f.cooc, f.next = ns.users, ns.pop, ns.popMax, ns.t0, ns.cooc, ns.next
 	f.events, f.capped = ns.events, ns.capped
 	f.version++
 	f.popCache = nil
@@ -208,13 +219,13 @@ func (f *feedbackStore) rebase(t time.Time) {
 	f.t0 = t
 }
 
-// bumpCooc adds one to cooc[a][b], keeping at most coocTopN entries per
-// item by evicting the weakest.
-func (f *feedbackStore) bumpCooc(a, b string) {
-	m := f.cooc[a]
+// bump adds one to pairs[a][b] (co-occurrence or next item), keeping at
+// most coocTopN entries per item by evicting the weakest.
+func (f *feedbackStore) bump(pairs map[string]map[string]float32, a, b string) {
+	m := pairs[a]
 	if m == nil {
 		m = map[string]float32{}
-		f.cooc[a] = m
+		pairs[a] = m
 	}
 	if _, ok := m[b]; !ok && len(m) >= f.cfg.coocTopN {
 		minK, minV := "", float32(math.MaxFloat32)
@@ -249,12 +260,12 @@ func (f *feedbackStore) popularityLocked(id string, now time.Time) float32 {
 	return float32(math.Log1p(p*scale) / den)
 }
 
-// itemFeatures returns the co-occurrence and popularity features of an
-// item under one read lock.
-func (f *feedbackStore) itemFeatures(id string, seeds []string, now time.Time) (cooc, pop float32) {
+// itemFeatures returns the co-occurrence, next-item and popularity
+// features of an item under one read lock.
+func (f *feedbackStore) itemFeatures(id string, seeds, session []string, now time.Time) (cooc, next, pop float32) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	return f.cooccurrenceLocked(id, seeds), f.popularityLocked(id, now)
+	return pairFeature(f.cooc, id, seeds), pairFeature(f.next, id, session), f.popularityLocked(id, now)
 }
 
 // cooccurrence returns the feature for candidate id given seed items:
@@ -268,9 +279,14 @@ func (f *feedbackStore) cooccurrence(id string, seeds []string) float32 {
 }
 
 func (f *feedbackStore) cooccurrenceLocked(id string, seeds []string) float32 {
+	return pairFeature(f.cooc, id, seeds)
+}
+
+// pairFeature is s/(1+s), s = Σ pairs[seed][id] over seeds.
+func pairFeature(pairs map[string]map[string]float32, id string, seeds []string) float32 {
 	var s float32
 	for _, seed := range seeds {
-		s += f.cooc[seed][id]
+		s += pairs[seed][id]
 	}
 	return s / (1 + s)
 }
@@ -307,6 +323,44 @@ func (v userView) recent(n int) []string {
 		}
 	}
 	return out
+}
+
+// session returns up to n distinct products of the user's latest session,
+// newest first: the events within window of the newest event.
+func (v userView) session(window time.Duration, n int) []string {
+	if len(v.events) == 0 {
+		return nil
+	}
+	last := v.last()
+	var out []string
+	seen := map[string]bool{}
+	for i := len(v.events) - 1; i >= 0 && len(out) < n; i-- {
+		e := v.events[i]
+		if !inSession(e.at, last, window) || seen[e.product] {
+			continue
+		}
+		seen[e.product] = true
+		out = append(out, e.product)
+	}
+	return out
+}
+
+// last is the time of the user's newest event (events are kept in arrival
+// order, which a back-dated event breaks).
+func (v userView) last() time.Time {
+	var t time.Time
+	for _, e := range v.events {
+		if e.at.After(t) {
+			t = e.at
+		}
+	}
+	return t
+}
+
+// inSession reports whether an event at t belongs to the session ending
+// at last (at most window before it).
+func inSession(t, last time.Time, window time.Duration) bool {
+	return last.Sub(t) <= window
 }
 
 // popular returns every item with feedback, most popular first.
@@ -373,8 +427,10 @@ func NewFeedback(js jetstream.JetStream, opts ...Option) (*Feedback, error) {
 	}
 	m := newFeedbackMetrics()
 	if cfg.registerer != nil {
-		if err := cfg.registerer.Register(m.rejected); err != nil {
-			return nil, fmt.Errorf("register feedback metrics: %w", err)
+		for _, c := range []prometheus.Collector{m.rejected, m.experiment} {
+			if err := cfg.registerer.Register(c); err != nil {
+				return nil, fmt.Errorf("register feedback metrics: %w", err)
+			}
 		}
 	}
 	return newFeedback(js, cfg, m), nil
@@ -467,6 +523,11 @@ func (f *Feedback) Record(ctx context.Context, req *omnirankv1.RecordRequest) (*
 			}
 			f.cfg.logger.Error("publish feedback", "subject", m.Subject, "err", err)
 			return nil, status.Errorf(codes.Unavailable, "publish event %d (%d published before it): %v", i, i, err)
+		}
+	}
+	if e := f.cfg.experiment; e != nil {
+		for _, ev := range req.GetEvents() {
+			f.metrics.experiment.WithLabelValues(e.cfg.Name, e.arm(ev.GetUserId(), "").Name, ev.GetKind()).Inc()
 		}
 	}
 	return &omnirankv1.RecordResponse{Accepted: int64(len(msgs))}, nil

@@ -92,12 +92,17 @@ func TestPersonalisation(t *testing.T) {
 		}
 	}
 
-	// Exact profile: Σ kind weight · 2^(−age/14d) · vector, normalised.
+	// Exact profile: Σ kind weight · 2^(−age/14d) · vector, normalised,
+	// the latest session (the purchase alone: the cart is an hour before
+	// it) weighted DefaultSessionBoost times.
 	profile := make([]float32, testSpace.Dim())
-	for _, e := range events[:4] {
+	for i, e := range events[:4] {
 		w := map[string]float64{"view": 1, "click": 2, "cart": 4, "purchase": 8}[e.Kind]
 		age := baseTime.Sub(time.UnixMilli(e.TimestampMs))
 		w *= math.Exp2(-age.Hours() / (14 * 24))
+		if i == 3 {
+			w *= ranker.DefaultSessionBoost
+		}
 		for i, x := range m[e.ProductId].joint {
 			profile[i] += float32(w) * x
 		}
@@ -179,6 +184,124 @@ func TestCooccurrence(t *testing.T) {
 				t.Errorf("%s: co-occurrence %v without shared sessions", r.Id, ct.Value)
 			}
 		}
+	}
+}
+
+// TestSessionOutweighsHistory: the items of a user's latest session weigh
+// more in their profile than older history, so the neighbours of what they
+// just viewed rank above those of what they viewed days ago; with the
+// boost off (1) the older, larger history wins.
+func TestSessionOutweighsHistory(t *testing.T) {
+	e := newEnv(t)
+	e.putSpace(testSpace, true)
+	ps := catalogue(14, 120, 4)
+	e.load(testSpace, ps)
+	m := byID(ps)
+	boosted := e.serve(nil, cosineOnly)
+	flat := e.serve(nil, cosineOnly, ranker.WithSessionBoost(1))
+	boosted.waitReady(t, "")
+	flat.waitReady(t, "")
+	var old, now []*product
+	for _, p := range ps {
+		switch {
+		case p.cluster == 3 && len(old) < 3:
+			old = append(old, p)
+		case p.cluster == 2 && len(now) < 1:
+			now = append(now, p)
+		}
+	}
+	var events []*omnirankv1.FeedbackEvent
+	for i, p := range old {
+		events = append(events, ev("u-s", p.id, "view", baseTime.Add(-72*time.Hour+time.Duration(i)*time.Minute)))
+	}
+	events = append(events, ev("u-s", now[0].id, "view", baseTime.Add(-10*time.Minute)))
+	boosted.record(t, int64(len(events)), events...)
+	eventually(t, "second ranker applied feedback", func() bool { return flat.r.Stats().FeedbackEvents == int64(len(events)) })
+
+	for _, c := range []struct {
+		name    string
+		s       *served
+		cluster int
+	}{{"session boost 4", boosted, 2}, {"session boost 1", flat, 3}} {
+		res, err := c.s.rank.Recommend(t.Context(), &omnirankv1.RecommendRequest{UserId: "u-s", K: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Results) != 10 {
+			t.Fatalf("%s: %d results", c.name, len(res.Results))
+		}
+		for i, r := range res.Results {
+			if m[r.Id].cluster != c.cluster {
+				t.Errorf("%s: result %d %s from cluster %d, want %d", c.name, i, r.Id, m[r.Id].cluster, c.cluster)
+			}
+		}
+	}
+}
+
+// TestNextItem: B viewed after A (within the session window) gives B the
+// next-item feature for a user whose session holds A or a request liking
+// A; the reverse (A after B) gets nothing, nor does a pair further apart
+// than the window, while co-occurrence is symmetric.
+func TestNextItem(t *testing.T) {
+	e := newEnv(t)
+	e.putSpace(testSpace, true)
+	ps := catalogue(15, 60, 3)
+	e.load(testSpace, ps)
+	s := e.serve(nil, ranker.WithScorer(ranker.LinearScorer{Cosine: 1, Cooccurrence: 0.1, NextItem: 0.1}))
+	s.waitReady(t, "")
+	a, b, c := ps[0].id, ps[1].id, ps[2].id
+	var events []*omnirankv1.FeedbackEvent
+	for i, u := range []string{"u1", "u2", "u3"} {
+		at := baseTime.Add(-time.Duration(i+1) * 24 * time.Hour)
+		events = append(events, ev(u, a, "view", at), ev(u, b, "click", at.Add(5*time.Minute)))
+	}
+	// A then C two hours apart: no pair at all.
+	events = append(events, ev("u4", a, "view", baseTime.Add(-5*time.Hour)), ev("u4", c, "view", baseTime.Add(-3*time.Hour)))
+	// The users asking: one just viewed A, one just viewed B.
+	events = append(events, ev("after-a", a, "view", baseTime.Add(-time.Minute)), ev("after-b", b, "view", baseTime.Add(-time.Minute)))
+	s.record(t, int64(len(events)), events...)
+
+	feature := func(req *omnirankv1.RecommendRequest) (next, cooc map[string]float32) {
+		t.Helper()
+		req.K, req.Explain = 60, true
+		res, err := s.rank.Recommend(t.Context(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		next, cooc = map[string]float32{}, map[string]float32{}
+		for _, r := range res.Results {
+			for _, ct := range r.Contributions {
+				switch ct.Name {
+				case "feature:next":
+					next[r.Id] = ct.Value
+				case "feature:cooccurrence":
+					cooc[r.Id] = ct.Value
+				}
+			}
+		}
+		return next, cooc
+	}
+	// 3 users went A → B: s = 3, feature 3/4, weight 0.1.
+	for _, req := range []*omnirankv1.RecommendRequest{{UserId: "after-a"}, {PositiveIds: []string{a}}} {
+		next, cooc := feature(req)
+		if !approx(next[b], 0.075) {
+			t.Errorf("%v: next-item of %s after %s = %v, want 0.075", req, b, a, next[b])
+		}
+		for id, v := range next {
+			if id != b && v != 0 {
+				t.Errorf("%v: %s has next-item %v", req, id, v)
+			}
+		}
+		if cooc[b] == 0 {
+			t.Errorf("%v: %s has no co-occurrence", req, b)
+		}
+	}
+	next, cooc := feature(&omnirankv1.RecommendRequest{UserId: "after-b"})
+	if _, shown := next[a]; !shown || next[a] != 0 {
+		t.Errorf("after %s: next-item of %s = %v (shown %v), want 0", b, a, next[a], shown)
+	}
+	if cooc[a] == 0 {
+		t.Errorf("after %s: co-occurrence of %s is 0, want symmetric", b, a)
 	}
 }
 

@@ -17,12 +17,15 @@ import (
 // lexicalMix returns the lexical share of the request's ranking: 0 when
 // it has no query text or the ranker no lexical index, else its
 // lexical_weight or the default.
-func (r *Ranker) lexicalMix(req *omnirankv1.RecommendRequest) float32 {
+func (r *Ranker) lexicalMix(req *omnirankv1.RecommendRequest, arm *armConfig) float32 {
 	if req.GetQueryText() == "" || r.lex.Load() == nil {
 		return 0
 	}
 	if req.LexicalWeight != nil {
 		return req.GetLexicalWeight()
+	}
+	if arm != nil && arm.LexicalWeight != nil {
+		return *arm.LexicalWeight
 	}
 	return r.cfg.lexicalWeight
 }
@@ -139,7 +142,7 @@ func (r *Ranker) lexicalCandidate(sp *spaceState, q *query, id string, now time.
 	if !ok || !q.match(it) || q.excluded[id] {
 		return candidate{}, false
 	}
-	f := r.itemFeatures(it, q.seeds, now)
+	f := r.itemFeatures(it, q, now)
 	if q.vec != nil {
 		f.Blocks = r.similarity(sp.def, q, vec)
 		for _, b := range f.Blocks {

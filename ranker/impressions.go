@@ -146,8 +146,8 @@ func queryKind(req *omnirankv1.RecommendRequest) string {
 // impressionFeatures are the feature values the scorer saw for c.
 func impressionFeatures(c candidate) map[string]float32 {
 	f := c.features
-	out := make(map[string]float32, len(f.Blocks)+5)
-	out["cosine"], out["cooccurrence"], out["popularity"], out["freshness"], out["lexical"] = f.Cosine, f.Cooccurrence, f.Popularity, f.Freshness, f.Lexical
+	out := make(map[string]float32, len(f.Blocks)+6)
+	out["cosine"], out["cooccurrence"], out["next"], out["popularity"], out["freshness"], out["lexical"] = f.Cosine, f.Cooccurrence, f.NextItem, f.Popularity, f.Freshness, f.Lexical
 	for m, v := range f.Blocks {
 		out["block:"+m] = v
 	}
@@ -157,7 +157,10 @@ func impressionFeatures(c candidate) map[string]float32 {
 // logImpression queues what the response shows (see WithImpressions).
 func (r *Ranker) logImpression(req *omnirankv1.RecommendRequest, resp *omnirankv1.RecommendResponse, page []candidate, offset int, now time.Time) {
 	imp := topology.Impression{RequestID: resp.GetRequestId(), UserID: req.GetUserId(), Query: queryKind(req), Space: resp.GetSpace(),
-		Offset: offset, Time: now.UTC(), Results: make([]topology.ImpressionResult, len(page))}
+		Offset: offset, Time: now.UTC(), Results: make([]topology.ImpressionResult, len(page)), Arm: resp.GetArm()}
+	if e := r.cfg.experiment; e != nil {
+		imp.Experiment = e.cfg.Name
+	}
 	for i, c := range page {
 		imp.Results[i] = topology.ImpressionResult{ProductID: c.id, Position: offset + i + 1, Score: c.score, Features: impressionFeatures(c)}
 	}

@@ -21,20 +21,7 @@ import (
 // held-out shoppers and, published, is hot-loaded by the ranker: rankings
 // change and no request fails meanwhile.
 func TestSimulatedShoppersTrainAndHotLoad(t *testing.T) {
-	e := newEnv(t)
-	e.putSpace(testSpace, true)
-	ps := catalogue(11, 240, 8)
-	e.load(testSpace, ps)
-	enc, txt, _ := newTestEncoders()
-	var queries, likes []string
-	for i := range 4 {
-		q := fmt.Sprintf("query %d", i)
-		txt.set(q, ps[i].parts["text"])
-		queries = append(queries, q)
-	}
-	for _, p := range ps[:40] {
-		likes = append(likes, p.id)
-	}
+	e, enc, queries, likes := shopEnv(t, 11)
 	// A real clock: with the fixed test clock a shopper's second click on a
 	// product would carry the first one's time and be deduplicated.
 	s := e.serve(enc, ranker.WithImpressions(1), ranker.WithClock(time.Now))
@@ -127,4 +114,24 @@ func TestSimulatedShoppersTrainAndHotLoad(t *testing.T) {
 	if err := <-followed; err != nil {
 		t.Fatal(err)
 	}
+}
+
+// shopEnv is a catalogue of 240 products in 8 clusters for simulated
+// shoppers: 4 text queries (each encoding to one product's text part) and
+// 40 products to like.
+func shopEnv(t *testing.T, seed uint64) (e *env, enc ranker.Encoders, queries, likes []string) {
+	e = newEnv(t)
+	e.putSpace(testSpace, true)
+	ps := catalogue(seed, 240, 8)
+	e.load(testSpace, ps)
+	enc, txt, _ := newTestEncoders()
+	for i := range 4 {
+		q := fmt.Sprintf("query %d", i)
+		txt.set(q, ps[i].parts["text"])
+		queries = append(queries, q)
+	}
+	for _, p := range ps[:40] {
+		likes = append(likes, p.id)
+	}
+	return e, enc, queries, likes
 }

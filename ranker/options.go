@@ -68,6 +68,7 @@ type config struct {
 	popHalfLife     time.Duration
 	freshHalfLife   time.Duration
 	sessionWindow   time.Duration
+	sessionBoost    float64
 	historySize     int
 	coocTopN        int
 	maxMediaBytes   int
@@ -96,6 +97,8 @@ type config struct {
 	userCapWin  time.Duration
 	// impSample is the share of Recommend responses logged (WithImpressions).
 	impSample float64
+	// experiment is the A/B experiment served (WithExperiment); nil: none.
+	experiment *experimentState
 
 	// Voice queries (issue 16): see WithSpeech.
 	speech    SpeechRecognizer
@@ -115,10 +118,11 @@ func defaultConfig() config {
 		},
 		scorer:          DefaultLinearScorer(),
 		weights:         DefaultQueryWeights(),
-		profileHalfLife: 14 * 24 * time.Hour,
+		profileHalfLife: DefaultProfileHalfLife,
 		popHalfLife:     7 * 24 * time.Hour,
 		freshHalfLife:   30 * 24 * time.Hour,
-		sessionWindow:   30 * time.Minute,
+		sessionWindow:   DefaultSessionWindow,
+		sessionBoost:    DefaultSessionBoost,
 		historySize:     200,
 		coocTopN:        100,
 		maxMediaBytes:   16 << 20,
@@ -289,8 +293,12 @@ func durationOption(name string, d time.Duration, set func(*config)) Option {
 	}
 }
 
+// DefaultProfileHalfLife is the half-life of an interaction's weight in a
+// user's profile.
+const DefaultProfileHalfLife = 14 * 24 * time.Hour
+
 // WithProfileHalfLife sets the half-life of an interaction's weight in a
-// user's profile (default 14 days).
+// user's profile (default DefaultProfileHalfLife).
 func WithProfileHalfLife(d time.Duration) Option {
 	return durationOption("profile half-life", d, func(c *config) { c.profileHalfLife = d })
 }
@@ -307,10 +315,33 @@ func WithFreshnessHalfLife(d time.Duration) Option {
 	return durationOption("freshness half-life", d, func(c *config) { c.freshHalfLife = d })
 }
 
+// DefaultSessionWindow and DefaultSessionBoost: a user's events at most 30
+// minutes before their newest are their session, and weigh 4 times more in
+// their profile than older history of the same age.
+const (
+	DefaultSessionWindow = 30 * time.Minute
+	DefaultSessionBoost  = 4
+)
+
 // WithSessionWindow sets how close in time two interactions of one user
-// must be to count as co-occurring (default 30 minutes).
+// must be to count as co-occurring or as one followed by the other (next
+// item), and how far before a user's newest event their session reaches
+// (default DefaultSessionWindow).
 func WithSessionWindow(d time.Duration) Option {
 	return durationOption("session window", d, func(c *config) { c.sessionWindow = d })
+}
+
+// WithSessionBoost multiplies the profile weight of the events of a user's
+// latest session (see WithSessionWindow) by b ≥ 1 (default
+// DefaultSessionBoost; 1: the session counts like any history).
+func WithSessionBoost(b float64) Option {
+	return func(c *config) error {
+		if !(b >= 1) || math.IsInf(b, 0) {
+			return optErr("session boost must be finite and >= 1, got %v", b)
+		}
+		c.sessionBoost = b
+		return nil
+	}
 }
 
 // WithHistorySize bounds the events kept per user (default 200).

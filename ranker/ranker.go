@@ -50,6 +50,9 @@ type Ranker struct {
 	cpu  cpuGate // see cpuGate
 	fb   *feedbackStore
 	fbf  *feedbackFollower
+	// fbMetrics are the feedback and experiment counters (shared with
+	// the Feedback service).
+	fbMetrics *feedbackMetrics
 	// imp logs impressions; nil unless WithImpressions.
 	imp *impressionLog
 	// latency is omnirank_recommend_duration_seconds (latency.go).
@@ -88,17 +91,18 @@ func New(js jetstream.JetStream, enc Encoders, opts ...Option) (*Ranker, error) 
 	fs := newFeedbackStore(&cfg)
 	fm := newFeedbackMetrics()
 	r := &Ranker{
-		js:       js,
-		enc:      enc,
-		cfg:      cfg,
-		feedback: newFeedback(js, cfg, fm),
-		catalog:  newCatalog(cfg.logger.With("component", "catalogue")),
-		gate:     newAdmission(cfg.maxInFlight, cfg.queueWait),
-		cpu:      newCPUGate(runtime.GOMAXPROCS(0)),
-		fb:       fs,
-		fbf:      newFeedbackFollower(fs, &cfg, fm),
-		spaces:   map[string]*spaceState{},
-		latency:  newLatency(),
+		js:        js,
+		enc:       enc,
+		cfg:       cfg,
+		feedback:  newFeedback(js, cfg, fm),
+		catalog:   newCatalog(cfg.logger.With("component", "catalogue")),
+		gate:      newAdmission(cfg.maxInFlight, cfg.queueWait),
+		cpu:       newCPUGate(runtime.GOMAXPROCS(0)),
+		fb:        fs,
+		fbf:       newFeedbackFollower(fs, &cfg, fm),
+		fbMetrics: fm,
+		spaces:    map[string]*spaceState{},
+		latency:   newLatency(),
 	}
 	r.voice = newVoiceMetrics()
 	collectors := append(r.gate.collectors(), fm.collectors()...)

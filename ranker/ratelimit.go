@@ -209,6 +209,8 @@ func (l *feedbackLimiter) admit(client string, total int, perUser map[string]int
 type feedbackMetrics struct {
 	rejected *prometheus.CounterVec
 	skipped  *prometheus.CounterVec
+	// experiment counts responses and feedback per experiment arm.
+	experiment *prometheus.CounterVec
 }
 
 func newFeedbackMetrics() *feedbackMetrics {
@@ -221,9 +223,10 @@ func newFeedbackMetrics() *feedbackMetrics {
 			Namespace: "omnirank", Name: "feedback_skipped_total",
 			Help: "Feedback events in the stream the ranker did not apply, by reason (malformed, future, too_old, subject, forgotten, capped).",
 		}, []string{"reason"}),
+		experiment: newExperimentCounter(),
 	}
 }
 
 func (m *feedbackMetrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.rejected, m.skipped}
+	return []prometheus.Collector{m.rejected, m.skipped, m.experiment}
 }

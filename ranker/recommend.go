@@ -184,7 +184,12 @@ func (r *Ranker) recommend(ctx context.Context, req *omnirankv1.RecommendRequest
 	if err != nil {
 		return nil, status.Error(codes.Internal, err.Error())
 	}
+	reqID := newRequestID()
+	arm := r.cfg.experiment.arm(req.GetUserId(), reqID)
 	offset, spaceName, window := 0, req.GetSpace(), 0
+	if spaceName == "" && arm != nil {
+		spaceName = arm.Space
+	}
 	if req.GetPageToken() != "" {
 		t, err := decodeToken(req.GetPageToken(), hash)
 		if err != nil {
@@ -203,7 +208,10 @@ func (r *Ranker) recommend(ctx context.Context, req *omnirankv1.RecommendRequest
 	if err != nil {
 		return nil, err
 	}
-	resp := &omnirankv1.RecommendResponse{Space: sp.def.Name, Models: sp.def.Models(), RequestId: newRequestID(), Transcript: transcript}
+	resp := &omnirankv1.RecommendResponse{Space: sp.def.Name, Models: sp.def.Models(), RequestId: reqID, Transcript: transcript}
+	if arm != nil {
+		resp.Arm = arm.Name
+	}
 	if transcript != nil && transcript.GetText() == "" && req.GetQueryText() == "" && len(req.GetQueryAudio()) == 0 && len(req.GetQueryImage()) == 0 {
 		// Spoken query with no words recognised and nothing else to
 		// search by content: an empty answer with an empty transcript
@@ -216,6 +224,12 @@ func (r *Ranker) recommend(ctx context.Context, req *omnirankv1.RecommendRequest
 		return nil, err
 	}
 	need := offset + k
+	if arm != nil {
+		if arm.scorer != nil {
+			q.scorer = arm.scorer
+		}
+		r.fbMetrics.experiment.WithLabelValues(r.cfg.experiment.cfg.Name, arm.Name, "impression").Inc()
+	}
 	if need > r.cfg.maxPool {
 		return resp, nil
 	}
@@ -229,7 +243,7 @@ func (r *Ranker) recommend(ctx context.Context, req *omnirankv1.RecommendRequest
 	// would change fused scores of products already shown. Its pages all
 	// fuse lists cut at the first page's pool (the window), as with
 	// Elasticsearch's rank_window_size, and end with the fused list.
-	lexW := r.lexicalMix(req)
+	lexW := r.lexicalMix(req, arm)
 	hybrid := q.vec != nil && lexW > 0
 	if hybrid && window > 0 {
 		pool = window
@@ -243,6 +257,9 @@ func (r *Ranker) recommend(ctx context.Context, req *omnirankv1.RecommendRequest
 	defer releaseCPU()
 	var cands []candidate
 	lambda := req.GetMmrLambda()
+	if lambda == 0 && arm != nil && arm.MMRLambda != nil {
+		lambda = *arm.MMRLambda
+	}
 	switch {
 	case q.vec == nil:
 		cands = r.coldCandidates(sp, q, pool, now)
@@ -308,7 +325,11 @@ type query struct {
 	// filterKey identifies the filter's catalogue predicate (exclusions
 	// apart) for the selectivity cache; "" when it accepts everything.
 	filterKey string
-	seeds     []string
+	// seeds are the positives and the user's recent items (co-occurrence);
+	// session the positives and the items of the user's latest session
+	// (next item).
+	seeds   []string
+	session []string
 }
 
 // newQuery resolves inputs, exclusions and seeds.
@@ -348,6 +369,7 @@ func (r *Ranker) newQuery(ctx context.Context, sp *spaceState, req *omnirankv1.R
 		return nil, status.Errorf(codes.NotFound, "unknown products in space %s: %s", sp.def.Name, strings.Join(missing, ", "))
 	}
 	q.seeds = slices.Clone(req.GetPositiveIds())
+	q.session = slices.Clone(req.GetPositiveIds())
 
 	content, err := r.contentVector(ctx, sp.def, req)
 	if err != nil {
@@ -360,6 +382,7 @@ func (r *Ranker) newQuery(ctx context.Context, sp *spaceState, req *omnirankv1.R
 				excluded[p] = true
 			}
 			q.seeds = append(q.seeds, uv.recent(recentSeeds)...)
+			q.session = append(q.session, uv.session(r.cfg.sessionWindow, recentSeeds)...)
 			profile = r.profile(sp, uv, now)
 		}
 	}
@@ -379,6 +402,25 @@ func (r *Ranker) newQuery(ctx context.Context, sp *spaceState, req *omnirankv1.R
 	add(mean(posVecs), w.Positive)
 	add(mean(negVecs), -w.Negative)
 	add(profile, w.User)
+	mask, err := blockMask(sp.def, req.GetBlocks())
+	if err != nil {
+		return nil, err
+	}
+	if mask != nil {
+		mask(mix)
+		for _, vs := range [][][]float32{posVecs, negVecs} {
+			for i, v := range vs {
+				vs[i] = slices.Clone(v)
+				mask(vs[i])
+			}
+		}
+		for _, v := range []*[]float32{&content, &profile} {
+			if *v != nil {
+				*v = slices.Clone(*v)
+				mask(*v)
+			}
+		}
+	}
 	if inputs > 0 {
 		if n := l2(mix); n == 0 || math.IsNaN(n) {
 			return nil, status.Error(codes.InvalidArgument, "the query's inputs cancel out to a zero vector")
@@ -398,6 +440,31 @@ func (r *Ranker) newQuery(ctx context.Context, sp *spaceState, req *omnirankv1.R
 	q.excluded = excluded
 	q.accept = func(id string) bool { return r.admit(q, id) }
 	return q, nil
+}
+
+// blockMask returns a function zeroing the blocks of a space's vector
+// that are not named (RecommendRequest.blocks); nil when none are named.
+func blockMask(def spaces.Space, names []string) (func([]float32), error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
+	keep := make([]bool, def.Dim())
+	for _, n := range names {
+		blk, off, ok := def.Block(n)
+		if !ok {
+			return nil, status.Errorf(codes.InvalidArgument, "blocks: space %s has no %q block", def.Name, n)
+		}
+		for i := off; i < off+blk.Dim; i++ {
+			keep[i] = true
+		}
+	}
+	return func(v []float32) {
+		for i := range v {
+			if !keep[i] {
+				v[i] = 0
+			}
+		}
+	}, nil
 }
 
 // admit is the search filter, called for every node a filtered search
@@ -493,10 +560,13 @@ func (r *Ranker) encode(ctx context.Context, blk spaces.Block, data []byte) ([]f
 }
 
 // profile is the user's time-decayed, kind-weighted mean of the vectors of
-// the products in their history; nil when none is in the space.
+// the products in their history, the events of their latest session
+// (within the session window of the newest) weighted sessionBoost times
+// more; nil when none is in the space.
 func (r *Ranker) profile(sp *spaceState, uv userView, now time.Time) []float32 {
 	var sum []float32
 	cache := map[string][]float32{}
+	last := uv.last()
 	for _, e := range uv.events {
 		v, ok := cache[e.product]
 		if !ok {
@@ -507,12 +577,15 @@ func (r *Ranker) profile(sp *spaceState, uv userView, now time.Time) []float32 {
 			continue
 		}
 		age := max(now.Sub(e.at), 0)
-		w := float32(kindWeights[e.kind] * math.Exp2(-age.Hours()/r.cfg.profileHalfLife.Hours()))
+		w := kindWeights[e.kind] * math.Exp2(-age.Hours()/r.cfg.profileHalfLife.Hours())
+		if inSession(e.at, last, r.cfg.sessionWindow) {
+			w *= r.cfg.sessionBoost
+		}
 		if sum == nil {
 			sum = make([]float32, len(v))
 		}
 		for i, x := range v {
-			sum[i] += w * x
+			sum[i] += float32(w) * x
 		}
 	}
 	if sum == nil || l2(sum) == 0 {
@@ -543,7 +616,7 @@ func (r *Ranker) vectorCandidates(ctx context.Context, sp *spaceState, q *query,
 		if !ok || !q.match(it) || q.excluded[h.ID] {
 			continue
 		}
-		f := r.itemFeatures(it, q.seeds, now)
+		f := r.itemFeatures(it, q, now)
 		f.Blocks = r.similarity(sp.def, q, vec)
 		for _, b := range f.Blocks {
 			f.Cosine += b
@@ -596,9 +669,9 @@ func (r *Ranker) similarity(def spaces.Space, q *query, vec []float32) map[strin
 
 // itemFeatures computes the features that do not depend on the query
 // vector.
-func (r *Ranker) itemFeatures(it *Item, seeds []string, now time.Time) Features {
-	cooc, pop := r.fb.itemFeatures(it.ID, seeds, now)
-	return Features{Cooccurrence: cooc, Popularity: pop, Freshness: freshness(it.UploadedAt, now, r.cfg.freshHalfLife)}
+func (r *Ranker) itemFeatures(it *Item, q *query, now time.Time) Features {
+	cooc, next, pop := r.fb.itemFeatures(it.ID, q.seeds, q.session, now)
+	return Features{Cooccurrence: cooc, NextItem: next, Popularity: pop, Freshness: freshness(it.UploadedAt, now, r.cfg.freshHalfLife)}
 }
 
 // coldCandidates ranks the catalogue items matching the filter that have a
@@ -614,7 +687,7 @@ func (r *Ranker) coldCandidates(sp *spaceState, q *query, pool int, now time.Tim
 		if !q.accept(it.ID) || !sp.has(it.ID) {
 			continue
 		}
-		f := r.itemFeatures(it, q.seeds, now)
+		f := r.itemFeatures(it, q, now)
 		out = append(out, candidate{id: it.ID, features: f, score: q.scorer.Score(f)})
 	}
 	sortCandidates(out)

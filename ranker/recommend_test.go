@@ -720,3 +720,48 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("Start after Close: %v", err)
 	}
 }
+
+// TestBlocksRestrictQuery: a request naming blocks ranks by those blocks'
+// similarity alone (the others' parts are 0), exactly as a brute force
+// over the image part of the joint vectors; an unknown block is refused.
+func TestBlocksRestrictQuery(t *testing.T) {
+	e := newEnv(t)
+	e.putSpace(testSpace, true)
+	ps := catalogue(16, 80, 4)
+	e.load(testSpace, ps)
+	s := e.serve(nil, cosineOnly)
+	s.waitReady(t, "")
+	a := ps[5]
+	res, err := s.rank.Recommend(t.Context(), &omnirankv1.RecommendRequest{PositiveIds: []string{a.id}, Blocks: []string{"image"}, K: 10, Explain: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res.Results {
+		for _, c := range r.Contributions {
+			if c.Name == "modality:text" && c.Value != 0 {
+				t.Fatalf("%s: text part %v with blocks [image]", r.Id, c.Value)
+			}
+		}
+	}
+	imageOnly := func(v []float32) []float32 {
+		out := slices.Clone(v)
+		clear(out[:16])
+		return out
+	}
+	q := normalized(imageOnly(a.joint))
+	want := bruteForce(q, ps, func(p *product) bool { return p.id != a.id })[:10]
+	if got := ids(res); !slices.Equal(got, want) {
+		t.Fatalf("image-only ranking\n got %v\nwant %v", got, want)
+	}
+	all, err := s.rank.Recommend(t.Context(), &omnirankv1.RecommendRequest{PositiveIds: []string{a.id}, K: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Equal(ids(all), want) {
+		t.Fatalf("all blocks rank as the image block alone: %v", want)
+	}
+	_, err = s.rank.Recommend(t.Context(), &omnirankv1.RecommendRequest{PositiveIds: []string{a.id}, Blocks: []string{"smell"}})
+	if status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("unknown block: %v", err)
+	}
+}

@@ -23,6 +23,11 @@ type Features struct {
 	// interacted with in the same session as the request's seed items (the
 	// positives and the user's recent items).
 	Cooccurrence float32
+	// NextItem in [0, 1) rises with how often shoppers went on to the
+	// candidate after the request's positives or the items of the user's
+	// latest session (directional: B after A boosts B for A, not A for
+	// B), within the session window.
+	NextItem float32
 	// Popularity in [0, 1]: log of the time-decayed interaction count,
 	// relative to the most popular item.
 	Popularity float32
@@ -80,26 +85,26 @@ type Explainer interface {
 }
 
 // LinearScorer scores with hand weights: Cosine·cosine + Cooccurrence·cooc
-// + Popularity·popularity + Freshness·freshness.
+// + NextItem·next + Popularity·popularity + Freshness·freshness.
 type LinearScorer struct {
-	Cosine, Cooccurrence, Popularity, Freshness float32
+	Cosine, Cooccurrence, NextItem, Popularity, Freshness float32
 }
 
 // DefaultLinearScorer returns 1.0·cosine + 0.1·cooccurrence +
-// 0.05·popularity + 0.02·freshness.
+// 0.05·next + 0.05·popularity + 0.02·freshness.
 func DefaultLinearScorer() LinearScorer {
-	return LinearScorer{Cosine: 1, Cooccurrence: 0.1, Popularity: 0.05, Freshness: 0.02}
+	return LinearScorer{Cosine: 1, Cooccurrence: 0.1, NextItem: 0.05, Popularity: 0.05, Freshness: 0.02}
 }
 
 // Score implements Scorer.
 func (l LinearScorer) Score(f Features) float32 {
-	return l.Cosine*f.Cosine + l.Cooccurrence*f.Cooccurrence + l.Popularity*f.Popularity + l.Freshness*f.Freshness
+	return l.Cosine*f.Cosine + l.Cooccurrence*f.Cooccurrence + l.NextItem*f.NextItem + l.Popularity*f.Popularity + l.Freshness*f.Freshness
 }
 
 // Explain implements Explainer: one contribution per modality block (the
 // weighted cosine part) and per feature, summing to Score.
 func (l LinearScorer) Explain(f Features) []Contribution {
-	out := make([]Contribution, 0, len(f.Blocks)+3)
+	out := make([]Contribution, 0, len(f.Blocks)+4)
 	mods := make([]string, 0, len(f.Blocks))
 	for m := range f.Blocks {
 		mods = append(mods, m)
@@ -110,6 +115,7 @@ func (l LinearScorer) Explain(f Features) []Contribution {
 	}
 	return append(out,
 		Contribution{Name: "feature:cooccurrence", Value: l.Cooccurrence * f.Cooccurrence},
+		Contribution{Name: "feature:next", Value: l.NextItem * f.NextItem},
 		Contribution{Name: "feature:popularity", Value: l.Popularity * f.Popularity},
 		Contribution{Name: "feature:freshness", Value: l.Freshness * f.Freshness},
 	)

@@ -123,6 +123,20 @@ func TestFeedbackForgedTimestamp(t *testing.T) {
 // (0 when absent).
 func counterValue(t *testing.T, reg *prometheus.Registry, name, label string) float64 {
 	t.Helper()
+	return findCounter(t, reg, name, func(lps map[string]string) bool {
+		for _, v := range lps {
+			if v == label {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// findCounter returns the value of the first counter named name whose
+// labels match.
+func findCounter(t *testing.T, reg *prometheus.Registry, name string, match func(labels map[string]string) bool) float64 {
+	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -132,10 +146,12 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name, label string) fl
 			continue
 		}
 		for _, m := range mf.GetMetric() {
+			lps := map[string]string{}
 			for _, lp := range m.GetLabel() {
-				if lp.GetValue() == label {
-					return m.GetCounter().GetValue()
-				}
+				lps[lp.GetName()] = lp.GetValue()
+			}
+			if match(lps) {
+				return m.GetCounter().GetValue()
 			}
 		}
 	}
@@ -188,6 +204,11 @@ func TestFeedbackBurstCapped(t *testing.T) {
 	// the first bumps the pair once.
 	if got := s.r.CooccurrenceOf("a0", "a1"); got != float32(2*capN-1) {
 		t.Fatalf("co-occurrence of the alternating burst %v, want %d", got, 2*capN-1)
+	}
+	// Next item: each applied event after the first follows the other
+	// product once (a0 a1 a0 a1 …: 10 of a1 after a0, 9 of a0 after a1).
+	if n01, n10 := s.r.NextItemOf("a0", "a1"), s.r.NextItemOf("a1", "a0"); n01+n10 != float32(2*capN-1) {
+		t.Fatalf("next-item counts of the alternating burst %v + %v, want %d", n01, n10, 2*capN-1)
 	}
 }
 
@@ -260,7 +281,7 @@ func TestForgetUser(t *testing.T) {
 	e.publishRaw("feedback.view", topology.Feedback{UserID: gone, ProductID: "p005", Kind: "view", Time: baseTime}) // older layout
 	for _, s := range []*served{a, b} {
 		eventually(t, "feedback applied", func() bool { return s.r.Stats().FeedbackEvents == 6 })
-		if !s.r.KnowsUser(gone) || s.r.PopularityOf("p002") == 0 || s.r.CooccurrenceOf("p001", "p002") == 0 {
+		if !s.r.KnowsUser(gone) || s.r.PopularityOf("p002") == 0 || s.r.CooccurrenceOf("p001", "p002") == 0 || s.r.NextItemOf("p001", "p002") == 0 {
 			t.Fatal("before forgetting: the user's signals are missing")
 		}
 	}
@@ -308,6 +329,9 @@ func TestForgetUser(t *testing.T) {
 		}
 		if got := s.r.CooccurrenceOf("p001", "p002") + s.r.CooccurrenceOf("p002", "p001"); got != 0 {
 			t.Fatalf("replica %s: co-occurrence p001/p002 %v after forget", name, got)
+		}
+		if got := s.r.NextItemOf("p001", "p002") + s.r.NextItemOf("p002", "p003"); got != 0 {
+			t.Fatalf("replica %s: next-item counts %v after forget", name, got)
 		}
 	}
 

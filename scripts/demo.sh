@@ -85,3 +85,11 @@ else
 fi
 "$BIN" spaces list --addr "$GRPC"
 "$BIN" campaign rollback --addr "$GRPC"
+
+if [ -f "$SAMPLE/queries/eval.jsonl" ]; then
+  REPORT=${REPORT_DIR:-.cache/eval-report}
+  echo
+  echo "== evaluation report (metrics against k, per-modality ablation) into $REPORT"
+  "$BIN" eval --addr "$GRPC" --queries "$SAMPLE/queries/eval.jsonl" -k 10 --report "$REPORT" >/dev/null
+  echo "report: $REPORT/report.html (and report.md)"
+fi

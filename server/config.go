@@ -7,6 +7,7 @@ package server
 
 import (
 	"fmt"
+	"github.com/omnirank/omnirank/experiment"
 	"log/slog"
 	"slices"
 	"strings"
@@ -136,6 +137,16 @@ type Config struct {
 	// ImpressionSample is the share of Recommend responses logged to the
 	// IMPRESSIONS stream (0..1; 0 logs none).
 	ImpressionSample float64
+	// ProfileHalfLife is the half-life of an event's weight in a user's
+	// profile; SessionWindow how far before a user's newest event their
+	// session reaches (also the co-occurrence and next-item window);
+	// SessionBoost how much more the session weighs in the profile.
+	ProfileHalfLife time.Duration
+	SessionWindow   time.Duration
+	SessionBoost    float64
+	// Experiment, when set, splits Recommend traffic between its two arms
+	// (serve --experiment FILE).
+	Experiment *experiment.Config
 
 	// Trace chooses the span exporter (--trace-exporter, --trace-endpoint,
 	// --trace-sample); the zero value records nothing. TracerProvider,
@@ -232,6 +243,7 @@ func DefaultConfig() Config {
 		RankerQueueWait: ranker.DefaultQueueWait, Limits: auth.DefaultLimits(),
 		NATSReplicas: 1, Trace: tracing.Config{Exporter: tracing.ExporterNone, SampleRatio: 1},
 		FeedbackLimits: ranker.DefaultFeedbackLimits(), FeedbackClockSkew: ranker.DefaultFeedbackClockSkew, ImpressionSample: 1,
+		ProfileHalfLife: ranker.DefaultProfileHalfLife, SessionWindow: ranker.DefaultSessionWindow, SessionBoost: ranker.DefaultSessionBoost,
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/omnirank/omnirank/experiment"
 	"log/slog"
 	"net"
 	"net/http"
@@ -251,7 +252,8 @@ func (s *Server) startRoles(ctx context.Context) error {
 	if cfg.has(RoleRanker) {
 		ropts := []ranker.Option{ranker.WithLogger(s.log), ranker.WithMetrics(s.reg), ranker.WithQueueWait(cfg.RankerQueueWait),
 			ranker.WithFeedbackLimits(cfg.FeedbackLimits), ranker.WithFeedbackClockSkew(cfg.FeedbackClockSkew), ranker.WithImpressions(cfg.ImpressionSample),
-			ranker.WithTracerProvider(s.tp)}
+			ranker.WithTracerProvider(s.tp),
+			ranker.WithProfileHalfLife(cfg.ProfileHalfLife), ranker.WithSessionWindow(cfg.SessionWindow), ranker.WithSessionBoost(cfg.SessionBoost)}
 		if cfg.RankerMaxInFlight > 0 {
 			ropts = append(ropts, ranker.WithMaxInFlight(cfg.RankerMaxInFlight))
 		}
@@ -271,6 +273,13 @@ func (s *Server) startRoles(ctx context.Context) error {
 			default:
 				ropts = append(ropts, ranker.WithQueryExpander(exp))
 			}
+		}
+		if cfg.Experiment != nil {
+			e, err := experimentScorers(ctx, s.js, *cfg.Experiment)
+			if err != nil {
+				return err
+			}
+			ropts = append(ropts, ranker.WithExperiment(e))
 		}
 		vopts, err := s.voiceQueryOptions(ctx)
 		if err != nil {
@@ -564,4 +573,28 @@ func ensureDefaultSpace(ctx context.Context, js jetstream.JetStream, encs *Encod
 		return err
 	}
 	return nil
+}
+
+// experimentScorers resolves the scorer of each arm of an experiment: the
+// hand weights, the served one (nil) or a published model revision.
+func experimentScorers(ctx context.Context, js jetstream.JetStream, c experiment.Config) (ranker.Experiment, error) {
+	e := ranker.Experiment{Config: c, Scorers: make([]ranker.Scorer, len(c.Arms))}
+	for i, a := range c.Arms {
+		rev, err := a.ModelRevision()
+		switch {
+		case err != nil:
+			return e, err
+		case a.Scorer == experiment.ScorerHand:
+			e.Scorers[i] = ranker.DefaultLinearScorer()
+		case rev > 0:
+			m, err := learn.Revision(ctx, js, rev)
+			if err != nil {
+				return e, fmt.Errorf("experiment %s arm %s: %w", c.Name, a.Name, err)
+			}
+			if e.Scorers[i], err = m.Scorer(); err != nil {
+				return e, fmt.Errorf("experiment %s arm %s: %w", c.Name, a.Name, err)
+			}
+		}
+	}
+	return e, nil
 }

@@ -185,10 +185,14 @@ type Impression struct {
 	Offset  int                `json:"offset"`
 	Time    time.Time          `json:"time"`
 	Results []ImpressionResult `json:"results"`
+	// Experiment and Arm name the A/B experiment arm that answered
+	// (serve --experiment); empty without one.
+	Experiment string `json:"experiment,omitempty"`
+	Arm        string `json:"arm,omitempty"`
 }
 
 // ImpressionResult is one shown product with the feature values the
-// scorer used ("cosine", "block:<modality>", "cooccurrence",
+// scorer used ("cosine", "block:<modality>", "cooccurrence", "next",
 // "popularity", "freshness", "lexical").
 type ImpressionResult struct {
 	ProductID string `json:"product_id"`

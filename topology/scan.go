@@ -2,6 +2,7 @@ package topology
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -74,4 +75,18 @@ func Scan(ctx context.Context, js jetstream.JetStream, stream, filter string, fn
 			return fmt.Errorf("scan %s: %w", stream, err)
 		}
 	}
+}
+
+// ScanJSON is Scan decoding each message as JSON into a T: fn gets the
+// decoded value; a message that does not decode is skipped and counted in
+// *malformed.
+func ScanJSON[T any](ctx context.Context, js jetstream.JetStream, stream, filter string, malformed *int, fn func(T) error) error {
+	return Scan(ctx, js, stream, filter, func(m jetstream.Msg) error {
+		var v T
+		if json.Unmarshal(m.Data(), &v) != nil {
+			*malformed++
+			return nil
+		}
+		return fn(v)
+	})
 }

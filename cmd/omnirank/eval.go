@@ -6,8 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 
 	"github.com/omnirank/omnirank/eval"
+	"github.com/omnirank/omnirank/eval/report"
+	"github.com/omnirank/omnirank/experiment"
 	pb "github.com/omnirank/omnirank/proto/omnirank/v1"
 )
 
@@ -27,8 +31,10 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	timeout := fs.Duration("timeout", defaults.Timeout, "limit per query, retries included")
 	lexWeight := lexicalWeightFlag(fs)
 	audioMode := fs.String("audio-mode", "", "what audio queries are used as: speech, sound or both (default: the server's); spoken queries with a 'said' reference also get a word error rate")
+	reportDir := fs.String("report", "", "also write report.html, report.md and PNG plots (metrics against k, per-modality ablation) into DIR")
+	armsFile := fs.String("experiment-report", "", "with --report: add the arms of an A/B experiment (the output of 'omnirank experiment report --json')")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: omnirank eval --queries FILE [--space NAME] [-k 10] [--lexical-weight W] [--audio-mode speech|sound|both] [--json [--per-query]] [--addr A]")
+		fmt.Fprintln(stderr, "usage: omnirank eval --queries FILE [--space NAME] [-k 10] [--lexical-weight W] [--audio-mode speech|sound|both] [--json [--per-query]] [--report DIR [--experiment-report FILE]] [--addr A]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -58,9 +64,15 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer conn.Close()
-	res, err := eval.Run(ctx, pb.NewRankerServiceClient(conn), qs, cfg)
+	rc := pb.NewRankerServiceClient(conn)
+	res, err := eval.Run(ctx, rc, qs, cfg)
 	if err != nil {
 		return err
+	}
+	if *reportDir != "" {
+		if err := writeEvalReport(ctx, rc, qs, cfg, res, *reportDir, *armsFile, stderr); err != nil {
+			return err
+		}
 	}
 	if *asJSON {
 		out := res
@@ -100,4 +112,29 @@ func lexicalWeightFlag(fs *flag.FlagSet) func() *float32 {
 		})
 		return out
 	}
+}
+
+// writeEvalReport builds and writes the report of an evaluation (package
+// eval/report) and names the HTML file on stderr.
+func writeEvalReport(ctx context.Context, rc pb.RankerServiceClient, qs []eval.Query, cfg eval.Config, res eval.Result, dir, armsFile string, stderr io.Writer) error {
+	d, err := report.Build(ctx, rc, qs, cfg, res)
+	if err != nil {
+		return err
+	}
+	if armsFile != "" {
+		data, err := os.ReadFile(armsFile)
+		if err != nil {
+			return fmt.Errorf("--experiment-report: %w", err)
+		}
+		var e experiment.Report
+		if err := json.Unmarshal(data, &e); err != nil {
+			return fmt.Errorf("--experiment-report %s: %w", armsFile, err)
+		}
+		d.Experiment = &e
+	}
+	if _, err := report.Write(dir, d); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "report: %s\n", filepath.Join(dir, report.HTML))
+	return nil
 }

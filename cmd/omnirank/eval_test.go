@@ -1,10 +1,14 @@
 package main
 
 import (
+	"image/png"
+
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/omnirank/omnirank/eval"
+	"github.com/omnirank/omnirank/eval/report"
 	"image/color"
 	"maps"
 	"math"
@@ -250,6 +254,60 @@ func TestCLIEval(t *testing.T) {
 			}
 		}
 	})
+	// --report: the files exist, the plots decode, the page shows them and
+	// report.md's numbers are the JSON's.
+	t.Run("report", func(t *testing.T) {
+		rdir := filepath.Join(t.TempDir(), "report")
+		var out, errOut bytes.Buffer
+		if err := run(ctx, []string{"eval", "--addr", addr, "--queries", queries, "-k", "3", "--json", "--report", rdir}, &out, &errOut); err != nil {
+			t.Fatalf("eval --report: %v\n%s", err, errOut.String())
+		}
+		if !strings.Contains(errOut.String(), filepath.Join(rdir, "report.html")) {
+			t.Errorf("report path not printed: %s", errOut.String())
+		}
+		var got eval.Result
+		if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+			t.Fatal(err)
+		}
+		md, err := os.ReadFile(filepath.Join(rdir, "report.md"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		html, err := os.ReadFile(filepath.Join(rdir, "report.html"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows := []string{fmt.Sprintf("| all | %d | %s | %s | %s |", got.All.N, report.Num(got.All.Recall), report.Num(got.All.NDCG), report.Num(got.All.MRR))}
+		for kind, a := range got.ByKind {
+			rows = append(rows, fmt.Sprintf("| %s | %d | %s | %s | %s |", kind, a.N, report.Num(a.Recall), report.Num(a.NDCG), report.Num(a.MRR)))
+		}
+		for _, row := range rows {
+			if !strings.Contains(string(md), row+"\n") {
+				t.Errorf("report.md lacks the JSON's row %q:\n%s", row, md)
+			}
+		}
+		for _, png := range []string{"metrics_vs_k.png", "ablation.png"} {
+			f, err := os.Open(filepath.Join(rdir, png))
+			if err != nil {
+				t.Fatal(err)
+			}
+			img, err := pngDecode(f)
+			f.Close()
+			if err != nil || img.Bounds().Dx() < 100 {
+				t.Fatalf("%s: %v", png, err)
+			}
+			if !strings.Contains(string(html), `src="`+png+`"`) || !strings.Contains(string(md), "]("+png+")") {
+				t.Errorf("%s not referenced by the report", png)
+			}
+		}
+		for _, row := range []string{"| text block alone |", "| image block alone |", "| lexical alone |", "| all (as served) |"} {
+			if !strings.Contains(string(md), row) {
+				t.Errorf("ablation lacks %q:\n%s", row, md)
+			}
+		}
+		t.Logf("report.md:\n%s", md)
+	})
+
 	// The same server serves synthetic shoppers (package sim).
 	t.Run("simulate", func(t *testing.T) {
 		out.Reset()
@@ -267,3 +325,5 @@ func TestCLIEval(t *testing.T) {
 }
 
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
+
+var pngDecode = png.Decode

@@ -32,6 +32,7 @@ Usage:
   omnirank users   forget USER                   erase a user's feedback everywhere
   omnirank simulate [--users N] [--requests R] [--duration D] (--query T | --like ID)...   synthetic shoppers
   omnirank train   ranker --nats-url URL [--since D] [--out FILE] [--publish]   learn the scorer from impressions + feedback
+  omnirank experiment report --nats-url URL [--name N] [--since D] [--json]   A/B arms: CTR and conversion with 95% CIs
   omnirank version
 
 Client commands take --addr, --tls-ca, --tls-cert/--tls-key (mutual TLS) and
@@ -84,6 +85,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdSimulate(ctx, rest, stdout, stderr)
 	case "train":
 		return cmdTrain(ctx, rest, stdout, stderr)
+	case "experiment":
+		return cmdExperiment(ctx, rest, stdout, stderr)
 	case "bench":
 		return cmdBench(ctx, rest, stdout, stderr)
 	case "version":

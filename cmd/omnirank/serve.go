@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/omnirank/omnirank/experiment"
 	"io"
 	"log/slog"
 	"os"
@@ -70,6 +71,10 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.Float64Var(&cfg.FeedbackLimits.ClientRate, "feedback-client-rate", cfg.FeedbackLimits.ClientRate, "feedback events per second per client (0: unlimited)")
 	fs.IntVar(&cfg.FeedbackLimits.ClientBurst, "feedback-client-burst", cfg.FeedbackLimits.ClientBurst, "burst of a client's feedback rate limit")
 	fs.Float64Var(&cfg.ImpressionSample, "impression-sample", cfg.ImpressionSample, "share of Recommend responses logged to the IMPRESSIONS stream, 0..1 (0: none)")
+	fs.DurationVar(&cfg.ProfileHalfLife, "profile-half-life", cfg.ProfileHalfLife, "half-life of an interaction's weight in a user's profile")
+	fs.DurationVar(&cfg.SessionWindow, "session-window", cfg.SessionWindow, "a user's events this close before their newest are their session; also the co-occurrence and next-item window")
+	fs.Float64Var(&cfg.SessionBoost, "session-boost", cfg.SessionBoost, "how many times more a user's latest session weighs in their profile than older history (1: no boost)")
+	experimentFile := fs.String("experiment", "", "A/B experiment file (YAML or JSON: name, two arms with share, scorer, space, mmr_lambda, lexical_weight; docs/FEEDBACK.md)")
 	fs.DurationVar(&cfg.FeedbackClockSkew, "feedback-clock-skew", cfg.FeedbackClockSkew, "how far in the future a feedback event may be dated")
 	fs.DurationVar(&cfg.SnapshotEvery, "snapshot-every", cfg.SnapshotEvery, "how often the ranker snapshots its indexes to the bucket (0: never)")
 	fs.DurationVar(&cfg.ReconcileEvery, "reconcile-every", cfg.ReconcileEvery, "how often to re-list the bucket for missed events (0: only at start)")
@@ -84,6 +89,13 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	cfg.Speech.Off = !*speechOn
 	cfg.LexicalWeight = lexWeight()
+	if *experimentFile != "" {
+		e, err := experiment.ReadFile(*experimentFile)
+		if err != nil {
+			return fmt.Errorf("--experiment: %w", err)
+		}
+		cfg.Experiment = &e
+	}
 	var err error
 	if cfg.S3SecretKey, err = secret(cfg.S3SecretKey, *s3SecretFile, "OMNIRANK_S3_SECRET_KEY"); err != nil {
 		return fmt.Errorf("--s3-secret-key-file: %w", err)

@@ -29,8 +29,7 @@ type trainFlags struct {
 func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	natsURL := fs.String("nats-url", envOr("OMNIRANK_NATS_URL", ""), "NATS server holding the IMPRESSIONS and FEEDBACK streams (required)")
-	natsCreds := fs.String("nats-creds", os.Getenv("OMNIRANK_NATS_CREDS"), "NATS .creds file")
+	natsURL, natsCreds := streamFlags(fs)
 	tf := trainFlags{cfg: learn.DefaultConfig()}
 	fs.DurationVar(&tf.since, "since", 0, "train on impressions and feedback of the last DURATION (0: everything the streams keep)")
 	fs.StringVar(&tf.space, "space", "", "only impressions of this space (a model has one feature layout)")
@@ -63,20 +62,38 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if tf.since < 0 {
 		return fmt.Errorf("train ranker: --since must be ≥ 0, got %v", tf.since)
 	}
-	opts := []nats.Option{nats.Name("omnirank-train")}
-	if *natsCreds != "" {
-		opts = append(opts, nats.UserCredentials(*natsCreds))
-	}
-	nc, err := nats.Connect(*natsURL, opts...)
-	if err != nil {
-		return fmt.Errorf("train ranker: connect to NATS: %w", err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
+	js, closeNATS, err := connectJetStream(*natsURL, *natsCreds, "omnirank-train")
 	if err != nil {
 		return fmt.Errorf("train ranker: %w", err)
 	}
+	defer closeNATS()
 	return trainRanker(ctx, js, tf, time.Now(), stdout)
+}
+
+// streamFlags defines --nats-url and --nats-creds for a command that
+// reads the IMPRESSIONS and FEEDBACK streams.
+func streamFlags(fs *flag.FlagSet) (url, creds *string) {
+	url = fs.String("nats-url", envOr("OMNIRANK_NATS_URL", ""), "NATS server holding the IMPRESSIONS and FEEDBACK streams (required)")
+	creds = fs.String("nats-creds", os.Getenv("OMNIRANK_NATS_CREDS"), "NATS .creds file")
+	return url, creds
+}
+
+// connectJetStream connects to NATS (with a .creds file when given) for a
+// command that reads streams; close disconnects.
+func connectJetStream(url, creds, name string) (js jetstream.JetStream, close func(), err error) {
+	opts := []nats.Option{nats.Name(name)}
+	if creds != "" {
+		opts = append(opts, nats.UserCredentials(creds))
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect to NATS: %w", err)
+	}
+	if js, err = jetstream.New(nc); err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return js, nc.Close, nil
 }
 
 // trainRanker loads, joins, trains, reports, then writes and publishes the

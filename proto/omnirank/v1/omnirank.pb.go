@@ -973,7 +973,14 @@ type RecommendRequest struct {
 	Fusion Fusion `protobuf:"varint,15,opt,name=fusion,proto3,enum=omnirank.v1.Fusion" json:"fusion,omitempty"`
 	// --- Voice search (issue 16) ---
 	// What query_audio is used as; see AudioMode.
-	AudioMode     AudioMode `protobuf:"varint,16,opt,name=audio_mode,json=audioMode,proto3,enum=omnirank.v1.AudioMode" json:"audio_mode,omitempty"`
+	AudioMode AudioMode `protobuf:"varint,16,opt,name=audio_mode,json=audioMode,proto3,enum=omnirank.v1.AudioMode" json:"audio_mode,omitempty"`
+	// --- Offline evaluation (issue 12, reports) ---
+	// blocks, when given, restricts the query vector to the named modality
+	// blocks of the space ("text", "image", "audio"): the other blocks of
+	// the query vector are zeroed before it is normalised, so candidates are
+	// retrieved and scored by those blocks' similarity alone (per-modality
+	// ablation). A name the space lacks is InvalidArgument.
+	Blocks        []string `protobuf:"bytes,17,rep,name=blocks,proto3" json:"blocks,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1118,6 +1125,13 @@ func (x *RecommendRequest) GetAudioMode() AudioMode {
 		return x.AudioMode
 	}
 	return AudioMode_AUDIO_MODE_UNSPECIFIED
+}
+
+func (x *RecommendRequest) GetBlocks() []string {
+	if x != nil {
+		return x.Blocks
+	}
+	return nil
 }
 
 // Transcript is what the speech recogniser heard (issue 16).
@@ -1364,6 +1378,9 @@ type RecommendResponse struct {
 	// so that training joins feedback with what was shown (the impression
 	// logged, when sampled, to the IMPRESSIONS stream under this id).
 	RequestId string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// arm is the experiment arm that answered (serve --experiment); empty
+	// when no experiment runs. A user is always in the same arm.
+	Arm string `protobuf:"bytes,6,opt,name=arm,proto3" json:"arm,omitempty"`
 	// --- Voice search (issue 16) ---
 	// What was heard in query_audio when it was used as speech.
 	Transcript    *Transcript `protobuf:"bytes,7,opt,name=transcript,proto3" json:"transcript,omitempty"`
@@ -1432,6 +1449,13 @@ func (x *RecommendResponse) GetModels() map[string]string {
 func (x *RecommendResponse) GetRequestId() string {
 	if x != nil {
 		return x.RequestId
+	}
+	return ""
+}
+
+func (x *RecommendResponse) GetArm() string {
+	if x != nil {
+		return x.Arm
 	}
 	return ""
 }
@@ -3688,7 +3712,7 @@ const file_omnirank_v1_omnirank_proto_rawDesc = "" +
 	"excludeIds\x1a=\n" +
 	"\x0fAttributesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xd1\x04\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xe9\x04\n" +
 	"\x10RecommendRequest\x12\x1d\n" +
 	"\n" +
 	"query_text\x18\x01 \x01(\tR\tqueryText\x12\x1f\n" +
@@ -3712,7 +3736,8 @@ const file_omnirank_v1_omnirank_proto_rawDesc = "" +
 	"\x0elexical_weight\x18\x0e \x01(\x02H\x00R\rlexicalWeight\x88\x01\x01\x12+\n" +
 	"\x06fusion\x18\x0f \x01(\x0e2\x13.omnirank.v1.FusionR\x06fusion\x125\n" +
 	"\n" +
-	"audio_mode\x18\x10 \x01(\x0e2\x16.omnirank.v1.AudioModeR\taudioModeB\x11\n" +
+	"audio_mode\x18\x10 \x01(\x0e2\x16.omnirank.v1.AudioModeR\taudioMode\x12\x16\n" +
+	"\x06blocks\x18\x11 \x03(\tR\x06blocksB\x11\n" +
 	"\x0f_lexical_weight\"}\n" +
 	"\n" +
 	"Transcript\x12\x12\n" +
@@ -3733,14 +3758,15 @@ const file_omnirank_v1_omnirank_proto_rawDesc = "" +
 	"\bcategory\x18\x05 \x03(\tR\bcategory\x12\x14\n" +
 	"\x05price\x18\x06 \x01(\x01R\x05price\x12\x1a\n" +
 	"\bcurrency\x18\a \x01(\tR\bcurrency\x12+\n" +
-	"\x05media\x18\b \x03(\v2\x15.omnirank.v1.MediaRefR\x05media\"\xde\x02\n" +
+	"\x05media\x18\b \x03(\v2\x15.omnirank.v1.MediaRefR\x05media\"\xf0\x02\n" +
 	"\x11RecommendResponse\x124\n" +
 	"\aresults\x18\x01 \x03(\v2\x1a.omnirank.v1.ScoredProductR\aresults\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x14\n" +
 	"\x05space\x18\x03 \x01(\tR\x05space\x12B\n" +
 	"\x06models\x18\x04 \x03(\v2*.omnirank.v1.RecommendResponse.ModelsEntryR\x06models\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x05 \x01(\tR\trequestId\x127\n" +
+	"request_id\x18\x05 \x01(\tR\trequestId\x12\x10\n" +
+	"\x03arm\x18\x06 \x01(\tR\x03arm\x127\n" +
 	"\n" +
 	"transcript\x18\a \x01(\v2\x17.omnirank.v1.TranscriptR\n" +
 	"transcript\x1a9\n" +
