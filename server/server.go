@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"time"
 
@@ -29,6 +30,8 @@ import (
 	"github.com/omnirank/omnirank/campaign"
 	"github.com/omnirank/omnirank/console"
 	"github.com/omnirank/omnirank/extractors"
+	"github.com/omnirank/omnirank/extractors/speech"
+	"github.com/omnirank/omnirank/extractors/transcribe"
 	"github.com/omnirank/omnirank/extractors/worker"
 	"github.com/omnirank/omnirank/fusion"
 	"github.com/omnirank/omnirank/httpapi"
@@ -56,13 +59,15 @@ type Server struct {
 	store *storage.S3Store
 	encs  *Encoders
 	rank  *ranker.Ranker
-	grpc  *grpc.Server
-	http  *http.Server
-	hlth  *health.Server
-	reg   *prometheus.Registry
-	pipe  *metrics.Pipeline
-	guard *auth.Guard
-	tls   *tls.Config // nil: plaintext
+	// speech is extract:speech's recogniser pool, nil unless it runs one.
+	speech *speech.Pool
+	grpc   *grpc.Server
+	http   *http.Server
+	hlth   *health.Server
+	reg    *prometheus.Registry
+	pipe   *metrics.Pipeline
+	guard  *auth.Guard
+	tls    *tls.Config // nil: plaintext
 
 	grpcAddr, httpAddr string
 
@@ -201,6 +206,9 @@ func (s *Server) startRoles(ctx context.Context) error {
 		}
 		s.goRole("extract:"+m, w.Run, ctx)
 	}
+	if err := s.startSpeech(ctx); err != nil {
+		return err
+	}
 	if cfg.has(RoleFusion) {
 		f, err := fusion.New(ctx, s.js, fusion.WithWait(cfg.FusionWait), fusion.WithLogger(s.log), fusion.WithMetrics(s.pipe))
 		if err != nil {
@@ -262,6 +270,51 @@ func (s *Server) startRoles(ctx context.Context) error {
 		}
 	}
 	return s.startHTTP()
+}
+
+// startSpeech starts role extract:speech where the configuration asks for
+// it: with Config.SpeechTranscriber, or a PocketSphinx pool when speech
+// recognition is available. Named alone (--roles=extract:speech) without
+// it, the process refuses to start; within "extract" or "all" the role is
+// skipped with a warning.
+func (s *Server) startSpeech(ctx context.Context) error {
+	cfg := s.cfg
+	run, explicit := cfg.speechRole()
+	if !run {
+		return nil
+	}
+	tr := cfg.SpeechTranscriber
+	workers := cfg.SpeechWorkers
+	if workers <= 0 {
+		workers = max(1, runtime.GOMAXPROCS(0)/2)
+	}
+	timeout := cfg.SpeechTimeout
+	if timeout <= 0 {
+		timeout = transcribe.DefaultTimeout
+	}
+	if tr == nil {
+		if err := speech.Available(); err != nil {
+			if explicit {
+				return fmt.Errorf("role %s: %w (it needs a cgo build with PocketSphinx: Debian libpocketsphinx-dev and pocketsphinx-en-us)", RoleSpeech, err)
+			}
+			s.log.Warn("role "+RoleSpeech+" skipped: speech recognition is unavailable; speech-marked audio is not transcribed", "err", err)
+			return nil
+		}
+		pool, err := speech.NewPool(speech.WithSize(workers), speech.WithTimeout(timeout), speech.WithLogger(s.log))
+		if err != nil {
+			return fmt.Errorf("role %s: %w", RoleSpeech, err)
+		}
+		// The catalogue language model plugs in here: whatever follows it
+		// calls s.speech.SetLanguageModel with each new version.
+		s.speech, tr = pool, pool
+	}
+	w, err := transcribe.New(ctx, s.js, s.store, tr, transcribe.WithWorkers(workers), transcribe.WithTimeout(timeout),
+		transcribe.WithMaxBytes(ingest.MaxAudioBytes), transcribe.WithLogger(s.log), transcribe.WithMetrics(s.pipe))
+	if err != nil {
+		return err
+	}
+	s.goRole(RoleSpeech, w.Run, ctx)
+	return nil
 }
 
 func (s *Server) startAPI(ctx context.Context) error {
@@ -421,6 +474,11 @@ func (s *Server) JetStream() jetstream.JetStream { return s.js }
 // Encoders is the process's model registry.
 func (s *Server) Encoders() *Encoders { return s.encs }
 
+// SpeechPool is role extract:speech's PocketSphinx pool, or nil (the role
+// does not run here, or runs Config.SpeechTranscriber). Its
+// SetLanguageModel swaps the recognisers' language model.
+func (s *Server) SpeechPool() *speech.Pool { return s.speech }
+
 // Ranker is the in-process ranker, or nil.
 func (s *Server) Ranker() *ranker.Ranker { return s.rank }
 
@@ -459,6 +517,11 @@ func (s *Server) Close(ctx context.Context) error {
 func (s *Server) closeInfra() {
 	if s.encs != nil {
 		s.encs.Close()
+	}
+	if s.speech != nil {
+		if err := s.speech.Close(); err != nil {
+			s.log.Error("close speech recognisers", "err", err)
+		}
 	}
 	if s.nc != nil {
 		_ = s.nc.Drain()

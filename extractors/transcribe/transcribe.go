@@ -266,7 +266,7 @@ func (w *Worker) process(ctx context.Context, job topology.Job, attempts int) ou
 	log := w.log.With("product", job.ProductID, "audio", job.ContentHash)
 	// Is the job still current? Ingest queues the job before it writes the
 	// record naming the audio, so a record older than the job is waited for.
-	switch err := w.current(ctx, job); {
+	switch err := w.awaitCurrent(ctx, job); {
 	case errors.Is(err, errStale):
 		log.Debug("extract-speech: audio replaced or product deleted; job dropped")
 		w.metrics.Done(Stage, "stale", 1)
@@ -316,7 +316,7 @@ func (w *Worker) process(ctx context.Context, job topology.Job, attempts int) ou
 		// Nothing changes for ingest: the record has no transcript either
 		// way; the entry only stops this audio being queued again.
 		log.Warn("extract-speech: audio not transcribed", "reason", tr.Error)
-		w.metrics.Failed(Stage, "rejected")
+		w.metrics.Done(Stage, "rejected", 1)
 		return ack
 	}
 	if err := w.trigger(ctx, job); err != nil {
@@ -394,6 +394,19 @@ func (w *Worker) transient(ctx context.Context, log *slog.Logger, attempts int, 
 // errNotYet says the product's record is older than the job: ingest has
 // queued the job but not yet written the record.
 var errNotYet = errors.New("record not written yet")
+
+// awaitCurrent is current, waiting up to about 1.5 s for a record older
+// than the job: ingest writes it right after it queued the job.
+func (w *Worker) awaitCurrent(ctx context.Context, job topology.Job) error {
+	err := w.current(ctx, job)
+	for wait := 25 * time.Millisecond; errors.Is(err, errNotYet) && wait <= 800*time.Millisecond; wait *= 2 {
+		if topology.Sleep(ctx, wait) != nil {
+			return err
+		}
+		err = w.current(ctx, job)
+	}
+	return err
+}
 
 // current checks that the job's audio is still the product's speech audio:
 // errStale when it no longer is (or the product is gone), errNotYet when
