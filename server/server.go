@@ -173,6 +173,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
 	if err := s.startRoles(runCtx); err != nil {
+		cancel() // stops the roles started so far
 		return nil, err
 	}
 	return s, nil
@@ -180,6 +181,10 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 
 func (s *Server) startRoles(ctx context.Context) error {
 	cfg := s.cfg
+	// First: it may refuse to start (no recogniser) before any role runs.
+	if err := s.startSpeech(ctx); err != nil {
+		return err
+	}
 	if cfg.has(RoleIngest) {
 		in, err := ingest.New(ctx, s.js, s.store, ingest.WithLogger(s.log), ingest.WithMetrics(s.pipe))
 		if err != nil {
@@ -205,9 +210,6 @@ func (s *Server) startRoles(ctx context.Context) error {
 			return err
 		}
 		s.goRole("extract:"+m, w.Run, ctx)
-	}
-	if err := s.startSpeech(ctx); err != nil {
-		return err
 	}
 	if cfg.has(RoleFusion) {
 		f, err := fusion.New(ctx, s.js, fusion.WithWait(cfg.FusionWait), fusion.WithLogger(s.log), fusion.WithMetrics(s.pipe))

@@ -336,3 +336,36 @@ func TestSpokenWordsFindProduct(t *testing.T) {
 		})
 	}
 }
+
+// TestSpeechRoleNeedsRecogniser: named alone, extract:speech refuses to
+// start without speech recognition; "extract" skips it and starts.
+func TestSpeechRoleNeedsRecogniser(t *testing.T) {
+	if speech.Available() == nil {
+		t.Skip("speech recognition is available here")
+	}
+	roles, err := ParseRoles("ingest," + RoleSpeech)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t.TempDir())
+	cfg.Roles = roles
+	cfg.Logger = quietLogger()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if srv, err := Start(ctx, cfg); err == nil {
+		_ = srv.Close(ctx)
+		t.Fatal("started extract:speech without a recogniser")
+	} else if !errors.Is(err, speech.ErrUnavailable) || !strings.Contains(err.Error(), RoleSpeech) {
+		t.Fatalf("error %q: want extract:speech and speech.ErrUnavailable", err)
+	}
+	cfg = testConfig(t.TempDir())
+	cfg.Roles = []string{RoleExtract}
+	cfg.Logger = quietLogger()
+	srv, err := Start(ctx, cfg)
+	if err != nil {
+		t.Fatalf("extract without a recogniser: %v", err)
+	}
+	if err := srv.Close(ctx); err != nil {
+		t.Error(err)
+	}
+}
