@@ -12,8 +12,10 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.7.0
 GOVULNCHECK := golang.org/x/vuln/cmd/govulncheck@v1.10.0
 # Debian packages the build, tests and demo use (wordnet-base: the WordNet
 # 3.0 database starter-text@2, query expansion and the labelled sample
-# queries are derived from; chromium: the console's browser tests).
-APT_PKGS := npm espeak-ng sox wordnet-base chromium
+# queries are derived from; chromium: the console's browser tests;
+# libpocketsphinx-dev, pocketsphinx-en-us: speech recognition through cgo,
+# extractors/speech — build with -tags nopocketsphinx to go without).
+APT_PKGS := npm espeak-ng sox wordnet-base chromium libpocketsphinx-dev pocketsphinx-en-us
 
 .PHONY: all setup deps onnxruntime sample build test test-short vet vuln demo proto bench fuzz golden gpu-check onnxruntime-cuda screenshots clean
 
@@ -29,6 +31,8 @@ deps:
 	command -v sox >/dev/null || missing="$$missing sox"; \
 	test -f /usr/share/wordnet/data.noun || missing="$$missing wordnet-base"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	test -f /usr/include/pocketsphinx/pocketsphinx.h || missing="$$missing libpocketsphinx-dev"; \
+	test -f /usr/share/pocketsphinx/model/en-us/en-us/mdef || missing="$$missing pocketsphinx-en-us"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \

@@ -599,7 +599,7 @@ func TestDockerfile(t *testing.T) {
 	if env == nil || !strings.Contains(df, "COPY --from=onnxruntime /libonnxruntime.so.1 "+env[1]) {
 		t.Errorf("ONNXRUNTIME_LIB does not point where the library is copied")
 	}
-	for _, want := range []string{"CGO_ENABLED=1", "./cmd/omnirank", "EXPOSE 50051 8080", `ENTRYPOINT ["omnirank"]`} {
+	for _, want := range []string{"CGO_ENABLED=1", "./cmd/omnirank", "EXPOSE 50051 8080", `ENTRYPOINT ["omnirank"]`, "libpocketsphinx-dev", "libpocketsphinx3 pocketsphinx-en-us"} {
 		if !strings.Contains(df, want) {
 			t.Errorf("Dockerfile lacks %q", want)
 		}

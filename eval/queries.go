@@ -50,6 +50,9 @@ type Query struct {
 	Audio string   `json:"audio,omitempty"`
 	Like  []string `json:"like,omitempty"`
 	User  string   `json:"user,omitempty"`
+	// Said is the words spoken in Audio, when it is speech: the reference
+	// the transcript's word error rate is measured against (issue 16).
+	Said string `json:"said,omitempty"`
 	// Relevant lists the product ids the query should find, most relevant
 	// first.
 	Relevant []string `json:"relevant"`
@@ -177,6 +180,9 @@ func parseQuery(data []byte, dir string) (Query, error) {
 	}
 	if len(q.Relevant) == 0 {
 		problems = append(problems, "empty relevant: list the product ids the query should find")
+	}
+	if q.Said != "" && q.Audio == "" {
+		problems = append(problems, "said without audio: said is the words spoken in the audio file")
 	}
 	problems = append(problems, idProblems("relevant", q.Relevant)...)
 	problems = append(problems, idProblems("like", q.Like)...)

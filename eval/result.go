@@ -13,13 +13,28 @@ import (
 // queries counts the file's queries; failed those the ranker did not
 // answer (they count in no mean, and their errors are in PerQuery).
 type Result struct {
-	Space    string             `json:"space"`
-	K        int                `json:"k"`
-	Queries  int                `json:"queries"`
-	Failed   int                `json:"failed"`
-	ByKind   map[Kind]Aggregate `json:"by_kind"`
-	All      Aggregate          `json:"all"`
-	PerQuery []QueryResult      `json:"per_query,omitempty"`
+	Space   string             `json:"space"`
+	K       int                `json:"k"`
+	Queries int                `json:"queries"`
+	Failed  int                `json:"failed"`
+	ByKind  map[Kind]Aggregate `json:"by_kind"`
+	All     Aggregate          `json:"all"`
+	// Speech scores the transcripts of spoken queries (issue 16); absent
+	// when no answer carried one.
+	Speech   *SpeechScores `json:"speech,omitempty"`
+	PerQuery []QueryResult `json:"per_query,omitempty"`
+}
+
+// SpeechScores measures what the recogniser heard in the answered spoken
+// queries. WER is the corpus word error rate over the queries with a
+// reference (Query.Said): the sum of word edits (substitutions, deletions,
+// insertions) over the sum of reference words. Empty counts transcripts
+// with no words.
+type SpeechScores struct {
+	Transcribed int     `json:"transcribed"`
+	WithSaid    int     `json:"with_said"`
+	WER         float64 `json:"wer"`
+	Empty       int     `json:"empty"`
 }
 
 // Aggregate is the mean of each metric over the N answered queries of a
@@ -41,7 +56,12 @@ type QueryResult struct {
 	Kind   Kind     `json:"kind"`
 	Ranked []string `json:"ranked"`
 	Scores
-	Error string `json:"error,omitempty"`
+	// Heard is the transcript of a spoken query (nil when the answer had
+	// none); WordErrors and SaidWords its edits against Query.Said.
+	Heard      *string `json:"heard,omitempty"`
+	WordErrors int     `json:"word_errors,omitempty"`
+	SaidWords  int     `json:"said_words,omitempty"`
+	Error      string  `json:"error,omitempty"`
 }
 
 // Failed says whether the query went unanswered.
@@ -88,7 +108,35 @@ func Summarise(space string, k int, perQuery []QueryResult) Result {
 	}
 	res.All = mean(&all)
 	res.Failed = res.All.Failed
+	res.Speech = speechScores(perQuery)
 	return res
+}
+
+// speechScores sums the transcripts of perQuery; nil when there are none.
+func speechScores(perQuery []QueryResult) *SpeechScores {
+	var s SpeechScores
+	edits, words := 0, 0
+	for _, q := range perQuery {
+		if q.Failed() || q.Heard == nil {
+			continue
+		}
+		s.Transcribed++
+		if *q.Heard == "" {
+			s.Empty++
+		}
+		if q.SaidWords > 0 {
+			s.WithSaid++
+			edits += q.WordErrors
+			words += q.SaidWords
+		}
+	}
+	if s.Transcribed == 0 {
+		return nil
+	}
+	if words > 0 {
+		s.WER = float64(edits) / float64(words)
+	}
+	return &s
 }
 
 // Comparison sets two evaluations of the same query file side by side

@@ -34,6 +34,9 @@ type Config struct {
 	// (BM25) share of the hybrid ranking, 0 vector only, 1 lexical only.
 	// Unset, the ranker's default applies (what shoppers get).
 	LexicalWeight *float32
+	// AudioMode is sent with every audio query: what the clip is used as
+	// (speech, sound or both); unspecified leaves it to the ranker.
+	AudioMode pb.AudioMode
 }
 
 // DefaultConfig asks the active space for the top 10, four queries at a
@@ -62,6 +65,9 @@ func (c Config) Validate() error {
 	}
 	if w := c.LexicalWeight; w != nil && !(*w >= 0 && *w <= 1) {
 		errs = append(errs, fmt.Errorf("lexical weight = %v: want 0..1", *w))
+	}
+	if _, ok := pb.AudioMode_name[int32(c.AudioMode)]; !ok {
+		errs = append(errs, fmt.Errorf("audio mode = %d: unknown", c.AudioMode))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("eval config: %w", errors.Join(errs...))
@@ -170,6 +176,13 @@ func ask(ctx context.Context, client pb.RankerServiceClient, q Query, cfg Config
 		res.Ranked = append(res.Ranked, r.GetId())
 	}
 	res.Scores = Score(res.Ranked, q.Relevant, cfg.K)
+	if t := resp.GetTranscript(); t != nil {
+		heard := t.GetText()
+		res.Heard = &heard
+		if q.Said != "" {
+			res.WordErrors, res.SaidWords = WordErrors(q.Said, heard)
+		}
+	}
 	return res, resp.GetSpace()
 }
 
@@ -199,6 +212,7 @@ func request(q Query, cfg Config) (*pb.RecommendRequest, error) {
 		if req.QueryAudio, err = os.ReadFile(p); err != nil {
 			return nil, fmt.Errorf("read audio: %w", err)
 		}
+		req.AudioMode = cfg.AudioMode
 	}
 	return req, nil
 }

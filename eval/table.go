@@ -44,6 +44,9 @@ func WriteTable(w io.Writer, r Result) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if sp := r.Speech; sp != nil {
+		fmt.Fprintf(w, "\nspeech: %d transcribed, %d with no words; WER %.3f over %d with a reference\n", sp.Transcribed, sp.Empty, sp.WER, sp.WithSaid)
+	}
 	return writeFailures(w, r)
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/omnirank/omnirank/internal/option"
+	omnirankv1 "github.com/omnirank/omnirank/proto/omnirank/v1"
 	"github.com/omnirank/omnirank/ranker/index"
 	"github.com/omnirank/omnirank/ranker/lexical"
 	"github.com/omnirank/omnirank/topology"
@@ -92,6 +93,10 @@ type config struct {
 	userCapWin  time.Duration
 	// impSample is the share of Recommend responses logged (WithImpressions).
 	impSample float64
+
+	// Voice queries (issue 16): see WithSpeech.
+	speech    SpeechRecognizer
+	audioMode omnirankv1.AudioMode
 }
 
 func defaultConfig() config {

@@ -51,6 +51,8 @@ type Ranker struct {
 	fbf  *feedbackFollower
 	// imp logs impressions; nil unless WithImpressions.
 	imp *impressionLog
+	// voice counts transcribed query clips (issue 16).
+	voice *voiceMetrics
 	// scorer is the one SetScorer installed; nil means cfg.scorer.
 	scorer atomic.Pointer[scorerRef]
 
@@ -94,7 +96,11 @@ func New(js jetstream.JetStream, enc Encoders, opts ...Option) (*Ranker, error) 
 		fbf:      newFeedbackFollower(fs, &cfg, fm),
 		spaces:   map[string]*spaceState{},
 	}
+	r.voice = newVoiceMetrics()
 	collectors := append(r.gate.collectors(), fm.collectors()...)
+	if cfg.speech != nil {
+		collectors = append(collectors, r.voice.collectors()...)
+	}
 	if cfg.impSample > 0 {
 		r.imp = newImpressionLog(js, cfg.impSample, cfg.logger.With("component", "impressions"), impressionBuffer)
 		collectors = append(collectors, r.imp.count)

@@ -150,6 +150,9 @@ func (r *Ranker) validate(req *omnirankv1.RecommendRequest) (int, error) {
 	if err := validateHybrid(req); err != nil {
 		return 0, err
 	}
+	if err := r.validateAudioMode(req); err != nil {
+		return 0, err
+	}
 	if err := validateFilter(req.GetFilter()); err != nil {
 		return 0, status.Errorf(codes.InvalidArgument, "filter: %v", err)
 	}
@@ -193,13 +196,26 @@ func (r *Ranker) Recommend(ctx context.Context, req *omnirankv1.RecommendRequest
 	if err != nil {
 		return nil, status.Error(codes.NotFound, err.Error())
 	}
+	// Voice (issue 16): the clip's words join the query text. The page
+	// token's hash is the original request's, so later pages transcribe
+	// the same clip again and continue the same ranking.
+	req, transcript, err := r.transcribeQuery(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	resp := &omnirankv1.RecommendResponse{Space: sp.def.Name, Models: sp.def.Models(), RequestId: newRequestID(), Transcript: transcript}
+	if transcript != nil && transcript.GetText() == "" && req.GetQueryText() == "" && len(req.GetQueryAudio()) == 0 && len(req.GetQueryImage()) == 0 {
+		// Spoken query with no words recognised and nothing else to
+		// search by content: an empty answer with an empty transcript
+		// ("didn't catch that"), not the cold-start list.
+		return resp, nil
+	}
 	now := r.cfg.now()
 	q, err := r.newQuery(ctx, sp, req, now)
 	if err != nil {
 		return nil, err
 	}
 	need := offset + k
-	resp := &omnirankv1.RecommendResponse{Space: sp.def.Name, Models: sp.def.Models(), RequestId: newRequestID()}
 	if need > r.cfg.maxPool {
 		return resp, nil
 	}

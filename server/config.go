@@ -89,11 +89,6 @@ type Config struct {
 	RankerQueueWait   time.Duration
 	// BatchSize is the extractors' largest batch.
 	BatchSize int
-	// SpeechWorkers is the size of role extract:speech's recogniser pool,
-	// the jobs it transcribes at once (0: half the CPUs, at least 1);
-	// SpeechTimeout bounds one transcription (0: transcribe.DefaultTimeout).
-	SpeechWorkers int
-	SpeechTimeout time.Duration
 	// SpeechTranscriber, when set, transcribes for role extract:speech
 	// instead of a PocketSphinx pool (another recogniser; tests), and the
 	// role runs whether or not PocketSphinx is available.
@@ -139,6 +134,13 @@ type Config struct {
 	// ImpressionSample is the share of Recommend responses logged to the
 	// IMPRESSIONS stream (0..1; 0 logs none).
 	ImpressionSample float64
+
+	// Voice search (issue 16). VoiceQueries is what query audio is used as
+	// when a request does not say: "both" (default), "speech" or "sound";
+	// "sound" gives the ranker no recogniser at all. Speech is the
+	// recogniser pool's configuration (PocketSphinx; see SpeechConfig).
+	VoiceQueries string
+	Speech       SpeechConfig
 
 	Logger *slog.Logger
 }

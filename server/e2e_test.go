@@ -61,6 +61,9 @@ func testConfig(dir string) Config {
 	cfg.ReconcileEvery = 0
 	cfg.Device = "cpu"
 	cfg.AckWait = 5 * time.Second // quick redelivery after the kill -9 test's crash
+	// No speech recognition unless a test asks for it (voice_test.go):
+	// its recognisers and language-model builds cost every server start.
+	cfg.Speech.Off = true
 	return cfg
 }
 

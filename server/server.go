@@ -59,15 +59,18 @@ type Server struct {
 	store *storage.S3Store
 	encs  *Encoders
 	rank  *ranker.Ranker
-	// speech is extract:speech's recogniser pool, nil unless it runs one.
-	speech *speech.Pool
-	grpc   *grpc.Server
-	http   *http.Server
-	hlth   *health.Server
-	reg    *prometheus.Registry
-	pipe   *metrics.Pipeline
-	guard  *auth.Guard
-	tls    *tls.Config // nil: plaintext
+	grpc  *grpc.Server
+	http  *http.Server
+	hlth  *health.Server
+	reg   *prometheus.Registry
+	pipe  *metrics.Pipeline
+	guard *auth.Guard
+	tls   *tls.Config // nil: plaintext
+	// voice is the process's speech recogniser pool, shared by the roles
+	// that transcribe (see speech.go); nil until one asks for it.
+	voice voicePool
+	// lmFollow starts the language model's follower once per process.
+	lmFollow sync.Once
 
 	grpcAddr, httpAddr string
 
@@ -199,6 +202,9 @@ func (s *Server) startRoles(ctx context.Context) error {
 			go s.reconcileLoop(ctx, in)
 			return in.Run(ctx)
 		}, ctx)
+		if err := s.startSpeechLM(ctx); err != nil {
+			return err
+		}
 	}
 	for _, m := range cfg.extractModalities() {
 		mod, err := extractors.ParseModality(m)
@@ -252,7 +258,11 @@ func (s *Server) startRoles(ctx context.Context) error {
 				ropts = append(ropts, ranker.WithQueryExpander(exp))
 			}
 		}
-		r, err := ranker.New(s.js, s.encs, ropts...)
+		vopts, err := s.voiceQueryOptions(ctx)
+		if err != nil {
+			return err
+		}
+		r, err := ranker.New(s.js, s.encs, append(ropts, vopts...)...)
 		if err != nil {
 			return err
 		}
@@ -275,10 +285,10 @@ func (s *Server) startRoles(ctx context.Context) error {
 }
 
 // startSpeech starts role extract:speech where the configuration asks for
-// it: with Config.SpeechTranscriber, or a PocketSphinx pool when speech
-// recognition is available. Named alone (--roles=extract:speech) without
-// it, the process refuses to start; within "extract" or "all" the role is
-// skipped with a warning.
+// it: with Config.SpeechTranscriber, or the process's PocketSphinx pool
+// (shared with voice queries) when speech recognition is available and
+// on. Named alone (--roles=extract:speech) without it, the process refuses
+// to start; within "extract" or "all" the role is skipped with a warning.
 func (s *Server) startSpeech(ctx context.Context) error {
 	cfg := s.cfg
 	run, explicit := cfg.speechRole()
@@ -286,32 +296,36 @@ func (s *Server) startSpeech(ctx context.Context) error {
 		return nil
 	}
 	tr := cfg.SpeechTranscriber
-	workers := cfg.SpeechWorkers
-	if workers <= 0 {
-		workers = max(1, runtime.GOMAXPROCS(0)/2)
-	}
-	timeout := cfg.SpeechTimeout
-	if timeout <= 0 {
-		timeout = transcribe.DefaultTimeout
-	}
+	// Transcription takes at most half the recognisers, so that voice
+	// queries sharing the pool always find one free.
+	workers := max(1, cmpOr(cfg.Speech.Recognizers, runtime.GOMAXPROCS(0))/2)
 	if tr == nil {
-		if err := speech.Available(); err != nil {
-			if explicit {
-				return fmt.Errorf("role %s: %w (it needs a cgo build with PocketSphinx: Debian libpocketsphinx-dev and pocketsphinx-en-us)", RoleSpeech, err)
-			}
+		err := speech.Available()
+		if err == nil && cfg.Speech.Off {
+			err = fmt.Errorf("%w: turned off (--speech=false)", speech.ErrUnavailable)
+		}
+		var pool *speech.Pool
+		if err == nil {
+			pool, err = s.voice.get(cfg.Speech, s.log)
+		}
+		switch {
+		case errors.Is(err, speech.ErrUnavailable) && !explicit:
 			s.log.Warn("role "+RoleSpeech+" skipped: speech recognition is unavailable; speech-marked audio is not transcribed", "err", err)
 			return nil
-		}
-		pool, err := speech.NewPool(speech.WithSize(workers), speech.WithTimeout(timeout), speech.WithLogger(s.log))
-		if err != nil {
+		case errors.Is(err, speech.ErrUnavailable):
+			return fmt.Errorf("role %s: %w (it needs a cgo build with PocketSphinx: Debian libpocketsphinx-dev and pocketsphinx-en-us)", RoleSpeech, err)
+		case err != nil:
 			return fmt.Errorf("role %s: %w", RoleSpeech, err)
 		}
-		// The catalogue language model plugs in here: whatever follows it
-		// calls s.speech.SetLanguageModel with each new version.
-		s.speech, tr = pool, pool
+		s.followSpeechLM(ctx, pool)
+		tr = pool
 	}
-	w, err := transcribe.New(ctx, s.js, s.store, tr, transcribe.WithWorkers(workers), transcribe.WithTimeout(timeout),
-		transcribe.WithMaxBytes(ingest.MaxAudioBytes), transcribe.WithLogger(s.log), transcribe.WithMetrics(s.pipe))
+	opts := []transcribe.Option{transcribe.WithWorkers(workers), transcribe.WithMaxBytes(ingest.MaxAudioBytes),
+		transcribe.WithLogger(s.log), transcribe.WithMetrics(s.pipe)}
+	if cfg.Speech.Timeout > 0 {
+		opts = append(opts, transcribe.WithTimeout(cfg.Speech.Timeout))
+	}
+	w, err := transcribe.New(ctx, s.js, s.store, tr, opts...)
 	if err != nil {
 		return err
 	}
@@ -476,11 +490,6 @@ func (s *Server) JetStream() jetstream.JetStream { return s.js }
 // Encoders is the process's model registry.
 func (s *Server) Encoders() *Encoders { return s.encs }
 
-// SpeechPool is role extract:speech's PocketSphinx pool, or nil (the role
-// does not run here, or runs Config.SpeechTranscriber). Its
-// SetLanguageModel swaps the recognisers' language model.
-func (s *Server) SpeechPool() *speech.Pool { return s.speech }
-
 // Ranker is the in-process ranker, or nil.
 func (s *Server) Ranker() *ranker.Ranker { return s.rank }
 
@@ -520,11 +529,7 @@ func (s *Server) closeInfra() {
 	if s.encs != nil {
 		s.encs.Close()
 	}
-	if s.speech != nil {
-		if err := s.speech.Close(); err != nil {
-			s.log.Error("close speech recognisers", "err", err)
-		}
-	}
+	s.voice.close(s.log)
 	if s.nc != nil {
 		_ = s.nc.Drain()
 		s.nc.Close()

@@ -144,7 +144,6 @@ func TestTranscriptsJoinProductText(t *testing.T) {
 	tr := newScripted()
 	cfg := testConfig(t.TempDir())
 	cfg.SpeechTranscriber = tr
-	cfg.SpeechWorkers = 1
 	e := startWith(t, cfg)
 	ctx := context.Background()
 	js, store := e.srv.JetStream(), e.srv.Store()
@@ -302,7 +301,8 @@ func TestSpokenWordsFindProduct(t *testing.T) {
 	spoken := []string{"leather", "carrying", "case", "morning", "coffee"}
 	audio := speak(t, "It comes with a leather carrying case. Enjoy your morning coffee.", "en-us", 150)
 	cfg := testConfig(t.TempDir())
-	cfg.SpeechWorkers = 1
+	cfg.Speech.Off = false
+	cfg.Speech.Recognizers = 2
 	e := startWith(t, cfg)
 	ctx := context.Background()
 	js := e.srv.JetStream()
@@ -338,11 +338,9 @@ func TestSpokenWordsFindProduct(t *testing.T) {
 }
 
 // TestSpeechRoleNeedsRecogniser: named alone, extract:speech refuses to
-// start without speech recognition; "extract" skips it and starts.
+// start without speech recognition (here: turned off, as testConfig
+// does); "extract" skips it and starts.
 func TestSpeechRoleNeedsRecogniser(t *testing.T) {
-	if speech.Available() == nil {
-		t.Skip("speech recognition is available here")
-	}
 	roles, err := ParseRoles("ingest," + RoleSpeech)
 	if err != nil {
 		t.Fatal(err)

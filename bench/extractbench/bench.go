@@ -62,6 +62,14 @@ type BenchOptions struct {
 	// Rounds repeats each measurement, alternating the two paths, and
 	// reports the medians (default 1).
 	Rounds int
+	// Speech adds the speech recogniser (MeasureSpeech) after the
+	// modalities; alone (no Modalities, no ModelDirs) it is the only
+	// measurement. Where it cannot run (no PocketSphinx, model or
+	// espeak-ng) it is skipped with a warning.
+	Speech bool
+	// SpeechItems is how many clips each speech measurement transcribes
+	// (default 48).
+	SpeechItems int
 }
 
 // BenchResult is one modality's measurement.
@@ -76,11 +84,19 @@ type BenchResult struct {
 	PipelineItemsPerS float64 `json:"pipeline_items_per_s"`
 	BareItemsPerS     float64 `json:"bare_items_per_s"`
 	Ratio             float64 `json:"ratio"`
+	// Speech only: the mean clip length and the pipeline's milliseconds
+	// per second of audio, p50 and p99 over every call.
+	AudioSecondsPerItem float64 `json:"audio_s_per_item,omitempty"`
+	MsPerAudioSecondP50 float64 `json:"ms_per_audio_s_p50,omitempty"`
+	MsPerAudioSecondP99 float64 `json:"ms_per_audio_s_p99,omitempty"`
 }
 
 func (o *BenchOptions) defaults() error {
-	if len(o.Modalities) == 0 && len(o.ModelDirs) == 0 {
+	if len(o.Modalities) == 0 && len(o.ModelDirs) == 0 && !o.Speech {
 		o.Modalities = extractors.Modalities
+	}
+	if o.SpeechItems == 0 {
+		o.SpeechItems = 48
 	}
 	if o.BatchSize == 0 {
 		o.BatchSize = 32
@@ -103,7 +119,7 @@ func (o *BenchOptions) defaults() error {
 	if o.Rounds < 0 {
 		return fmt.Errorf("%w: rounds %d < 0", ErrInvalidOptions, o.Rounds)
 	}
-	if o.BatchSize < 1 || o.Items < 1 || o.Clients < 1 || o.IntraOpThreads < 0 {
+	if o.BatchSize < 1 || o.Items < 1 || o.Clients < 1 || o.IntraOpThreads < 0 || o.SpeechItems < 1 {
 		return fmt.Errorf("%w: batch %d, items %d, clients %d, intra-op threads %d", ErrInvalidOptions, o.BatchSize, o.Items, o.Clients, o.IntraOpThreads)
 	}
 	return nil
@@ -114,6 +130,31 @@ func BenchExtract(ctx context.Context, opts BenchOptions) ([]BenchResult, error)
 	if err := opts.defaults(); err != nil {
 		return nil, err
 	}
+	var out []BenchResult
+	if len(opts.Modalities) > 0 || len(opts.ModelDirs) > 0 {
+		res, err := benchModels(ctx, opts)
+		if err != nil {
+			return nil, err
+		}
+		out = res
+	}
+	if opts.Speech {
+		r, err := MeasureSpeech(ctx, opts)
+		switch {
+		case errors.Is(err, ErrNoSpeech):
+			opts.Logger.Warn("bench: speech skipped", "err", err)
+		case err != nil:
+			return nil, err
+		default:
+			opts.Logger.Info("bench", "modality", r.Modality, "model", r.Model, "pipeline_items_per_s", r.PipelineItemsPerS,
+				"ms_per_audio_s_p50", r.MsPerAudioSecondP50, "ms_per_audio_s_p99", r.MsPerAudioSecondP99)
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+func benchModels(ctx context.Context, opts BenchOptions) ([]BenchResult, error) {
 	store := opts.Store
 	if store == nil {
 		dir, err := os.MkdirTemp("", "omnirank-bench-*")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"github.com/omnirank/omnirank/bench/extractbench"
 	"github.com/omnirank/omnirank/extractors"
 	"github.com/omnirank/omnirank/extractors/manifest"
+	"github.com/omnirank/omnirank/extractors/speech"
 	"github.com/omnirank/omnirank/extractors/starter"
 )
 
@@ -163,4 +165,25 @@ func TestMain(m *testing.M) {
 		}
 	}
 	os.Exit(code)
+}
+
+func TestBenchSpeechSmall(t *testing.T) {
+	if err := speech.Available(); err != nil {
+		t.Skip(err)
+	}
+	if _, err := exec.LookPath("espeak-ng"); err != nil {
+		t.Skip("espeak-ng not installed")
+	}
+	res, err := extractbench.BenchExtract(context.Background(), extractbench.BenchOptions{Speech: true, SpeechItems: 4, Clients: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 1 {
+		t.Fatalf("%d results, want speech alone: %+v", len(res), res)
+	}
+	r := res[0]
+	if r.Modality != "speech" || r.Items != 4 || !(r.PipelineItemsPerS > 0 && r.BareItemsPerS > 0) ||
+		!(r.MsPerAudioSecondP50 > 0 && r.MsPerAudioSecondP99 >= r.MsPerAudioSecondP50) || r.AudioSecondsPerItem < 0.5 {
+		t.Fatalf("%+v", r)
+	}
 }

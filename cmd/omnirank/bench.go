@@ -49,8 +49,15 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			o.ModelDirs = append(o.ModelDirs, dir)
 			return nil
 		})
-		fs.Func("modalities", "comma-separated modalities to measure (default: all, or those of --model-dir)", func(v string) error {
+		fs.IntVar(&o.SpeechItems, "speech-items", 48, "spoken clips per speech measurement")
+		modalitiesSet := false
+		fs.Func("modalities", "comma-separated modalities to measure, speech (PocketSphinx) included (default: all and speech, or those of --model-dir)", func(v string) error {
+			modalitiesSet = true
 			for _, m := range strings.Split(v, ",") {
+				if strings.TrimSpace(m) == "speech" {
+					o.Speech = true
+					continue
+				}
 				mod, err := extractors.ParseModality(strings.TrimSpace(m))
 				if err != nil {
 					return err
@@ -62,6 +69,9 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
+		if !modalitiesSet && len(o.ModelDirs) == 0 {
+			o.Modalities, o.Speech = extractors.Modalities, true
+		}
 		res, err := extractbench.BenchExtract(ctx, o)
 		if err != nil {
 			return err
@@ -71,7 +81,11 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		fmt.Fprintf(stdout, "%-8s %-22s %6s %16s %16s %7s\n", "modality", "model", "batch", "pipeline items/s", "bare items/s", "ratio")
 		for _, r := range res {
-			fmt.Fprintf(stdout, "%-8s %-22s %6d %16.1f %16.1f %7.3f\n", r.Modality, r.Model, r.BatchSize, r.PipelineItemsPerS, r.BareItemsPerS, r.Ratio)
+			fmt.Fprintf(stdout, "%-8s %-22s %6d %16.1f %16.1f %7.3f", r.Modality, r.Model, r.BatchSize, r.PipelineItemsPerS, r.BareItemsPerS, r.Ratio)
+			if r.MsPerAudioSecondP50 > 0 {
+				fmt.Fprintf(stdout, "  ms per audio second p50 %.1f p99 %.1f (%.2f s clips)", r.MsPerAudioSecondP50, r.MsPerAudioSecondP99, r.AudioSecondsPerItem)
+			}
+			fmt.Fprintln(stdout)
 		}
 		return nil
 	case "index":

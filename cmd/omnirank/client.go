@@ -186,6 +186,7 @@ func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	text := fs.String("text", "", "query text")
 	image := fs.String("image", "", "query image file")
 	audio := fs.String("audio", "", "query audio file")
+	audioMode := fs.String("audio-mode", "", "what --audio is used as: speech (transcribed, searched as text), sound (matched by how it sounds) or both (default: the server's)")
 	user := fs.String("user", "", "user id (personalisation)")
 	category := fs.String("category", "", "category prefix filter, e.g. clothing/shoes")
 	maxPrice := fs.Float64("max-price", 0, "price upper bound (0: none)")
@@ -221,7 +222,11 @@ func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	default:
 		return fmt.Errorf("--fusion %q: want rrf or normalized", *fusion)
 	}
-	var err error
+	mode, err := parseAudioMode(*audioMode)
+	if err != nil {
+		return err
+	}
+	req.AudioMode = mode
 	if *image != "" {
 		if req.QueryImage, err = os.ReadFile(*image); err != nil {
 			return err
@@ -254,6 +259,9 @@ func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return printQueryJSON(stdout, resp)
 	}
 	fmt.Fprintf(stdout, "space %s\n", resp.GetSpace())
+	if t := resp.GetTranscript(); t != nil {
+		fmt.Fprintf(stdout, "heard %q (confidence %.2f, language model %s)\n", t.GetText(), t.GetConfidence(), orNone(t.GetLanguageModel()))
+	}
 	for i, r := range resp.GetResults() {
 		fmt.Fprintf(stdout, "%2d. %-28s %6.3f  %s  [%s]\n", i+1, r.GetId(), r.GetScore(), r.GetTitle(), contributions(r.GetContributions()))
 	}
@@ -261,6 +269,28 @@ func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stdout, "(no results)")
 	}
 	return nil
+}
+
+// parseAudioMode reads --audio-mode; "" leaves it to the server.
+func parseAudioMode(s string) (pb.AudioMode, error) {
+	switch strings.ToLower(s) {
+	case "":
+		return pb.AudioMode_AUDIO_MODE_UNSPECIFIED, nil
+	case "speech":
+		return pb.AudioMode_AUDIO_MODE_SPEECH, nil
+	case "sound":
+		return pb.AudioMode_AUDIO_MODE_SOUND, nil
+	case "both":
+		return pb.AudioMode_AUDIO_MODE_BOTH, nil
+	}
+	return 0, fmt.Errorf("--audio-mode %q: want speech, sound or both", s)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(general)"
+	}
+	return s
 }
 
 func contributions(cs []*pb.Contribution) string {
@@ -280,11 +310,20 @@ func printQueryJSON(w io.Writer, resp *pb.RecommendResponse) error {
 		Score         float32            `json:"score"`
 		Contributions map[string]float32 `json:"contributions"`
 	}
+	type transcript struct {
+		Text          string  `json:"text"`
+		Confidence    float32 `json:"confidence"`
+		LanguageModel string  `json:"language_model,omitempty"`
+	}
 	out := struct {
-		Space   string            `json:"space"`
-		Models  map[string]string `json:"models"`
-		Results []result          `json:"results"`
+		Space      string            `json:"space"`
+		Models     map[string]string `json:"models"`
+		Transcript *transcript       `json:"transcript,omitempty"`
+		Results    []result          `json:"results"`
 	}{Space: resp.GetSpace(), Models: resp.GetModels(), Results: []result{}}
+	if t := resp.GetTranscript(); t != nil {
+		out.Transcript = &transcript{Text: t.GetText(), Confidence: t.GetConfidence(), LanguageModel: t.GetLanguageModel()}
+	}
 	for _, r := range resp.GetResults() {
 		c := map[string]float32{}
 		for _, x := range r.GetContributions() {

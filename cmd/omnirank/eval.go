@@ -26,8 +26,9 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	concurrency := fs.Int("concurrency", defaults.Concurrency, "queries in flight at once")
 	timeout := fs.Duration("timeout", defaults.Timeout, "limit per query, retries included")
 	lexWeight := lexicalWeightFlag(fs)
+	audioMode := fs.String("audio-mode", "", "what audio queries are used as: speech, sound or both (default: the server's); spoken queries with a 'said' reference also get a word error rate")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: omnirank eval --queries FILE [--space NAME] [-k 10] [--lexical-weight W] [--json [--per-query]] [--addr A]")
+		fmt.Fprintln(stderr, "usage: omnirank eval --queries FILE [--space NAME] [-k 10] [--lexical-weight W] [--audio-mode speech|sound|both] [--json [--per-query]] [--addr A]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -40,6 +41,11 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cfg := defaults
 	cfg.Space, cfg.K, cfg.Concurrency, cfg.Timeout = *space, *k, *concurrency, *timeout
 	cfg.LexicalWeight = lexWeight()
+	mode, err := parseAudioMode(*audioMode)
+	if err != nil {
+		return err
+	}
+	cfg.AudioMode = mode
 	if err := cfg.Validate(); err != nil {
 		return err
 	}

@@ -52,11 +52,14 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.BoolVar(&cfg.LearnText2, "learn-text2", true, "build and register starter-text@2 from --wordnet in the background at first start")
 	fs.BoolVar(&cfg.QueryExpansion, "query-expansion", false, "add WordNet synonyms (from --wordnet) to the lexical side of text queries: better recall on synonyms, about +0.7 ms served p50 at 100k products (docs/RELEVANCE.md)")
 	lexWeight := lexicalWeightFlag(fs)
+	fs.StringVar(&cfg.VoiceQueries, "voice-queries", "both", "what query audio is used as when a request does not say: both (transcribed and matched by sound), speech or sound (sound: no recogniser)")
+	speechOn := fs.Bool("speech", true, "PocketSphinx speech recognition: voice queries, transcripts of speech-marked audio and the catalogue's speech language model (false: off)")
+	fs.IntVar(&cfg.Speech.Recognizers, "speech-recognizers", 0, "PocketSphinx recognisers per process (0: one per CPU)")
+	fs.DurationVar(&cfg.Speech.Timeout, "speech-timeout", 0, "longest one transcription may take (0: 30s)")
+	fs.StringVar(&cfg.Speech.Dictionary, "speech-dict", server.DefaultDictionary, "pronunciation dictionary the catalogue's speech language model takes pronunciations from")
 	fs.IntVar(&cfg.IntraOpThreads, "intra-op-threads", 0, "ONNX Runtime intra-op threads per session (0: its default)")
 	fs.DurationVar(&cfg.AckWait, "ack-wait", cfg.AckWait, "how long a worker may hold a message before it is redelivered")
 	fs.IntVar(&cfg.BatchSize, "batch-size", cfg.BatchSize, "largest extraction batch")
-	fs.IntVar(&cfg.SpeechWorkers, "speech-workers", cfg.SpeechWorkers, "speech recognisers of role extract:speech, jobs transcribed at once (0: half the CPUs)")
-	fs.DurationVar(&cfg.SpeechTimeout, "speech-timeout", cfg.SpeechTimeout, "longest transcription of one product's speech audio (0: 2m); longer audio gets a transcript error")
 	fs.DurationVar(&cfg.FusionWait, "fusion-wait", cfg.FusionWait, "how long fusion waits for a product's missing modalities")
 	fs.IntVar(&cfg.RankerMaxInFlight, "ranker-max-in-flight", cfg.RankerMaxInFlight, "Recommend requests the ranker works on at once; more wait --ranker-queue-wait, then get ResourceExhausted (0: 4 per CPU)")
 	fs.DurationVar(&cfg.RankerQueueWait, "ranker-queue-wait", cfg.RankerQueueWait, "how long a Recommend request waits for a free slot before it is refused (0: refused at once)")
@@ -73,6 +76,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	cfg.Speech.Off = !*speechOn
 	cfg.LexicalWeight = lexWeight()
 	var err error
 	if cfg.S3SecretKey, err = secret(cfg.S3SecretKey, *s3SecretFile, "OMNIRANK_S3_SECRET_KEY"); err != nil {

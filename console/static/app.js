@@ -117,6 +117,7 @@ function searchRequest() {
   const text = $("#q-text").value.trim();
   if (text) req.query_text = text;
   if (query.media) req[query.mediaKind === "audio" ? "query_audio" : "query_image"] = query.media;
+  if (query.media && query.mediaKind === "audio" && $("#q-audio-mode").value) req.audio_mode = $("#q-audio-mode").value;
   if (query.positive.length) req.positive_ids = query.positive;
   if (query.negative.length) req.negative_ids = query.negative;
   const filter = {};
@@ -152,12 +153,22 @@ async function search() {
     status.textContent = resp.results.length + " results from space " + resp.space + " in " + ms + " ms";
     renderResults($("#results"), resp.results, true);
     $("#results").dataset.seq = seq;
+    renderHeard(resp.transcript);
   } catch (e) {
     if (seq !== searchSeq) return;
     status.className = "status error";
     status.textContent = "Search failed: " + e.message;
     $("#results").replaceChildren();
+    renderHeard(null);
   }
+}
+
+// renderHeard shows what the speech recogniser heard in a spoken query.
+function renderHeard(t) {
+  const p = $("#heard");
+  p.hidden = !t;
+  if (!t) return;
+  p.textContent = t.text ? "Heard: “" + t.text + "” (confidence " + Number(t.confidence || 0).toFixed(2) + ")" : "Heard no words in the recording.";
 }
 
 // renderResults fills a grid with result cards; every contribution gets a

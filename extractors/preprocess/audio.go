@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 
@@ -148,7 +149,7 @@ func maxFrames(rate int, maxSeconds float64) int64 {
 }
 
 func tooLong(format string, frames int64, rate int, maxSeconds float64) error {
-	return badInput("%s audio lasts %.2f s, over the limit of %g s", format, float64(frames)/float64(rate), maxSeconds)
+	return fmt.Errorf("%w: %w: %s audio lasts %.2f s, over the limit of %g s", ErrBadInput, ErrTooLong, format, float64(frames)/float64(rate), maxSeconds)
 }
 
 // WAV format tags.

@@ -290,6 +290,9 @@ func TestDecodeAudioBadInput(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.reason) {
 				t.Fatalf("err = %q, want it to mention %q", err, tc.reason)
 			}
+			if long := tc.name == "too long"; errors.Is(err, ErrTooLong) != long {
+				t.Fatalf("errors.Is(%v, ErrTooLong) = %v, want %v", err, !long, long)
+			}
 		})
 	}
 }

@@ -21,6 +21,10 @@ import (
 // and validation failure wraps it, with a reason.
 var ErrBadInput = errors.New("bad input")
 
+// ErrTooLong marks audio over AudioSpec.MaxSeconds; such errors wrap
+// ErrBadInput too.
+var ErrTooLong = errors.New("audio too long")
+
 // ErrBadSpec marks an invalid ImageSpec or AudioSpec: a configuration error,
 // not a property of the input.
 var ErrBadSpec = errors.New("bad preprocessing spec")

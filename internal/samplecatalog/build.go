@@ -56,8 +56,8 @@ const (
 // for the same options in a way the tables below do not show (the stamp
 // also hashes every mapping and wording table, so editing one rebuilds).
 // 2: queries/eval.jsonl; 3: queries/synonyms.jsonl and titles.jsonl;
-// 4: voice-overs marked as speech.
-const generatorVersion = "samplecatalog/4"
+// 5: queries/spoken.jsonl; 6: voice-overs marked as speech.
+const generatorVersion = "samplecatalog/6"
 
 // tablesDigest hashes the tables the products are made from. fmt prints
 // maps with sorted keys, so the digest is stable.
@@ -236,6 +236,7 @@ type Result struct {
 	// (queries/synonyms.jsonl, queries/titles.jsonl; none without WordNet).
 	SynonymQueries int `json:"synonym_queries"`
 	TitleQueries   int `json:"title_queries"`
+	SpokenQueries  int `json:"spoken_queries"`
 	// Skipped is true when the output was already up to date.
 	Skipped bool `json:"-"`
 }
@@ -341,6 +342,11 @@ func (b *Builder) Build(ctx context.Context) (Result, error) {
 	res := Result{Dir: b.out, Stamp: stamp, Products: len(products), Queries: len(queries)}
 	if res.SynonymQueries, res.TitleQueries, err = b.writeLabelled(tmp, products); err != nil {
 		return Result{}, err
+	}
+	if b.voiceEvery > 0 {
+		if res.SpokenQueries, err = b.writeSpoken(ctx, t, tmp, products); err != nil {
+			return Result{}, err
+		}
 	}
 	for _, p := range products {
 		for _, m := range p.Media {

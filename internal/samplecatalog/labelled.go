@@ -346,13 +346,13 @@ func ReadLabelledQueries(file string) ([]LabelledQuery, error) {
 	return out, nil
 }
 
-func writeJSONL(file string, qs []LabelledQuery) error {
+func writeJSONL[Q any](file string, qs []Q) error {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
-	for _, q := range qs {
+	for i, q := range qs {
 		if err := enc.Encode(q); err != nil {
-			return fmt.Errorf("encode %s: %w", q.ID, err)
+			return fmt.Errorf("encode line %d of %s: %w", i+1, file, err)
 		}
 	}
 	if err := os.WriteFile(file, b.Bytes(), 0o644); err != nil {
