@@ -5,11 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -18,7 +14,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/omnirank/omnirank/extractors/speech"
+	"github.com/omnirank/omnirank/internal/speechtest"
 	pb "github.com/omnirank/omnirank/proto/omnirank/v1"
+	"github.com/omnirank/omnirank/speechlm"
 	"github.com/omnirank/omnirank/storage"
 	"github.com/omnirank/omnirank/topology"
 )
@@ -261,64 +259,53 @@ func TestTranscriptsJoinProductText(t *testing.T) {
 	})
 }
 
-// speak writes text spoken by espeak-ng as 16 kHz mono 16-bit WAV (as
-// internal/samplecatalog's voice-overs are made), or skips the test
-// without espeak-ng and sox.
-func speak(t *testing.T, text, voice string, speed int) []byte {
-	t.Helper()
-	for _, tool := range []string{"espeak-ng", "sox"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed", tool)
-		}
-	}
-	dir := t.TempDir()
-	raw, wav := filepath.Join(dir, "raw.wav"), filepath.Join(dir, "voice.wav")
-	cmd := exec.Command("espeak-ng", "-v", voice, "-s", strconv.Itoa(speed), "-w", raw, "--stdin")
-	cmd.Stdin = strings.NewReader(text)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("espeak-ng: %v: %s", err, out)
-	}
-	if out, err := exec.Command("sox", "-R", raw, "-r", "16000", "-c", "1", "-b", "16", wav).CombinedOutput(); err != nil {
-		t.Fatalf("sox: %v: %s", err, out)
-	}
-	data, err := os.ReadFile(wav)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
-}
-
 // TestSpokenWordsFindProduct: with the real recogniser (PocketSphinx; the
 // test is skipped where it is unavailable), a product whose voice-over
-// says words that are not in its title or description is found by those
-// words once transcribed.
+// says words that are not in its title, description, brand or category is
+// found by those words once transcribed. The catalogue language model
+// recognises only catalogue words, so the words are another product's
+// title; the voice-over is uploaded once the model knows them.
 func TestSpokenWordsFindProduct(t *testing.T) {
-	if err := speech.Available(); err != nil {
-		t.Skip(err)
-	}
-	// Common English words the recogniser's general language model knows;
-	// none is in the title or description.
-	spoken := []string{"leather", "carrying", "case", "morning", "coffee"}
-	audio := speak(t, "It comes with a leather carrying case. Enjoy your morning coffee.", "en-us", 150)
+	speechtest.NeedRecognizer(t)
+	spoken := []string{"leather", "carrying", "case"}
+	audio := speechtest.Say(t, "Comes with a leather carrying case.", "en-us", 150)
 	cfg := testConfig(t.TempDir())
 	cfg.Speech.Off = false
 	cfg.Speech.Recognizers = 2
 	e := startWith(t, cfg)
 	ctx := context.Background()
-	js := e.srv.JetStream()
+	js, store := e.srv.JetStream(), e.srv.Store()
 	products, err := js.KeyValue(ctx, topology.BucketProducts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := putObjects(ctx, e.srv.Store(), speechProductObjects(t, "flask", "Steel travel flask", "Keeps drinks hot.", audio)); err != nil {
+	for _, tp := range []testProduct{
+		{id: "case", title: "Leather carrying case", category: "bags/cases", seed: 41},
+		{id: "mug", title: "Blue ceramic coffee mug", category: "kitchen/cups", seed: 42},
+	} {
+		putProduct(t, store, tp)
+	}
+	pool, err := e.srv.voice.get(cfg.Speech, e.srv.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 90*time.Second, "the recogniser's language model knows the catalogue's words", func() bool {
+		v := pool.LanguageModel()
+		if v == "" {
+			return false
+		}
+		lm, err := speechlm.Load(ctx, store, v)
+		return err == nil && strings.Contains("\n"+string(lm.Dictionary()), "\nleather ")
+	})
+	if err := putObjects(ctx, store, speechProductObjects(t, "flask", "Steel travel flask", "Keeps drinks hot.", audio)); err != nil {
 		t.Fatal(err)
 	}
 	var rec topology.ProductRecord
-	waitFor(t, 2*time.Minute, "flask transcribed", func() bool {
+	waitFor(t, 90*time.Second, "flask transcribed and indexed", func() bool {
 		rec = productRecord(t, products, "flask")
 		return rec.Transcript != nil && rec.State == topology.StateIndexed
 	})
-	t.Logf("transcript %q (confidence %.2f, %s, lm %q)", rec.Transcript.Text, rec.Transcript.Confidence, rec.Transcript.Model, rec.Transcript.LanguageModel)
+	t.Logf("heard %q (confidence %.2f, %s, language model %s)", rec.Transcript.Text, rec.Transcript.Confidence, rec.Transcript.Model, rec.Transcript.LanguageModel)
 	heard := strings.Fields(rec.Transcript.Text)
 	var found []string
 	for _, w := range spoken {
@@ -326,14 +313,11 @@ func TestSpokenWordsFindProduct(t *testing.T) {
 			found = append(found, w)
 		}
 	}
-	if len(found) == 0 {
-		t.Fatalf("transcript %q holds none of the spoken words %v", rec.Transcript.Text, spoken)
+	if len(found) < 2 {
+		t.Fatalf("transcript %q holds %v of the spoken words %v, want at least two", rec.Transcript.Text, found, spoken)
 	}
 	for _, w := range found {
-		waitFor(t, 10*time.Second, w+" finds the flask", func() bool {
-			got := lexicalIDs(t, e, w)
-			return len(got) > 0 && got[0] == "flask"
-		})
+		waitFor(t, 10*time.Second, w+" finds the flask", func() bool { return slices.Contains(lexicalIDs(t, e, w), "flask") })
 	}
 }
 
