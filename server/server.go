@@ -306,7 +306,7 @@ func (s *Server) startSpeech(ctx context.Context) error {
 		}
 		var pool *speech.Pool
 		if err == nil {
-			pool, err = s.voice.get(cfg.Speech, s.log)
+			pool, err = s.voice.get(cfg.Speech, s.log, func() *speech.LanguageModel { return s.initialSpeechLM(ctx) })
 		}
 		switch {
 		case errors.Is(err, speech.ErrUnavailable) && !explicit:

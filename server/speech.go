@@ -47,7 +47,12 @@ type voicePool struct {
 
 // get opens the pool on first use; later calls return the same pool or
 // the same error.
-func (v *voicePool) get(cfg SpeechConfig, log *slog.Logger) (*speech.Pool, error) {
+//
+// The pool starts with initial's language model (nil: PocketSphinx's
+// general en-us model). Starting on the general model costs seconds per
+// decoder and recognises shoppers' product words poorly; the catalogue's
+// model replaces it as soon as it is followed.
+func (v *voicePool) get(cfg SpeechConfig, log *slog.Logger, initial func() *speech.LanguageModel) (*speech.Pool, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.done {
@@ -62,6 +67,9 @@ func (v *voicePool) get(cfg SpeechConfig, log *slog.Logger) (*speech.Pool, error
 		speech.WithSize(cmpOr(cfg.Recognizers, runtime.GOMAXPROCS(0)))}
 	if cfg.Timeout > 0 {
 		opts = append(opts, speech.WithTimeout(cfg.Timeout))
+	}
+	if lm := initial(); lm != nil {
+		opts = append(opts, speech.WithLanguageModel(lm))
 	}
 	v.pool, v.err = speech.NewPool(opts...)
 	if v.err != nil {
@@ -112,7 +120,7 @@ func (s *Server) voiceQueryOptions(ctx context.Context) ([]ranker.Option, error)
 	if mode == omnirankv1.AudioMode_AUDIO_MODE_SOUND || s.cfg.Speech.Off {
 		return nil, nil
 	}
-	pool, err := s.voice.get(s.cfg.Speech, s.log)
+	pool, err := s.voice.get(s.cfg.Speech, s.log, func() *speech.LanguageModel { return s.initialSpeechLM(ctx) })
 	if errors.Is(err, speech.ErrUnavailable) {
 		s.log.Warn("voice queries: speech recognition unavailable, query audio is matched by sound only", "err", err)
 		return nil, nil
@@ -132,6 +140,25 @@ func (s *Server) followSpeechLM(ctx context.Context, pool *speech.Pool) {
 			return speechlm.Follow(ctx, s.js, s.store, pool.SetLanguageModel, s.log.With("component", "speech-lm"))
 		}, ctx)
 	})
+}
+
+// initialSpeechLM is the language model a new recogniser pool starts
+// with: the catalogue's current one, or — before the first is built — one
+// of the query phrases alone, which starts in milliseconds where the
+// general en-us model takes seconds per decoder; the catalogue's follows
+// within seconds of ingest starting (speechlm.Follow swaps it in).
+func (s *Server) initialSpeechLM(ctx context.Context) *speech.LanguageModel {
+	lm, err := speechlm.Current(ctx, s.js, s.store)
+	if err == nil {
+		return lm
+	}
+	s.log.Debug("no catalogue speech language model yet", "err", err)
+	lm, err = speech.BuildLanguageModel(nil, s.speechLMOptions()...)
+	if err != nil {
+		s.log.Warn("speech: starting on the general en-us language model", "err", err)
+		return nil
+	}
+	return lm
 }
 
 // speechLMOptions are the catalogue language model's build options.

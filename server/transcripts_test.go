@@ -285,7 +285,7 @@ func TestSpokenWordsFindProduct(t *testing.T) {
 	} {
 		putProduct(t, store, tp)
 	}
-	pool, err := e.srv.voice.get(cfg.Speech, e.srv.log)
+	pool, err := e.srv.voice.get(cfg.Speech, e.srv.log, nil) // opened already by extract:speech
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -317,6 +317,19 @@ func Load(ctx context.Context, store storage.ObjectStore, version string) (*spee
 	return lm, nil
 }
 
+// Current loads the model named current in KV speech/lm.
+func Current(ctx context.Context, js jetstream.JetStream, store storage.ObjectStore) (*speech.LanguageModel, error) {
+	kv, err := js.KeyValue(ctx, topology.BucketSpeech)
+	if err != nil {
+		return nil, fmt.Errorf("speechlm: open bucket %s: %w", topology.BucketSpeech, err)
+	}
+	e, err := kv.Get(ctx, topology.SpeechLMKey)
+	if err != nil {
+		return nil, fmt.Errorf("speechlm: current version: %w", err)
+	}
+	return Load(ctx, store, string(e.Value()))
+}
+
 // Follow hands every model named current in KV speech/lm to set (the
 // current one at once), until ctx ends. A model that does not load is
 // logged and skipped; the one in use stays. set is meant to be
