@@ -393,14 +393,22 @@ func (in *Ingestor) SyncProduct(ctx context.Context, id string, rev uint64, uplo
 		} // else: this audio cannot be transcribed; not queued again
 	default:
 		needTranscript = true
+		if old != nil && old.Transcript != nil && old.Transcript.AudioHash == speechHash {
+			// Its KV entry was deleted (to transcribe again): the record
+			// keeps this audio's transcript until the new one arrives.
+			recTr = old.Transcript
+		}
 	}
 	hashes["text"] = textHash(p, recTr)
 	// The speech job goes out before the record that names its audio is
 	// written (the record is the commit point: a crash in between leaves
 	// the old record, so the next sync queues it again; the Msg-Id drops
-	// the copy), when the audio is new to the record, or while the
-	// product is pending (a redelivered event after a crash).
-	queueSpeech := needTranscript && (old == nil || old.SpeechHash != speechHash || old.State == topology.StatePending)
+	// the copy), when the audio is new to the record, while the product
+	// is pending (a redelivered event after a crash), or when the record's
+	// transcript is gone from KV (deleted to transcribe again, say with a
+	// newer language model).
+	queueSpeech := needTranscript && (old == nil || old.SpeechHash != speechHash || old.State == topology.StatePending ||
+		recTr != nil)
 	_, ie, err := in.errorRecord(ctx, id)
 	if err != nil {
 		return err
@@ -472,8 +480,10 @@ func (in *Ingestor) SyncProduct(ctx context.Context, id string, rev uint64, uplo
 }
 
 // publishSpeechJob queues the transcription of the record's speech audio
-// (object key) for role extract:speech. Its Msg-Id names the product and
-// the audio's hash, so the jobs of one audio queued twice collapse.
+// (object key) for role extract:speech. Its Msg-Id names the product, the
+// audio's hash and the record's revision, so the jobs of one audio queued
+// twice for a record collapse (a job queued again for a later revision
+// finds the transcript stored and transcribes nothing).
 func (in *Ingestor) publishSpeechJob(ctx context.Context, rec topology.ProductRecord, key string) error {
 	job := topology.Job{ProductID: rec.Product.ID, Modality: topology.SpeechModality, Revision: rec.Revision,
 		ContentHash: rec.SpeechHash, Key: key, UploadedAt: rec.UploadedAt,
@@ -482,7 +492,7 @@ func (in *Ingestor) publishSpeechJob(ctx context.Context, rec topology.ProductRe
 	if err != nil {
 		return fmt.Errorf("encode speech job: %w", err)
 	}
-	msgID := fmt.Sprintf("%s/%s/%s", topology.SpeechModality, rec.Product.ID, rec.SpeechHash)
+	msgID := fmt.Sprintf("%s/%s/%s/%d", topology.SpeechModality, rec.Product.ID, rec.SpeechHash, rec.Revision)
 	if _, err := in.js.Publish(ctx, topology.JobSubject(topology.SpeechModality, topology.LaneLive), data, jetstream.WithMsgID(msgID)); err != nil {
 		return fmt.Errorf("publish speech job for %s: %w", rec.Product.ID, err)
 	}

@@ -248,6 +248,28 @@ func TestTranscriptsJoinProductText(t *testing.T) {
 		}
 	})
 
+	t.Run("a deleted transcript is made again", func(t *testing.T) {
+		if err := transcripts.Delete(ctx, "organiser"); err != nil {
+			t.Fatal(err)
+		}
+		if err := putObjects(ctx, store, []object{organiser[2]}); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			rec := productRecord(t, products, "organiser")
+			if tr.count(good) == 2 && rec.Transcript != nil && rec.State == topology.StateIndexed && speechJobsLeft(t, js) == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("not transcribed again: calls %d, record rev %d state %s transcript %+v, jobs left %d, outcomes done %g dup %g stale %g",
+					tr.count(good), rec.Revision, rec.State, rec.Transcript, speechJobsLeft(t, js),
+					stageCount(t, e.srv, "extract-speech", "done"), stageCount(t, e.srv, "extract-speech", "duplicate"), stageCount(t, e.srv, "extract-speech", "stale"))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+
 	t.Run("delete removes the transcript", func(t *testing.T) {
 		if _, err := e.cat.Delete(ctx, &pb.DeleteRequest{Id: "organiser"}); err != nil {
 			t.Fatal(err)

@@ -289,7 +289,7 @@ func (w *Worker) process(ctx context.Context, job topology.Job, attempts int) ou
 		// Transcribed already (a redelivered or duplicate job): only make
 		// sure ingest has seen it.
 		if have.Error == "" {
-			if err := w.trigger(ctx, job); err != nil {
+			if err := w.trigger(ctx, job, prev.Revision()); err != nil {
 				return w.transient(ctx, log, attempts, err)
 			}
 		}
@@ -309,7 +309,8 @@ func (w *Worker) process(ctx context.Context, job topology.Job, attempts int) ou
 	case err != nil:
 		return w.transient(ctx, log, attempts, err)
 	}
-	if err := w.save(ctx, job.ProductID, *tr, prev); err != nil {
+	rev, err := w.save(ctx, job.ProductID, *tr, prev)
+	if err != nil {
 		return w.transient(ctx, log, attempts, err)
 	}
 	if tr.Error != "" {
@@ -319,7 +320,7 @@ func (w *Worker) process(ctx context.Context, job topology.Job, attempts int) ou
 		w.metrics.Done(Stage, "rejected", 1)
 		return ack
 	}
-	if err := w.trigger(ctx, job); err != nil {
+	if err := w.trigger(ctx, job, rev); err != nil {
 		return w.transient(ctx, log, attempts, err)
 	}
 	log.Info("transcribed", "words", len(strings.Fields(tr.Text)), "confidence", tr.Confidence, "language_model", tr.LanguageModel)
@@ -452,31 +453,32 @@ func (w *Worker) stored(ctx context.Context, id string) (jetstream.KeyValueEntry
 // save writes the transcript with compare-and-swap against the entry read
 // before transcribing: a transcript another worker stored meanwhile (of
 // newer audio) is never overwritten; the job is then retried and finds it.
-func (w *Worker) save(ctx context.Context, id string, tr topology.Transcript, prev jetstream.KeyValueEntry) error {
+func (w *Worker) save(ctx context.Context, id string, tr topology.Transcript, prev jetstream.KeyValueEntry) (rev uint64, err error) {
 	data, err := json.Marshal(tr)
 	if err != nil {
-		return fmt.Errorf("encode transcript of %s: %w", id, err)
+		return 0, fmt.Errorf("encode transcript of %s: %w", id, err)
 	}
 	if prev == nil {
-		_, err = w.transcripts.Create(ctx, id, data)
+		rev, err = w.transcripts.Create(ctx, id, data)
 	} else {
-		_, err = w.transcripts.Update(ctx, id, data, prev.Revision())
+		rev, err = w.transcripts.Update(ctx, id, data, prev.Revision())
 	}
 	if err != nil {
-		return fmt.Errorf("store transcript of %s (concurrent update?): %w", id, err)
+		return 0, fmt.Errorf("store transcript of %s (concurrent update?): %w", id, err)
 	}
-	return nil
+	return rev, nil
 }
 
 // trigger asks ingest to sync the product again (see
 // storage.TriggerEvent), dated at the audio's upload so freshness counts
-// from there. The Msg-Id drops a second trigger for the same audio.
-func (w *Worker) trigger(ctx context.Context, job topology.Job) error {
+// from there. The Msg-Id (the transcript's KV revision) drops a second
+// trigger for the same stored transcript.
+func (w *Worker) trigger(ctx context.Context, job topology.Job, rev uint64) error {
 	data, err := storage.TriggerEvent(w.store.Bucket(), storage.ProductKey(job.ProductID), job.UploadedAt)
 	if err != nil {
 		return err
 	}
-	msgID := fmt.Sprintf("transcript/%s/%s", job.ProductID, job.ContentHash)
+	msgID := fmt.Sprintf("transcript/%s/%s/%d", job.ProductID, job.ContentHash, rev)
 	if _, err := w.js.Publish(ctx, topology.S3EventsSubject, data, jetstream.WithMsgID(msgID)); err != nil {
 		return fmt.Errorf("trigger ingest of %s: %w", job.ProductID, err)
 	}
