@@ -154,6 +154,9 @@ func (s *Catalog) Get(ctx context.Context, req *pb.GetRequest) (*pb.GetResponse,
 		return nil, status.Errorf(codes.Internal, "decode product %s: %v", req.GetId(), err)
 	}
 	resp := &pb.GetResponse{Product: ToProto(&rec.Product), State: string(rec.State), Error: rec.Error}
+	if t := rec.Transcript; t != nil {
+		resp.Transcript = &pb.Transcript{Text: t.Text, Confidence: float32(t.Confidence), Model: t.Model, LanguageModel: t.LanguageModel}
+	}
 	if ee, err := s.errs.Get(ctx, req.GetId()); err == nil {
 		var ie topology.IngestError
 		if json.Unmarshal(ee.Value(), &ie) == nil {
@@ -199,7 +202,7 @@ func FromProto(p *pb.Product) storage.Product {
 		Category: p.GetCategory(), Brand: p.GetBrand(), Price: p.GetPrice(), Currency: p.GetCurrency(),
 		Attributes: p.GetAttributes()}
 	for _, m := range p.GetMedia() {
-		out.Media = append(out.Media, storage.Media{Key: m.GetKey(), Kind: m.GetKind(), ContentType: m.GetContentType()})
+		out.Media = append(out.Media, storage.Media{Key: m.GetKey(), Kind: m.GetKind(), ContentType: m.GetContentType(), Speech: m.GetSpeech()})
 	}
 	return out
 }
@@ -209,7 +212,7 @@ func ToProto(p *storage.Product) *pb.Product {
 	out := &pb.Product{Id: p.ID, Title: p.Title, Description: p.Description, Category: p.Category,
 		Brand: p.Brand, Price: p.Price, Currency: p.Currency, Attributes: p.Attributes}
 	for _, m := range p.Media {
-		out.Media = append(out.Media, &pb.MediaRef{Key: m.Key, Kind: m.Kind, ContentType: m.ContentType})
+		out.Media = append(out.Media, &pb.MediaRef{Key: m.Key, Kind: m.Kind, ContentType: m.ContentType, Speech: m.Speech})
 	}
 	return out
 }

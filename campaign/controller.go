@@ -374,7 +374,7 @@ func (c *Controller) queueProduct(ctx context.Context, sess *session, id string)
 			Revision: rec.Revision, ContentHash: h, Key: rec.Keys[blk.Modality], UploadedAt: rec.UploadedAt,
 			TraceID: fmt.Sprintf("%s-%d-%s", id, rec.Revision, sess.space.Name)}
 		if blk.Modality == "text" {
-			job.Text = ingest.ProductText(&rec.Product)
+			job.Text = ingest.ProductText(&rec.Product, rec.Transcript)
 		}
 		data, err := json.Marshal(job)
 		if err != nil {

@@ -2,9 +2,13 @@
 // state. Every S3 event under products/<id>/ is only a trigger: the role
 // re-reads that product from the bucket (level-triggered), validates it,
 // hashes its inputs, stores the record in the products KV bucket and
-// publishes one extraction job per modality whose content changed. Deleted
-// products are removed everywhere with embedding tombstones. Reconcile does
-// the same for every product in the bucket, repairing lost notifications.
+// publishes one extraction job per modality whose content changed. Audio
+// marked as speech is transcribed once per content (a job on
+// jobs.speech.live for role extract:speech); its transcript, kept in KV
+// transcripts, joins the record and the text the text block encodes.
+// Deleted products are removed everywhere with embedding tombstones.
+// Reconcile does the same for every product in the bucket, repairing lost
+// notifications.
 package ingest
 
 import (
@@ -48,6 +52,8 @@ type Ingestor struct {
 	store    storage.ObjectStore
 	products jetstream.KeyValue
 	errs     jetstream.KeyValue
+	// transcripts holds what the recogniser heard in speech-marked audio.
+	transcripts jetstream.KeyValue
 	// campaigns holds the open re-embedding campaign, if any (dual write).
 	campaigns jetstream.KeyValue
 	spaces    *spaces.Store
@@ -108,6 +114,9 @@ func New(ctx context.Context, js jetstream.JetStream, store storage.ObjectStore,
 	}
 	if in.errs, err = js.KeyValue(ctx, topology.BucketErrors); err != nil {
 		return nil, fmt.Errorf("ingest: open errors bucket: %w", err)
+	}
+	if in.transcripts, err = js.KeyValue(ctx, topology.BucketTranscripts); err != nil {
+		return nil, fmt.Errorf("ingest: open transcripts bucket: %w", err)
 	}
 	if in.campaigns, err = js.KeyValue(ctx, topology.BucketCampaigns); err != nil {
 		return nil, fmt.Errorf("ingest: open campaigns bucket: %w", err)
@@ -383,11 +392,16 @@ func (in *Ingestor) syncProduct(ctx context.Context, id string, rev uint64, uplo
 	if p.ID != id {
 		return in.fail(ctx, id, storage.ProductKey(id), fmt.Sprintf("product id %q does not match its folder %q", p.ID, id), rev, uploadedAt)
 	}
-	hashes := map[string]string{"text": textHash(p)}
+	hashes := map[string]string{}
 	keys := map[string]string{}
+	var speechKey, speechHash string
 	for _, m := range p.Media {
-		if _, taken := hashes[m.Kind]; taken {
-			continue // the first medium of each kind feeds its block
+		// The first medium of each kind feeds its block; the first audio
+		// marked as speech is transcribed (usually the same one).
+		_, taken := hashes[m.Kind]
+		isSpeech := m.Kind == storage.MediaAudio && m.Speech && speechKey == ""
+		if taken && !isSpeech {
+			continue
 		}
 		key := storage.MediaKey(id, m.Key)
 		info, err := in.store.StatObject(ctx, key)
@@ -404,14 +418,52 @@ func (in *Ingestor) syncProduct(ctx context.Context, id string, rev uint64, uplo
 		if info.Size > limit {
 			return in.fail(ctx, id, key, fmt.Sprintf("%s media %s is %d bytes, over the %d-byte limit", m.Kind, m.Key, info.Size, limit), rev, uploadedAt)
 		}
-		hashes[m.Kind] = fmt.Sprintf("%s-%d", strings.Trim(info.ETag, `"`), info.Size)
-		keys[m.Kind] = key
+		h := fmt.Sprintf("%s-%d", strings.Trim(info.ETag, `"`), info.Size)
+		if !taken {
+			hashes[m.Kind], keys[m.Kind] = h, key
+		}
+		if isSpeech {
+			speechKey, speechHash = key, h
+		}
 	}
 
 	entry, old, err := in.record(ctx, id)
 	if err != nil {
 		return err
 	}
+	// The transcript of the speech audio, if it has one already: one KV
+	// read per sync, a miss for products without speech (the read also
+	// finds a stale transcript to delete once the speech is gone).
+	trEntry, tr, err := in.transcript(ctx, id)
+	if err != nil {
+		return err
+	}
+	var recTr *topology.Transcript
+	needTranscript := false
+	switch {
+	case speechHash == "":
+	case tr != nil && tr.AudioHash == speechHash:
+		if tr.Error == "" {
+			recTr = tr
+		} // else: this audio cannot be transcribed; not queued again
+	default:
+		needTranscript = true
+		if old != nil && old.Transcript != nil && old.Transcript.AudioHash == speechHash {
+			// Its KV entry was deleted (to transcribe again): the record
+			// keeps this audio's transcript until the new one arrives.
+			recTr = old.Transcript
+		}
+	}
+	hashes["text"] = textHash(p, recTr)
+	// The speech job goes out before the record that names its audio is
+	// written (the record is the commit point: a crash in between leaves
+	// the old record, so the next sync queues it again; the Msg-Id drops
+	// the copy), when the audio is new to the record, while the product
+	// is pending (a redelivered event after a crash), or when the record's
+	// transcript is gone from KV (deleted to transcribe again, say with a
+	// newer language model).
+	queueSpeech := needTranscript && (old == nil || old.SpeechHash != speechHash || old.State == topology.StatePending ||
+		recTr != nil)
 	_, ie, err := in.errorRecord(ctx, id)
 	if err != nil {
 		return err
@@ -431,7 +483,7 @@ func (in *Ingestor) syncProduct(ctx context.Context, id string, rev uint64, uplo
 			changed[m] = true
 		}
 	}
-	sameProduct := old != nil && equalJSON(old.Product, *p)
+	sameProduct := old != nil && equalJSON(old.Product, *p) && old.SpeechHash == speechHash && equalJSON(old.Transcript, recTr)
 	if old != nil && newContent == 0 && sameProduct && len(old.Hashes) == len(hashes) && old.State != topology.StateFailed {
 		// The same content: a duplicate or replayed event, or a reconcile.
 		// A pending product's jobs go out again in case a crash lost them
@@ -443,10 +495,18 @@ func (in *Ingestor) syncProduct(ctx context.Context, id string, rev uint64, uplo
 				return err
 			}
 		}
+		if queueSpeech {
+			if err := in.publishSpeechJob(ctx, *old, speechKey); err != nil {
+				return err
+			}
+		}
+		if err := in.clearStaleTranscript(ctx, id, trEntry, speechHash); err != nil {
+			return err
+		}
 		return in.clearStaleError(ctx, id, old, hashes)
 	}
 	rec := topology.ProductRecord{Product: *p, Hashes: hashes, Keys: keys, State: topology.StatePending,
-		UploadedAt: uploadedAt, UpdatedAt: in.now()}
+		UploadedAt: uploadedAt, UpdatedAt: in.now(), SpeechHash: speechHash, Transcript: recTr}
 	rec.Revision = rev
 	if old != nil {
 		rec.Revision = max(rev, old.Revision+1)
@@ -457,13 +517,73 @@ func (in *Ingestor) syncProduct(ctx context.Context, id string, rev uint64, uplo
 			rec.State, rec.Error = old.State, old.Error
 		}
 	}
+	if queueSpeech {
+		if err := in.publishSpeechJob(ctx, rec, speechKey); err != nil {
+			return err
+		}
+	}
 	if err := in.putRecord(ctx, id, rec, entry); err != nil {
 		return err
 	}
 	if err := in.publishJobs(ctx, rec, changed); err != nil {
 		return err
 	}
+	if err := in.clearStaleTranscript(ctx, id, trEntry, speechHash); err != nil {
+		return err
+	}
 	return in.clearStaleError(ctx, id, old, hashes)
+}
+
+// publishSpeechJob queues the transcription of the record's speech audio
+// (object key) for role extract:speech. Its Msg-Id names the product, the
+// audio's hash and the record's revision, so the jobs of one audio queued
+// twice for a record collapse (a job queued again for a later revision
+// finds the transcript stored and transcribes nothing).
+func (in *Ingestor) publishSpeechJob(ctx context.Context, rec topology.ProductRecord, key string) error {
+	job := topology.Job{ProductID: rec.Product.ID, Modality: topology.SpeechModality, Revision: rec.Revision,
+		ContentHash: rec.SpeechHash, Key: key, UploadedAt: rec.UploadedAt,
+		TraceID: fmt.Sprintf("%s-%d", rec.Product.ID, rec.Revision)}
+	data, err := json.Marshal(job)
+	if err != nil {
+		return fmt.Errorf("encode speech job: %w", err)
+	}
+	msgID := fmt.Sprintf("%s/%s/%s/%d", topology.SpeechModality, rec.Product.ID, rec.SpeechHash, rec.Revision)
+	if _, err := in.js.Publish(ctx, topology.JobSubject(topology.SpeechModality, topology.LaneLive), data, jetstream.WithMsgID(msgID)); err != nil {
+		return fmt.Errorf("publish speech job for %s: %w", rec.Product.ID, err)
+	}
+	return nil
+}
+
+// transcript reads the product's transcript, if any.
+func (in *Ingestor) transcript(ctx context.Context, id string) (jetstream.KeyValueEntry, *topology.Transcript, error) {
+	e, err := in.transcripts.Get(ctx, id)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("read transcript of %s: %w", id, err)
+	}
+	var tr topology.Transcript
+	if err := json.Unmarshal(e.Value(), &tr); err != nil {
+		// Unreadable: as good as none; the next transcript replaces it.
+		in.log.Warn("ingest: undecodable transcript ignored", "product", id, "err", err)
+		return e, nil, nil
+	}
+	return e, &tr, nil
+}
+
+// clearStaleTranscript deletes the product's transcript once the product
+// has no speech audio any more (e is the entry read by this sync, nil if
+// none).
+func (in *Ingestor) clearStaleTranscript(ctx context.Context, id string, e jetstream.KeyValueEntry, speechHash string) error {
+	if e == nil || speechHash != "" {
+		return nil
+	}
+	err := in.transcripts.Delete(ctx, id, jetstream.LastRevision(e.Revision()))
+	if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) && !errors.Is(err, jetstream.ErrKeyExists) {
+		return fmt.Errorf("delete transcript of %s: %w", id, err)
+	}
+	return nil
 }
 
 // publishJobs sends one job per changed modality for every target space.
@@ -490,7 +610,7 @@ func (in *Ingestor) publishJobs(ctx context.Context, rec topology.ProductRecord,
 				Revision: rec.Revision, ContentHash: rec.Hashes[m], Key: rec.Keys[m],
 				UploadedAt: rec.UploadedAt, TraceID: fmt.Sprintf("%s-%d", rec.Product.ID, rec.Revision)}
 			if m == "text" {
-				job.Text = ProductText(&rec.Product)
+				job.Text = ProductText(&rec.Product, rec.Transcript)
 			}
 			data, err := json.Marshal(job)
 			if err != nil {
@@ -548,6 +668,13 @@ func (in *Ingestor) targetSpaces(ctx context.Context) ([]spaces.Space, error) {
 func (in *Ingestor) deleteProduct(ctx context.Context, id string, rev uint64) error {
 	entry, old, err := in.record(ctx, id)
 	if err != nil {
+		return err
+	}
+	trEntry, _, err := in.transcript(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := in.clearStaleTranscript(ctx, id, trEntry, ""); err != nil {
 		return err
 	}
 	if old == nil {
@@ -736,8 +863,10 @@ func (in *Ingestor) Reconcile(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// ProductText is the text the text block encodes.
-func ProductText(p *storage.Product) string {
+// ProductText is the text the text block encodes: the product's title,
+// brand, category path and description, then the transcript of its speech
+// audio when it has one (tr may be nil).
+func ProductText(p *storage.Product, tr *topology.Transcript) string {
 	var b strings.Builder
 	b.WriteString(p.Title)
 	if p.Brand != "" {
@@ -749,11 +878,14 @@ func ProductText(p *storage.Product) string {
 	if p.Description != "" {
 		b.WriteString(". " + p.Description)
 	}
+	if tr != nil && tr.Error == "" && tr.Text != "" {
+		b.WriteString(". " + tr.Text)
+	}
 	return b.String()
 }
 
-func textHash(p *storage.Product) string {
-	s := sha256.Sum256([]byte(ProductText(p)))
+func textHash(p *storage.Product, tr *topology.Transcript) string {
+	s := sha256.Sum256([]byte(ProductText(p, tr)))
 	return hex.EncodeToString(s[:12])
 }
 

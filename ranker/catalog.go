@@ -163,7 +163,7 @@ func (c *catalog) apply(key string, removed bool, value []byte) {
 		}
 		return
 	}
-	it, p, err := decodeItem(key, value)
+	it, p, tr, err := decodeItem(key, value)
 	if err != nil {
 		c.rejected.Add(1)
 		c.log.Warn("catalogue: skipping product record", "key", key, "err", err)
@@ -177,7 +177,8 @@ func (c *catalog) apply(key string, removed bool, value []byte) {
 	s.m[key] = catEntry{it: it, cat: it.catKey, price: it.Price}
 	s.mu.Unlock()
 	if c.sink != nil {
-		c.sink.Put(lexical.Doc{ID: key, Title: p.Title, Description: p.Description, Brand: p.Brand, Category: p.Category, Attributes: p.Attributes})
+		c.sink.Put(lexical.Doc{ID: key, Title: p.Title, Description: p.Description, Brand: p.Brand, Category: p.Category,
+			Attributes: p.Attributes, Transcript: tr})
 	}
 }
 
@@ -206,16 +207,20 @@ func categoryKey(path []string) string {
 	return string(b)
 }
 
-// decodeItem decodes a product record into the item the catalogue keeps
-// and the product (for the lexical index).
-func decodeItem(key string, data []byte) (*Item, *storage.Product, error) {
+// decodeItem decodes a product record into the item the catalogue keeps,
+// and the product and its transcript's text (for the lexical index).
+func decodeItem(key string, data []byte) (*Item, *storage.Product, string, error) {
 	var rec topology.ProductRecord
 	if err := json.Unmarshal(data, &rec); err != nil {
-		return nil, nil, fmt.Errorf("decode product record %s: %w", key, err)
+		return nil, nil, "", fmt.Errorf("decode product record %s: %w", key, err)
 	}
 	p := &rec.Product
 	if p.ID != "" && p.ID != key {
-		return nil, nil, fmt.Errorf("decode product record %s: product id %q differs from its key", key, p.ID)
+		return nil, nil, "", fmt.Errorf("decode product record %s: product id %q differs from its key", key, p.ID)
+	}
+	var transcript string
+	if rec.Transcript != nil {
+		transcript = rec.Transcript.Text
 	}
 	return &Item{
 		ID:         key,
@@ -229,7 +234,7 @@ func decodeItem(key string, data []byte) (*Item, *storage.Product, error) {
 		State:      rec.State,
 		UploadedAt: rec.UploadedAt,
 		Revision:   rec.Revision,
-	}, p, nil
+	}, p, transcript, nil
 }
 
 // follow reads the products bucket's stream with an ordered consumer (the

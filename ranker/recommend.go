@@ -708,7 +708,7 @@ func (r *Ranker) result(scorer Scorer, c candidate, explain bool) *omnirankv1.Sc
 	if it, ok := r.catalog.get(c.id); ok {
 		sp.Title, sp.Category, sp.Price, sp.Currency = it.Title, it.Category, it.Price, it.Currency
 		for _, m := range it.Media {
-			sp.Media = append(sp.Media, &omnirankv1.MediaRef{Key: m.Key, Kind: m.Kind, ContentType: m.ContentType})
+			sp.Media = append(sp.Media, &omnirankv1.MediaRef{Key: m.Key, Kind: m.Kind, ContentType: m.ContentType, Speech: m.Speech})
 		}
 	}
 	if explain {

@@ -59,3 +59,19 @@ campaign_v2() {
   "$BIN" campaign start --addr "$GRPC" --space starter-v2
   "$BIN" campaign watch --addr "$GRPC"
 }
+
+# wait_speech_lm N: until the ranker has loaded a speech language model
+# built from N products (speech recognition on; logged by the server).
+wait_speech_lm() {
+  local n=$1 start version
+  start=$(date +%s)
+  while :; do
+    version=$(grep "speech language model published" "$LOG" | grep "products=$n " | tail -1 | sed -n 's/.*version=\([^ ]*\).*/\1/p')
+    if [ -n "$version" ] && grep "speech language model loaded" "$LOG" | grep -q "version=$version"; then
+      echo "   speech language model $version of $n products loaded"
+      return 0
+    fi
+    if [ $(( $(date +%s) - start )) -gt 300 ]; then echo "no speech language model of $n products (PocketSphinx installed? make deps)"; tail -20 "$LOG"; exit 1; fi
+    sleep 1
+  done
+}

@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/omnirank/omnirank/auth"
+	"github.com/omnirank/omnirank/extractors/transcribe"
 	"github.com/omnirank/omnirank/internal/tracing"
 	"github.com/omnirank/omnirank/ranker"
 	"github.com/omnirank/omnirank/topology"
@@ -26,9 +27,14 @@ const (
 	RoleAll     = "all"
 	RoleIngest  = "ingest"
 	RoleExtract = "extract" // every modality; "extract:text" etc. for one
-	RoleFusion  = "fusion"
-	RoleRanker  = "ranker"
-	RoleAPI     = "api" // CatalogService and AdminService without a ranker
+	// RoleSpeech transcribes product audio marked as speech (package
+	// transcribe). "extract" and "all" include it only where speech
+	// recognition is available (speech.Available); named alone, a process
+	// without it refuses to start.
+	RoleSpeech = RoleExtract + ":" + topology.SpeechModality
+	RoleFusion = "fusion"
+	RoleRanker = "ranker"
+	RoleAPI    = "api" // CatalogService and AdminService without a ranker
 	// RoleCampaign drives re-embedding campaigns (the state is in NATS:
 	// any number may run, and a restarted one continues).
 	RoleCampaign = "campaign"
@@ -96,6 +102,10 @@ type Config struct {
 	RankerQueueWait   time.Duration
 	// BatchSize is the extractors' largest batch.
 	BatchSize int
+	// SpeechTranscriber, when set, transcribes for role extract:speech
+	// instead of a PocketSphinx pool (another recogniser; tests), and the
+	// role runs whether or not PocketSphinx is available.
+	SpeechTranscriber transcribe.Transcriber
 	// CampaignWindow is the most backfill jobs a campaign lets wait in
 	// the queue (0: the controller's default).
 	CampaignWindow int
@@ -248,7 +258,7 @@ func DefaultConfig() Config {
 }
 
 var knownRoles = []string{RoleAll, RoleIngest, RoleExtract, RoleFusion, RoleRanker, RoleAPI, RoleCampaign, RoleStorage,
-	RoleExtract + ":text", RoleExtract + ":image", RoleExtract + ":audio"}
+	RoleExtract + ":text", RoleExtract + ":image", RoleExtract + ":audio", RoleSpeech}
 
 // ParseRoles splits a comma-separated role list and checks every name.
 func ParseRoles(s string) ([]string, error) {
@@ -280,9 +290,19 @@ func (c Config) extractModalities() []string {
 	}
 	var out []string
 	for _, r := range c.Roles {
-		if m, ok := strings.CutPrefix(r, RoleExtract+":"); ok {
+		if m, ok := strings.CutPrefix(r, RoleExtract+":"); ok && r != RoleSpeech {
 			out = append(out, m)
 		}
 	}
 	return out
+}
+
+// speechRole says whether this process runs extract:speech: named
+// (explicit: it must run), or within "extract" or "all" (where it runs
+// only if speech recognition is available).
+func (c Config) speechRole() (run, explicit bool) {
+	if slices.Contains(c.Roles, RoleSpeech) {
+		return true, true
+	}
+	return c.has(RoleExtract), false
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"time"
 
@@ -33,6 +34,8 @@ import (
 	"github.com/omnirank/omnirank/campaign"
 	"github.com/omnirank/omnirank/console"
 	"github.com/omnirank/omnirank/extractors"
+	"github.com/omnirank/omnirank/extractors/speech"
+	"github.com/omnirank/omnirank/extractors/transcribe"
 	"github.com/omnirank/omnirank/extractors/worker"
 	"github.com/omnirank/omnirank/fusion"
 	"github.com/omnirank/omnirank/httpapi"
@@ -75,6 +78,8 @@ type Server struct {
 	// voice is the process's speech recogniser pool, shared by the roles
 	// that transcribe (see speech.go); nil until one asks for it.
 	voice voicePool
+	// lmFollow starts the language model's follower once per process.
+	lmFollow sync.Once
 
 	grpcAddr, httpAddr string
 
@@ -194,6 +199,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
 	if err := s.startRoles(runCtx); err != nil {
+		cancel() // stops the roles started so far
 		return nil, err
 	}
 	return s, nil
@@ -201,6 +207,10 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 
 func (s *Server) startRoles(ctx context.Context) error {
 	cfg := s.cfg
+	// First: it may refuse to start (no recogniser) before any role runs.
+	if err := s.startSpeech(ctx); err != nil {
+		return err
+	}
 	if cfg.has(RoleIngest) {
 		in, err := ingest.New(ctx, s.js, s.store, ingest.WithLogger(s.log), ingest.WithMetrics(s.pipe), ingest.WithTracerProvider(s.tp))
 		if err != nil {
@@ -305,6 +315,55 @@ func (s *Server) startRoles(ctx context.Context) error {
 		}
 	}
 	return s.startHTTP()
+}
+
+// startSpeech starts role extract:speech where the configuration asks for
+// it: with Config.SpeechTranscriber, or the process's PocketSphinx pool
+// (shared with voice queries) when speech recognition is available and
+// on. Named alone (--roles=extract:speech) without it, the process refuses
+// to start; within "extract" or "all" the role is skipped with a warning.
+func (s *Server) startSpeech(ctx context.Context) error {
+	cfg := s.cfg
+	run, explicit := cfg.speechRole()
+	if !run {
+		return nil
+	}
+	tr := cfg.SpeechTranscriber
+	// Transcription takes at most half the recognisers, so that voice
+	// queries sharing the pool always find one free.
+	workers := max(1, cmpOr(cfg.Speech.Recognizers, runtime.GOMAXPROCS(0))/2)
+	if tr == nil {
+		err := speech.Available()
+		if err == nil && cfg.Speech.Off {
+			err = fmt.Errorf("%w: turned off (--speech=false)", speech.ErrUnavailable)
+		}
+		var pool *speech.Pool
+		if err == nil {
+			pool, err = s.voice.get(cfg.Speech, s.log, func() *speech.LanguageModel { return s.initialSpeechLM(ctx) })
+		}
+		switch {
+		case errors.Is(err, speech.ErrUnavailable) && !explicit:
+			s.log.Warn("role "+RoleSpeech+" skipped: speech recognition is unavailable; speech-marked audio is not transcribed", "err", err)
+			return nil
+		case errors.Is(err, speech.ErrUnavailable):
+			return fmt.Errorf("role %s: %w (it needs a cgo build with PocketSphinx: Debian libpocketsphinx-dev and pocketsphinx-en-us)", RoleSpeech, err)
+		case err != nil:
+			return fmt.Errorf("role %s: %w", RoleSpeech, err)
+		}
+		s.followSpeechLM(ctx, pool)
+		tr = pool
+	}
+	opts := []transcribe.Option{transcribe.WithWorkers(workers), transcribe.WithMaxBytes(ingest.MaxAudioBytes),
+		transcribe.WithLogger(s.log), transcribe.WithMetrics(s.pipe)}
+	if cfg.Speech.Timeout > 0 {
+		opts = append(opts, transcribe.WithTimeout(cfg.Speech.Timeout))
+	}
+	w, err := transcribe.New(ctx, s.js, s.store, tr, opts...)
+	if err != nil {
+		return err
+	}
+	s.goRole(RoleSpeech, w.Run, ctx)
+	return nil
 }
 
 func (s *Server) startAPI(ctx context.Context) error {

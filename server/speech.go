@@ -128,10 +128,18 @@ func (s *Server) voiceQueryOptions(ctx context.Context) ([]ranker.Option, error)
 	if err != nil {
 		return nil, err
 	}
-	s.goRole("speech-lm-follow", func(ctx context.Context) error {
-		return speechlm.Follow(ctx, s.js, s.store, pool.SetLanguageModel, s.log.With("component", "speech-lm"))
-	}, ctx)
+	s.followSpeechLM(ctx, pool)
 	return []ranker.Option{ranker.WithSpeech(pool, mode)}, nil
+}
+
+// followSpeechLM keeps the pool on the catalogue's newest language model;
+// the ranker and extract:speech share the pool, so it runs once.
+func (s *Server) followSpeechLM(ctx context.Context, pool *speech.Pool) {
+	s.lmFollow.Do(func() {
+		s.goRole("speech-lm-follow", func(ctx context.Context) error {
+			return speechlm.Follow(ctx, s.js, s.store, pool.SetLanguageModel, s.log.With("component", "speech-lm"))
+		}, ctx)
+	})
 }
 
 // initialSpeechLM is the language model a new recogniser pool starts

@@ -152,3 +152,33 @@ func ParseEvents(data []byte) ([]ObjectEvent, error) {
 	}
 	return out, nil
 }
+
+// TriggerConfigurationID marks the event records omnirank writes itself
+// (TriggerEvent), as versitygw's configuration ids mark its own.
+const TriggerConfigurationID = "omnirank-trigger"
+
+// TriggerEvent builds an S3 event notification, in the format ParseEvents
+// reads, saying that key in bucket changed at the given time. Roles other
+// than the object store publish it on topology.S3EventsSubject to make
+// ingest sync a product again when something it reads besides the bucket
+// changed (a transcript arriving in KV transcripts): events are triggers,
+// not data, so ingest re-reads the bucket and the trigger cannot put
+// anything into the catalogue that the bucket and KV do not hold. The
+// record has no size or ETag (nothing was written); at is the event time,
+// which ingest takes as the upload time of the change (zero: none, and
+// ingest takes the message's time).
+func TriggerEvent(bucket, key string, at time.Time) ([]byte, error) {
+	var r eventRecord
+	r.EventName = "s3:ObjectCreated:Trigger"
+	if !at.IsZero() {
+		r.EventTime = at.UTC().Format(time.RFC3339Nano)
+	}
+	r.S3.ConfigurationID = TriggerConfigurationID
+	r.S3.Bucket.Name = bucket
+	r.S3.Object.Key = url.QueryEscape(key) // AWS-style: ParseEvents unescapes
+	data, err := json.Marshal(eventMessage{Records: []eventRecord{r}})
+	if err != nil {
+		return nil, fmt.Errorf("encode trigger event: %w", err)
+	}
+	return data, nil
+}

@@ -141,3 +141,38 @@ func TestEventKindString(t *testing.T) {
 		}
 	}
 }
+
+// TestTriggerEventRoundTrip: what TriggerEvent writes, ParseEvents reads
+// back as one Created event of that bucket, key and time, keys with
+// characters that need escaping included.
+func TestTriggerEventRoundTrip(t *testing.T) {
+	at := mustTime("2026-12-05T10:11:12.345Z")
+	tests := []struct {
+		name string
+		key  string
+		at   time.Time
+	}{
+		{"product.json", "products/shoe-red/product.json", at},
+		{"escaped characters", "products/a+b c%/product.json", at},
+		{"no time", "products/x/product.json", time.Time{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			data, err := storage.TriggerEvent("omnirank", tc.key, tc.at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			evs, err := storage.ParseEvents(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(evs) != 1 {
+				t.Fatalf("got %d events, want 1: %s", len(evs), data)
+			}
+			ev := evs[0]
+			if ev.Bucket != "omnirank" || ev.Key != tc.key || ev.Kind != storage.Created || !ev.Time.Equal(tc.at) {
+				t.Fatalf("got %+v, want bucket omnirank, key %q, created at %v", ev, tc.key, tc.at)
+			}
+		})
+	}
+}

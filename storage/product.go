@@ -278,6 +278,9 @@ func (p *Product) Validate() error {
 		default:
 			add("media[%d] kind %q is not image or audio", i, truncate(m.Kind, 20))
 		}
+		if m.Speech && m.Kind == MediaImage {
+			add("media[%d] is an image marked as speech (only audio can be)", i)
+		}
 		if len(m.ContentType) > MaxContentTypeBytes {
 			add("media[%d] content_type is %d bytes, limit %d", i, len(m.ContentType), MaxContentTypeBytes)
 		}

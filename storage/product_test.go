@@ -116,6 +116,7 @@ func TestValidateProblems(t *testing.T) {
 		{"long attribute value", withProduct(func(p *storage.Product) { p.Attributes = map[string]string{"k": strings.Repeat("v", 1001)} }), []string{`attribute "k" is 1001 characters, limit 1000`}},
 		{"media kind video", withProduct(func(p *storage.Product) { p.Media[1].Kind = "video" }), []string{`media[1] kind "video" is not image or audio`}},
 		{"media kind missing", withProduct(func(p *storage.Product) { p.Media[0].Kind = "" }), []string{"media[0] is missing its kind"}},
+		{"image marked as speech", withProduct(func(p *storage.Product) { p.Media[0].Kind, p.Media[0].Speech = "image", true }), []string{"media[0] is an image marked as speech"}},
 		{"media key empty", withProduct(func(p *storage.Product) { p.Media[0].Key = "" }), []string{`media[0] key "" is empty`}},
 		{"media key absolute", withProduct(func(p *storage.Product) { p.Media[0].Key = "/etc/passwd" }), []string{"is absolute"}},
 		{"media key dotdot", withProduct(func(p *storage.Product) { p.Media[0].Key = "../p2/front.jpg" }), []string{`contains ".."`}},

@@ -142,6 +142,38 @@ type ProductRecord struct {
 	Error      string            `json:"error,omitempty"`
 	UploadedAt time.Time         `json:"uploaded_at"`
 	UpdatedAt  time.Time         `json:"updated_at"`
+	// SpeechHash is the content hash (ETag-size, like Hashes) of the
+	// product's first audio medium marked as speech; empty without one.
+	// It is not a block of any space: its transcript joins the text
+	// (issue 16).
+	SpeechHash string `json:"speech_hash,omitempty"`
+	// Transcript is what the recogniser heard in that audio, once
+	// transcribed (nil before, and when it could not be); its text is part
+	// of the text block's input (ingest.ProductText) and of the lexical
+	// index.
+	Transcript *Transcript `json:"transcript,omitempty"`
+}
+
+// Transcript is the value kept in the transcripts KV bucket under a
+// product id (and, without Error, copied into its ProductRecord): what the
+// speech recogniser heard in the product's speech-marked audio.
+type Transcript struct {
+	// AudioHash is the content hash of the audio transcribed
+	// (ProductRecord.SpeechHash when it was queued): a transcript of other
+	// audio is ignored.
+	AudioHash string `json:"audio_hash"`
+	// Text: the recognised words, lower case, joined by spaces.
+	Text       string  `json:"text"`
+	Confidence float64 `json:"confidence"`
+	// Model is the recogniser, LanguageModel the version of the language
+	// model it used.
+	Model         string `json:"model,omitempty"`
+	LanguageModel string `json:"language_model,omitempty"`
+	// Error, when set, says why this audio could not be transcribed
+	// (undecodable, too long, timed out): ingest does not queue it again
+	// until the audio changes.
+	Error string    `json:"error,omitempty"`
+	Time  time.Time `json:"time"`
 }
 
 // IngestError is an operator-visible failure, kept in the errors bucket

@@ -20,7 +20,12 @@
 // errors an operator can list), campaigns (the re-embedding campaign's
 // state, see Campaign), forgotten (users erased by `omnirank users forget`,
 // keyed by user token, see Forgotten), ranker-models (learned ranker
-// models, newest under RankerModelKey).
+// models, newest under RankerModelKey), transcripts (what the speech
+// recogniser heard in a product's speech-marked audio, see Transcript),
+// speech (the catalogue language model's version).
+//
+// jobs.speech.live carries speech-to-text jobs (role extract:speech); speech
+// is not a block of any space, its transcript joins the product's text.
 package topology
 
 import (
@@ -181,6 +186,10 @@ var retiredConsumers = []struct{ stream, name string }{
 	{StreamFeedback, "ranker-feedback"},
 }
 
+// SpeechConsumer is the durable consumer of the speech-to-text jobs
+// (jobs.speech.live; ExtractConsumer's name for that modality and lane).
+var SpeechConsumer = ExtractConsumer(SpeechModality, LaneLive)
+
 // ExtractConsumer is the durable consumer of one modality and lane.
 func ExtractConsumer(modality string, lane Lane) string {
 	return "extract-" + modality + "-" + string(lane)
@@ -258,6 +267,12 @@ func Consumers(o Options, modalities []string) map[string]jetstream.ConsumerConf
 		StreamS3Events + "/" + ConsumerIngest: base(ConsumerIngest, S3EventsSubject),
 		StreamFeatures + "/" + ConsumerFusion: base(ConsumerFusion, "features.>"),
 	}
+	// Speech-to-text jobs (role extract:speech) have a live lane only:
+	// ingest queues them, campaigns never do. Its filter, jobs.speech.live,
+	// overlaps no modality's (the JOBS work queue allows one consumer per
+	// subject).
+	sc := base(SpeechConsumer, JobSubject(SpeechModality, LaneLive))
+	cs[StreamJobs+"/"+sc.Durable] = sc
 	for _, m := range modalities {
 		for _, l := range []Lane{LaneLive, LaneBackfill} {
 			c := base(ExtractConsumer(m, l), JobSubject(m, l))

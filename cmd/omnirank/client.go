@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/protobuf/encoding/protojson"
+
 	"github.com/omnirank/omnirank/api"
 	pb "github.com/omnirank/omnirank/proto/omnirank/v1"
 	"github.com/omnirank/omnirank/ranker"
@@ -402,4 +404,90 @@ func statesLine(states map[string]int64) string {
 		parts = append(parts, fmt.Sprintf("%s %d", s, states[s]))
 	}
 	return strings.Join(parts, " · ")
+}
+
+// cmdGet prints one product as CatalogService.Get returns it: the product,
+// its ingest state and error, and the transcript of its speech audio.
+func cmdGet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("get", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	client := addClientFlags(fs)
+	asJSON := fs.Bool("json", false, "print the response as JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return fmt.Errorf("get: want one product id, got %d arguments", fs.NArg())
+	}
+	conn, err := client.dial()
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	resp, err := pb.NewCatalogServiceClient(conn).Get(ctx, &pb.GetRequest{Id: fs.Arg(0)})
+	if err != nil {
+		return fmt.Errorf("get %s: %w", fs.Arg(0), err)
+	}
+	if *asJSON {
+		data, err := protojson.MarshalOptions{Multiline: true, UseProtoNames: true}.Marshal(resp)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintln(stdout, string(data))
+		return err
+	}
+	printProduct(stdout, resp)
+	return nil
+}
+
+// printProduct writes a GetResponse for people, one field a line.
+func printProduct(w io.Writer, resp *pb.GetResponse) {
+	p := resp.GetProduct()
+	line := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(w, "%-12s %s\n", k+":", v)
+		}
+	}
+	line("id", p.GetId())
+	line("title", p.GetTitle())
+	state := resp.GetState()
+	if resp.GetError() != "" {
+		state += " — " + resp.GetError()
+	}
+	line("state", state)
+	line("brand", p.GetBrand())
+	line("category", strings.Join(p.GetCategory(), " > "))
+	if p.GetPrice() != 0 {
+		line("price", fmt.Sprintf("%.2f %s", p.GetPrice(), p.GetCurrency()))
+	}
+	keys := make([]string, 0, len(p.GetAttributes()))
+	for k := range p.GetAttributes() {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		line(k, p.GetAttributes()[k])
+	}
+	line("description", p.GetDescription())
+	for _, m := range p.GetMedia() {
+		kind := m.GetKind()
+		if m.GetSpeech() {
+			kind += ", speech"
+		}
+		line("media", fmt.Sprintf("%s (%s)", m.GetKey(), kind))
+	}
+	if t := resp.GetTranscript(); t != nil {
+		text := t.GetText()
+		if text == "" {
+			text = "(no words recognised)"
+		}
+		line("transcript", fmt.Sprintf("%s  [confidence %.2f, %s%s]", text, t.GetConfidence(), t.GetModel(), lmSuffix(t.GetLanguageModel())))
+	}
+}
+
+func lmSuffix(lm string) string {
+	if lm == "" {
+		return ""
+	}
+	return ", language model " + lm
 }

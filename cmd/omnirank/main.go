@@ -19,6 +19,7 @@ Usage:
   omnirank ingest  [--addr=...] PATH            folder of products or a .jsonl file
   omnirank query   [--addr=...] [--text T] [--image F] [--audio F] [--like ID]... [--user U] [-k N] [--json]
   omnirank status  [--addr=...]                 pipeline health and rejected products
+  omnirank get     [--addr=...] [--json] ID      one product: its record, state and transcript
   omnirank eval    --queries FILE [--space NAME] [-k 10] [--json]   Recall/NDCG/MRR@k on labelled queries
   omnirank dlq     list | replay (--all | SEQ...) dead letters, with reasons
   omnirank reconcile                             re-list the bucket and repair missed events
@@ -63,6 +64,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdQuery(ctx, rest, stdout, stderr)
 	case "status":
 		return cmdStatus(ctx, rest, stdout, stderr)
+	case "get":
+		return cmdGet(ctx, rest, stdout, stderr)
 	case "eval":
 		return cmdEval(ctx, rest, stdout, stderr)
 	case "dlq":

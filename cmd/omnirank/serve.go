@@ -20,7 +20,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	cfg := server.DefaultConfig()
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	roles := fs.String("roles", "all", "comma-separated roles: all, ingest, extract, extract:text|image|audio, fusion, ranker, api, campaign, storage (only the embedded S3 gateway, on --s3-listen)")
+	roles := fs.String("roles", "all", "comma-separated roles: all, ingest, extract, extract:text|image|audio|speech, fusion, ranker, api, campaign, storage (only the embedded S3 gateway, on --s3-listen); extract and all include extract:speech where PocketSphinx is available")
 	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "folder for the embedded NATS store, the embedded bucket and credentials")
 	fs.StringVar(&cfg.GRPCAddr, "grpc-addr", cfg.GRPCAddr, "gRPC listen address")
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", cfg.HTTPAddr, "HTTP listen address for /metrics, /healthz and, with the API roles, the console at / and the JSON/HTTP API (empty: off)")

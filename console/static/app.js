@@ -307,6 +307,12 @@ async function showProduct(id) {
   row("price", money(p.price, p.currency));
   for (const [k, v] of Object.entries(p.attributes || {})) row(k, v);
   row("description", p.description);
+  // What the speech recogniser heard in the product's voice-over (audio
+  // marked as speech): searchable like the description.
+  const t = g.transcript;
+  if (t) row("transcript", (t.text || "(no words recognised)") + " — confidence " + Number(t.confidence || 0).toFixed(2) +
+    (t.languageModel ? ", language model " + t.languageModel : ""));
+  else if ((p.media || []).some((m) => m.speech)) row("transcript", "(none)");
   box.replaceChildren(el("h1", {}, p.title), el("div", { class: "product" }, box2, dl));
   try {
     const sim = await api("POST", "/v1/recommend", { positive_ids: [p.id], k: 8, explain: true });

@@ -55,7 +55,9 @@ const (
 // generatorVersion is part of the stamp: bump it when the output changes
 // for the same options in a way the tables below do not show (the stamp
 // also hashes every mapping and wording table, so editing one rebuilds).
-const generatorVersion = "samplecatalog/5" // 2: queries/eval.jsonl; 3: queries/synonyms.jsonl and titles.jsonl; 5: queries/spoken.jsonl
+// 2: queries/eval.jsonl; 3: queries/synonyms.jsonl and titles.jsonl;
+// 5: queries/spoken.jsonl; 6: voice-overs marked as speech.
+const generatorVersion = "samplecatalog/6"
 
 // tablesDigest hashes the tables the products are made from. fmt prints
 // maps with sorted keys, so the digest is stable.
@@ -431,7 +433,8 @@ func (b *Builder) writeProduct(ctx context.Context, t tools, src Source, root st
 		if err := speak(ctx, t, VoiceText(p), ProductVoice, ProductSpeed, filepath.Join(dir, VoiceFile)); err != nil {
 			return storage.Product{}, fmt.Errorf("product %s: %w", id, err)
 		}
-		p.Media = append(p.Media, storage.Media{Key: VoiceFile, Kind: "audio", ContentType: "audio/wav"})
+		// Spoken words: transcribed at ingest (role extract:speech).
+		p.Media = append(p.Media, storage.Media{Key: VoiceFile, Kind: "audio", ContentType: "audio/wav", Speech: true})
 	}
 	if err := writeJSON(filepath.Join(dir, storage.ProductFile), p); err != nil {
 		return storage.Product{}, err

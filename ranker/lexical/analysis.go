@@ -94,6 +94,7 @@ func (x *Index) analyseDoc(d *Doc) *docTerms {
 	for _, v := range d.Attributes {
 		add(FieldAttributes, v)
 	}
+	add(FieldTranscript, d.Transcript)
 	return dt
 }
 

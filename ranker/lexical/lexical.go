@@ -1,6 +1,7 @@
 // Package lexical owns the ranker's lexical (keyword) index: an in-memory
 // inverted index scoring BM25 over a product's title, description, brand,
-// category path and attribute values, with per-field weights and English
+// category path, attribute values and the transcript of its spoken audio
+// (a voice-over), with per-field weights and English
 // analysis (bleve's "en" analyser: Unicode words, possessives, lower-case,
 // stop words, Porter stemming).
 //
@@ -8,8 +9,8 @@
 // weighted field; a word of MinFuzzyLen letters or more also matches
 // dictionary terms one edit away (spelling tolerance: insertion, deletion,
 // substitution or adjacent transposition), weighted FuzzyWeight below an
-// exact match; two adjacent query words also match as a phrase in the title
-// and description (PhraseBoost): those fields index every adjacent word
+// exact match; two adjacent query words also match as a phrase in the title,
+// description and transcript (PhraseBoost): those fields index every adjacent word
 // pair as a term, so "running shoe" ranks products saying "running shoe"
 // above ones saying "shoe ... for running". An optional QueryExpander adds
 // weighted terms (synonyms, say) to a query.
@@ -68,11 +69,12 @@ const (
 	FieldBrand
 	FieldCategory
 	FieldAttributes
+	FieldTranscript
 	numFields
 )
 
 // phraseFields keep adjacent word pairs for phrase matching.
-var phraseFields = [numFields]bool{FieldTitle: true, FieldDescription: true}
+var phraseFields = [numFields]bool{FieldTitle: true, FieldDescription: true, FieldTranscript: true}
 
 // ErrClosed is returned by Search and Flush after Close.
 var ErrClosed = errors.New("lexical: index closed")
@@ -87,22 +89,26 @@ type Doc struct {
 	Category []string
 	// Attributes: the values are indexed (the keys are not).
 	Attributes map[string]string
+	// Transcript is what the speech recogniser heard in the product's
+	// speech-marked audio (empty without one).
+	Transcript string
 }
 
 // FieldWeights are the per-field boosts; a field weighted 0 is not
 // searched.
 type FieldWeights struct {
-	Title, Description, Brand, Category, Attributes float64
+	Title, Description, Brand, Category, Attributes, Transcript float64
 }
 
 func (w FieldWeights) array() [numFields]float64 {
-	return [numFields]float64{w.Title, w.Description, w.Brand, w.Category, w.Attributes}
+	return [numFields]float64{w.Title, w.Description, w.Brand, w.Category, w.Attributes, w.Transcript}
 }
 
 // DefaultFieldWeights: the title counts most, then the brand, the category
-// path, attribute values and the description.
+// path, attribute values, the description and the transcript (a spoken
+// description, weighted like the written one).
 func DefaultFieldWeights() FieldWeights {
-	return FieldWeights{Title: 3, Description: 1, Brand: 2, Category: 1.5, Attributes: 1}
+	return FieldWeights{Title: 3, Description: 1, Brand: 2, Category: 1.5, Attributes: 1, Transcript: 1}
 }
 
 // WeightedTerm is one term (or multi-word phrase) a QueryExpander adds to a

@@ -150,6 +150,34 @@ func TestFieldWeights(t *testing.T) {
 	}
 }
 
+// TestTranscriptField: the transcript of a voice-over is searched as its
+// own field (stemmed, phrases), weighted like the description by default
+// and not at all when its weight is 0.
+func TestTranscriptField(t *testing.T) {
+	docs := []Doc{
+		{ID: "spoken", Title: "Walnut desk organiser", Transcript: "handcrafted from reclaimed zebrawood"},
+		{ID: "written", Title: "Oak letter tray", Description: "handcrafted from reclaimed zebrawood"},
+		{ID: "other", Title: "Steel kettle"},
+	}
+	x := newIndex(t, DefaultConfig(), docs...)
+	for _, q := range []string{"zebrawood", "reclaimed zebrawood", "handcraft"} {
+		hits := search(t, x, q, 10)
+		if got := ids(hits); len(got) != 2 || !slices.Contains(got, "spoken") || !slices.Contains(got, "written") {
+			t.Fatalf("%q: %v, want spoken and written", q, got)
+		}
+		// Same words, same weight (1), same field statistics: equal scores.
+		if math.Abs(hits[0].Score-hits[1].Score) > 1e-9 {
+			t.Errorf("%q: transcript and description score %v and %v, want equal", q, hits[0].Score, hits[1].Score)
+		}
+	}
+	c := DefaultConfig()
+	c.Weights.Transcript = 0
+	y := newIndex(t, c, docs...)
+	if got := ids(search(t, y, "zebrawood", 10)); !slices.Equal(got, []string{"written"}) {
+		t.Errorf("transcript weight 0: %v, want [written]", got)
+	}
+}
+
 func TestAnalysis(t *testing.T) {
 	x := newIndex(t, DefaultConfig(),
 		Doc{ID: "p1", Title: "Running Shoes", Brand: "Zephyr", Category: []string{"Footwear", "Trainers"}, Attributes: map[string]string{"colour": "crimson"}},
