@@ -320,7 +320,7 @@ func workDir(t *testing.T) string {
 func (c *cluster) add(name, roles string, extra ...string) {
 	data := filepath.Join(c.dir, name)
 	args := []string{"serve", "--roles", roles, "--data-dir", data, "--nats-url", c.natsURL, "--nats-replicas", "3",
-		"--http-addr=", "--grpc-addr", "127.0.0.1:0", "--device", "cpu", "--wordnet=", "--log-level", "info",
+		"--http-addr=", "--grpc-addr", "127.0.0.1:0", "--device", "cpu", "--wordnet=", "--speech=false", "--log-level", "info",
 		"--ack-wait", "10s", "--fusion-wait", "1s"}
 	c.procs[name] = &proc{name: name, bin: c.bins.omnirank, args: append(args, extra...),
 		ready: `msg="omnirank serving"`, logPath: filepath.Join(c.dir, name+".log")}
