@@ -46,3 +46,18 @@ echo "|---|---|---|---|"
 row sound
 row speech
 row both
+
+# Per voice, the clip used as speech: word error rate and R@10 (clean and
+# noisy clips together).
+echo
+echo "| voice (speech) | queries | R@10 | MRR@10 | WER |"
+echo "|---|---|---|---|---|"
+"$BIN" eval --addr "$GRPC" --queries "$SPOKEN" -k 10 --audio-mode speech --json --per-query |
+  python3 -c 'import json,sys,collections
+voices=["en-gb 140 wpm","en-gb-scotland 170 wpm","en-us+f3 130 wpm"]
+g=collections.defaultdict(lambda: [0,0.0,0.0,0,0])
+for q in json.load(sys.stdin)["per_query"]:
+    v=int(q["id"].replace("-noise","").rsplit("-v",1)[1])-1
+    s=g[voices[v]]; s[0]+=1; s[1]+=q.get("recall_at_k",0); s[2]+=q.get("mrr_at_k",0); s[3]+=q.get("word_errors",0); s[4]+=q.get("said_words",0)
+for v in voices:
+    n,r,m,e,w=g[v]; print("| %s | %d | %.3f | %.3f | %.3f |" % (v,n,r/n,m/n,e/max(w,1)))'
