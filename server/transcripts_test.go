@@ -288,7 +288,7 @@ func TestTranscriptsJoinProductText(t *testing.T) {
 // recognises only catalogue words, so the words are another product's
 // title; the voice-over is uploaded once the model knows them.
 func TestSpokenWordsFindProduct(t *testing.T) {
-	speechtest.NeedRecognizer(t)
+	speechtest.NeedRecognizer(t, speech.Available)
 	spoken := []string{"leather", "carrying", "case"}
 	audio := speechtest.Say(t, "Comes with a leather carrying case.", "en-us", 150)
 	cfg := testConfig(t.TempDir())

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/omnirank/omnirank/extractors/speech"
 	"github.com/omnirank/omnirank/internal/speechtest"
 	pb "github.com/omnirank/omnirank/proto/omnirank/v1"
 )
@@ -20,7 +21,7 @@ import (
 // transcribed, silence gives an empty transcript and no results, and bad
 // clips get InvalidArgument within bounded time.
 func TestVoiceQueries(t *testing.T) {
-	speechtest.NeedRecognizer(t)
+	speechtest.NeedRecognizer(t, speech.Available)
 	cfg := testConfig(t.TempDir())
 	cfg.Speech.Off = false
 	e := startWith(t, cfg)

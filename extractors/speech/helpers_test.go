@@ -1,16 +1,10 @@
 package speech
 
 import (
-	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/omnirank/omnirank/extractors/preprocess"
+	"github.com/omnirank/omnirank/internal/speechtest"
 )
 
 // titles is a small catalogue for the recognition tests.
@@ -29,23 +23,7 @@ var titles = []string{
 // the WAV bytes; it skips the test when espeak-ng is missing.
 func speak(t testing.TB, text, voice string, speed int) []byte {
 	t.Helper()
-	espeak, err := exec.LookPath("espeak-ng")
-	if err != nil {
-		t.Skip("espeak-ng not installed (apt-get install espeak-ng): no speech to recognise")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	out := filepath.Join(t.TempDir(), "say.wav")
-	cmd := exec.CommandContext(ctx, espeak, "-v", voice, "-s", strconv.Itoa(speed), "-w", out, "--stdin")
-	cmd.Stdin = strings.NewReader(text)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("espeak-ng %q: %v: %s", text, err, b)
-	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return speechtest.Say(t, text, voice, speed)
 }
 
 // pcm16k decodes WAV bytes to 16 kHz mono with the project's decoder.

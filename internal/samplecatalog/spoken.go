@@ -2,7 +2,6 @@ package samplecatalog
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -113,28 +112,5 @@ func addNoise(src, dst string, snrDB float64, seed uint64) error {
 	for i := range s {
 		s[i] += float32(rng.NormFloat64() * sigma)
 	}
-	return os.WriteFile(dst, wav16(s, SampleRate), 0o644)
-}
-
-// wav16 encodes samples as a mono 16-bit PCM WAV file.
-func wav16(samples []float32, rate int) []byte {
-	n := len(samples) * 2
-	b := make([]byte, 44+n)
-	copy(b, "RIFF")
-	binary.LittleEndian.PutUint32(b[4:], uint32(36+n))
-	copy(b[8:], "WAVEfmt ")
-	binary.LittleEndian.PutUint32(b[16:], 16)
-	binary.LittleEndian.PutUint16(b[20:], 1) // PCM
-	binary.LittleEndian.PutUint16(b[22:], 1) // mono
-	binary.LittleEndian.PutUint32(b[24:], uint32(rate))
-	binary.LittleEndian.PutUint32(b[28:], uint32(rate*2))
-	binary.LittleEndian.PutUint16(b[32:], 2)
-	binary.LittleEndian.PutUint16(b[34:], 16)
-	copy(b[36:], "data")
-	binary.LittleEndian.PutUint32(b[40:], uint32(n))
-	for i, x := range samples {
-		v := math.Round(float64(x) * 32767)
-		binary.LittleEndian.PutUint16(b[44+2*i:], uint16(int16(max(-32768, min(32767, v)))))
-	}
-	return b
+	return os.WriteFile(dst, preprocess.EncodeWAV(s, SampleRate), 0o644)
 }

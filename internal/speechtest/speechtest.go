@@ -14,16 +14,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/omnirank/omnirank/extractors/speech"
+	"github.com/omnirank/omnirank/extractors/preprocess"
 )
 
 // Espeak is the espeak-ng binary the clips are made with.
 const Espeak = "/usr/bin/espeak-ng"
 
-// NeedRecognizer skips t unless speech recognition is available.
-func NeedRecognizer(t testing.TB) {
+// NeedRecognizer skips t unless available (speech.Available) says speech
+// recognition is there. It takes the function so that this package does
+// not import extractors/speech, whose own tests use it.
+func NeedRecognizer(t testing.TB, available func() error) {
 	t.Helper()
-	if err := speech.Available(); err != nil {
+	if err := available(); err != nil {
 		t.Skipf("speech recognition unavailable: %v (install libpocketsphinx-dev and pocketsphinx-en-us: make deps)", err)
 	}
 }
@@ -52,35 +54,15 @@ func Say(t testing.TB, text, voice string, wpm int) []byte {
 }
 
 // Silence returns seconds of digital silence as a 16 kHz mono 16-bit WAV.
-func Silence(seconds float64) []byte { return WAV(make([]int16, int(seconds*16000)), 16000) }
-
-// WAV encodes mono 16-bit samples as a WAV file.
-func WAV(samples []int16, rate int) []byte {
-	n := len(samples) * 2
-	b := make([]byte, 44+n)
-	copy(b, "RIFF")
-	binary.LittleEndian.PutUint32(b[4:], uint32(36+n))
-	copy(b[8:], "WAVEfmt ")
-	binary.LittleEndian.PutUint32(b[16:], 16)
-	binary.LittleEndian.PutUint16(b[20:], 1)
-	binary.LittleEndian.PutUint16(b[22:], 1)
-	binary.LittleEndian.PutUint32(b[24:], uint32(rate))
-	binary.LittleEndian.PutUint32(b[28:], uint32(rate*2))
-	binary.LittleEndian.PutUint16(b[32:], 2)
-	binary.LittleEndian.PutUint16(b[34:], 16)
-	copy(b[36:], "data")
-	binary.LittleEndian.PutUint32(b[40:], uint32(n))
-	for i, x := range samples {
-		binary.LittleEndian.PutUint16(b[44+2*i:], uint16(x))
-	}
-	return b
+func Silence(seconds float64) []byte {
+	return preprocess.EncodeWAV(make([]float32, int(seconds*16000)), 16000)
 }
 
 // LongWAVHeader returns the header of a 16 kHz mono 16-bit WAV file that
 // declares seconds of audio, followed by one second of it: a clip whose
 // header says it is too long.
 func LongWAVHeader(seconds float64) []byte {
-	b := WAV(make([]int16, 16000), 16000)
+	b := Silence(1)
 	n := uint32(seconds * 16000 * 2)
 	binary.LittleEndian.PutUint32(b[4:], 36+n)
 	binary.LittleEndian.PutUint32(b[40:], n)
