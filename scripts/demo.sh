@@ -56,7 +56,7 @@ done
 SPOKEN_CLIP=$(find "$SAMPLE/queries/spoken" -name '*-v2.wav' 2>/dev/null | sort | head -1)
 if [ -n "$SPEECH" ] && [ -n "$SPOKEN_CLIP" ]; then
   echo
-  echo "== spoken query: $(grep -F "\"$(basename "$SPOKEN_CLIP" .wav)\"" "$SAMPLE/queries/spoken.jsonl" | sed -n 's/.*"said":"\([^"]*\)".*/"\1"/p') said by espeak-ng en-gb-scotland ($SPOKEN_CLIP)"
+  echo "== spoken query: $(grep -F "\"spoken-$(basename "$SPOKEN_CLIP" .wav)\"" "$SAMPLE/queries/spoken.jsonl" | sed -n 's/.*"said":"\([^"]*\)".*/"\1"/p') said by espeak-ng en-gb-scotland ($SPOKEN_CLIP)"
   "$BIN" query --addr "$GRPC" --audio "$SPOKEN_CLIP" --audio-mode speech -k 3
 fi
 echo
