@@ -3,7 +3,6 @@ package learn
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 
@@ -41,47 +40,24 @@ func Publish(ctx context.Context, js jetstream.JetStream, m *Model) (uint64, err
 // does not decode is logged and skipped: the scorer in use stays. set is
 // meant to be ranker.Ranker.SetScorer, which swaps atomically.
 func Follow(ctx context.Context, js jetstream.JetStream, set func(ranker.Scorer), log *slog.Logger) error {
-	kv, err := js.KeyValue(ctx, topology.BucketRankerModels)
-	if err != nil {
-		return fmt.Errorf("follow ranker models: open bucket %s: %w", topology.BucketRankerModels, err)
-	}
-	w, err := kv.Watch(ctx, topology.RankerModelKey)
-	if err != nil {
-		return fmt.Errorf("follow ranker models: watch: %w", err)
-	}
-	defer func() { _ = w.Stop() }()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case e, ok := <-w.Updates():
-			if !ok {
-				if ctx.Err() != nil {
-					return nil
-				}
-				return errors.New("follow ranker models: watch ended")
-			}
-			if e == nil {
-				continue // the initial value (if any) was delivered
-			}
-			if e.Operation() != jetstream.KeyValuePut {
-				log.Info("ranker model deleted; back to the configured scorer", "revision", e.Revision())
-				set(nil)
-				continue
-			}
-			m, err := Decode(e.Value())
-			if err == nil {
-				var s *Scorer
-				if s, err = m.Scorer(); err == nil {
-					set(s)
-					log.Info("ranker model loaded", "revision", e.Revision(), "features", len(m.Features),
-						"heldout_log_loss", m.Report.HeldoutLoss, "ndcg_learned", m.Report.NDCGLearned, "ndcg_hand", m.Report.NDCGHand)
-					continue
-				}
-			}
-			log.Error("ranker model rejected; keeping the scorer in use", "revision", e.Revision(), "err", err)
+	return topology.FollowKey(ctx, js, topology.BucketRankerModels, topology.RankerModelKey, func(e jetstream.KeyValueEntry) {
+		if e.Operation() != jetstream.KeyValuePut {
+			log.Info("ranker model deleted; back to the configured scorer", "revision", e.Revision())
+			set(nil)
+			return
 		}
-	}
+		m, err := Decode(e.Value())
+		if err == nil {
+			var s *Scorer
+			if s, err = m.Scorer(); err == nil {
+				set(s)
+				log.Info("ranker model loaded", "revision", e.Revision(), "features", len(m.Features),
+					"heldout_log_loss", m.Report.HeldoutLoss, "ndcg_learned", m.Report.NDCGLearned, "ndcg_hand", m.Report.NDCGHand)
+				return
+			}
+		}
+		log.Error("ranker model rejected; keeping the scorer in use", "revision", e.Revision(), "err", err)
+	})
 }
 
 // Revision returns the published model of the given revision of the

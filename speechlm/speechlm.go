@@ -335,42 +335,20 @@ func Current(ctx context.Context, js jetstream.JetStream, store storage.ObjectSt
 // logged and skipped; the one in use stays. set is meant to be
 // speech.Pool.SetLanguageModel.
 func Follow(ctx context.Context, js jetstream.JetStream, store storage.ObjectStore, set func(*speech.LanguageModel) error, log *slog.Logger) error {
-	kv, err := js.KeyValue(ctx, topology.BucketSpeech)
-	if err != nil {
-		return fmt.Errorf("speechlm: open bucket %s: %w", topology.BucketSpeech, err)
-	}
-	w, err := kv.Watch(ctx, topology.SpeechLMKey)
-	if err != nil {
-		return fmt.Errorf("speechlm: watch: %w", err)
-	}
-	defer func() { _ = w.Stop() }()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case e, ok := <-w.Updates():
-			if !ok {
-				if ctx.Err() != nil {
-					return nil
-				}
-				return errors.New("speechlm: watch ended")
-			}
-			if e == nil || e.Operation() != jetstream.KeyValuePut {
-				continue
-			}
-			version := string(e.Value())
-			lm, err := Load(ctx, store, version)
-			if err == nil {
-				err = set(lm)
-			}
-			if err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				log.Error("speech language model not loaded; keeping the one in use", "version", version, "err", err)
-				continue
-			}
-			log.Info("speech language model loaded", "version", version, "words", lm.Words())
+	return topology.FollowKey(ctx, js, topology.BucketSpeech, topology.SpeechLMKey, func(e jetstream.KeyValueEntry) {
+		if e.Operation() != jetstream.KeyValuePut {
+			return
 		}
-	}
+		version := string(e.Value())
+		lm, err := Load(ctx, store, version)
+		if err == nil {
+			err = set(lm)
+		}
+		switch {
+		case err == nil:
+			log.Info("speech language model loaded", "version", version, "words", lm.Words())
+		case ctx.Err() == nil:
+			log.Error("speech language model not loaded; keeping the one in use", "version", version, "err", err)
+		}
+	})
 }
