@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -331,7 +332,7 @@ func (s *Server) startSpeech(ctx context.Context) error {
 	tr := cfg.SpeechTranscriber
 	// Transcription takes at most half the recognisers, so that voice
 	// queries sharing the pool always find one free.
-	workers := max(1, cmpOr(cfg.Speech.Recognizers, runtime.GOMAXPROCS(0))/2)
+	workers := max(1, cmp.Or(cfg.Speech.Recognizers, runtime.GOMAXPROCS(0))/2)
 	if tr == nil {
 		err := speech.Available()
 		if err == nil && cfg.Speech.Off {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -64,7 +65,7 @@ func (v *voicePool) get(cfg SpeechConfig, log *slog.Logger, initial func() *spee
 		return nil, err
 	}
 	opts := []speech.Option{speech.WithLogger(log.With("component", "speech")),
-		speech.WithSize(cmpOr(cfg.Recognizers, runtime.GOMAXPROCS(0)))}
+		speech.WithSize(cmp.Or(cfg.Recognizers, runtime.GOMAXPROCS(0)))}
 	if cfg.Timeout > 0 {
 		opts = append(opts, speech.WithTimeout(cfg.Timeout))
 	}
@@ -87,13 +88,6 @@ func (v *voicePool) close(log *slog.Logger) {
 		}
 		v.pool = nil
 	}
-}
-
-func cmpOr(a, b int) int {
-	if a > 0 {
-		return a
-	}
-	return b
 }
 
 // ParseVoiceQueries reads --voice-queries.
