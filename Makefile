@@ -69,7 +69,7 @@ test: deps onnxruntime vet
 ## chaos: the multi-process cluster (3 NATS nodes, every role in its own
 ## process) under random kill -9 of NATS nodes, rankers and extractors for
 ## DURATION while products arrive and queries run; prints one JSON summary
-## (OMNIRANK_CHAOS_SEED=N repeats a run's fault plan). make test runs a short,
+## (OMNIRANK_CHAOS_SEED=N repeats a run's fault plan). make chaos-short runs a short,
 ## scripted round of the same (TestClusterFaults).
 DURATION ?= 5m
 chaos: build onnxruntime
