@@ -320,7 +320,17 @@ func TestPoolConcurrent(t *testing.T) {
 		t.Fatalf("after the swaps: %q", p.LanguageModel())
 	}
 
-	// Close waits for the call in flight, which completes.
+	// Close waits for the call in flight, which completes. The calls
+	// above returned before their goroutines released the generation:
+	// wait for those releases, so that a hold seen below is the new call's.
+	refs := func() int {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.cur.refs
+	}
+	for refs() > 0 {
+		time.Sleep(time.Millisecond)
+	}
 	done := make(chan error, 1)
 	go func() {
 		_, err := p.TranscribePCM(ctx, clips[0])

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -37,6 +38,10 @@ type eventPublisher struct {
 	region  string
 	log     *slog.Logger
 	seq     atomic.Uint64
+	// timeout bounds how long a write waits for its event to be stored.
+	timeout time.Duration
+	// instance makes event ids unique across gateway restarts.
+	instance string
 
 	// checked is when streamCaptures last asked JetStream (unix ns);
 	// captured is its answer.
@@ -44,7 +49,7 @@ type eventPublisher struct {
 	captured atomic.Bool
 }
 
-func newEventPublisher(natsURL, subject, region string, extra []nats.Option, log *slog.Logger) (*eventPublisher, error) {
+func newEventPublisher(natsURL, subject, region string, timeout time.Duration, extra []nats.Option, log *slog.Logger) (*eventPublisher, error) {
 	opts := append(slices.Clone(extra), nats.Name("omnirank-s3gw-events"), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
 	nc, err := nats.Connect(natsURL, opts...)
 	if err != nil {
@@ -55,7 +60,8 @@ func newEventPublisher(natsURL, subject, region string, extra []nats.Option, log
 		nc.Close()
 		return nil, fmt.Errorf("s3gw: jetstream: %w", err)
 	}
-	return &eventPublisher{nc: nc, js: js, subject: subject, region: region, log: log}, nil
+	return &eventPublisher{nc: nc, js: js, subject: subject, region: region, log: log,
+		timeout: timeout, instance: strconv.FormatInt(time.Now().UnixNano(), 36)}, nil
 }
 
 func (p *eventPublisher) close() {
@@ -159,7 +165,18 @@ func (p *eventPublisher) middleware(c fiber.Ctx) error {
 		p.log.Error("s3gw: encode event", "err", merr)
 		return nil
 	}
-	p.publish(data, traceHeaders(c), bucket, keys)
+	if perr := p.publish(data, traceHeaders(c), bucket, keys); perr != nil {
+		// The write is done but nothing will hear of it: fail the request
+		// so the client retries it (S3 clients retry 503s) instead of
+		// trusting a write the pipeline will not see until a reconcile.
+		p.log.Warn("s3gw: event not stored; answering 503 so the client retries", "bucket", bucket, "keys", keys, "err", perr)
+		c.Response().Reset()
+		c.Status(http.StatusServiceUnavailable)
+		c.Set("Content-Type", "application/xml")
+		return c.SendString(xml.Header + "<Error><Code>ServiceUnavailable</Code><Message>" +
+			"the object was written but its event notification could not be stored; retry the request</Message>" +
+			"<Resource>/" + bucket + "</Resource></Error>")
+	}
 	return nil
 }
 
@@ -181,27 +198,55 @@ func traceHeaders(c fiber.Ctx) nats.Header {
 }
 
 // publish stores the event through JetStream when a stream captures the
-// subject (acknowledged before the S3 response), else publishes it plainly.
-// A lost event is repaired by the ingest role's reconcile.
-func (p *eventPublisher) publish(data []byte, header nats.Header, bucket string, keys []string) {
-	// Short: while NATS is down every S3 write waits this long.
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+// subject, retrying for p.timeout (a NATS node failing over takes a few
+// seconds: reconnect elsewhere, elect a stream leader), and returns an error when it could
+// not: the caller then fails the S3 request. Without a capturing stream the
+// event is published plainly (core NATS, at most once; the ingest role's
+// reconcile repairs what is missed).
+func (p *eventPublisher) publish(data []byte, header nats.Header, bucket string, keys []string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), p.timeout)
 	defer cancel()
-	if p.streamCaptures(ctx) {
-		_, err := p.js.PublishMsg(ctx, &nats.Msg{Subject: p.subject, Data: data, Header: header})
-		if err == nil {
-			return
+	if !p.streamCaptures(ctx) {
+		if err := p.nc.PublishMsg(&nats.Msg{Subject: p.subject, Data: data, Header: header}); err != nil {
+			p.log.Warn("s3gw: event not published", "bucket", bucket, "keys", keys, "err", err)
 		}
-		p.log.Warn("s3gw: JetStream publish of event failed, publishing plainly", "err", err)
-		p.checked.Store(0)
+		return nil
 	}
-	if err := p.nc.PublishMsg(&nats.Msg{Subject: p.subject, Data: data, Header: header}); err != nil {
-		p.log.Warn("s3gw: event not published", "bucket", bucket, "keys", keys, "err", err)
+	if header == nil {
+		header = nats.Header{}
+	}
+	// One id for every attempt: an attempt whose ack was lost but which
+	// was stored is not stored twice.
+	header.Set(jetstream.MsgIDHeader, fmt.Sprintf("s3gw-%s-%d", p.instance, p.seq.Add(1)))
+	msg := &nats.Msg{Subject: p.subject, Data: data, Header: header}
+	wait := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		actx, acancel := context.WithTimeout(ctx, 2*time.Second)
+		_, err := p.js.PublishMsg(actx, msg)
+		acancel()
+		if err == nil {
+			if attempt > 1 {
+				p.log.Info("s3gw: event stored after retries", "bucket", bucket, "keys", keys, "attempts", attempt)
+			}
+			return nil
+		}
+		if errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) {
+			// The stream may have been deleted: look again next time.
+			p.checked.Store(0)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("store event for %s/%s after %d attempts: %w", bucket, strings.Join(keys, ","), attempt, err)
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Second)
 	}
 }
 
 // streamCaptures reports, re-checking every few seconds, whether a
-// JetStream stream captures the event subject.
+// JetStream stream captures the event subject. Only JetStream's answer
+// "no such stream" makes it false: while NATS is unreachable it keeps its
+// last answer, so an outage does not downgrade events to plain publishes.
 func (p *eventPublisher) streamCaptures(ctx context.Context) bool {
 	const recheck = 5 * time.Second
 	now := time.Now().UnixNano()
@@ -209,9 +254,24 @@ func (p *eventPublisher) streamCaptures(ctx context.Context) bool {
 		return p.captured.Load()
 	}
 	_, err := p.js.StreamNameBySubject(ctx, p.subject)
-	p.captured.Store(err == nil)
+	switch {
+	case err == nil:
+		p.captured.Store(true)
+	case errors.Is(err, jetstream.ErrStreamNotFound), errors.Is(err, jetstream.ErrJetStreamNotEnabled),
+		errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount):
+		p.captured.Store(false)
+	case errors.Is(err, nats.ErrNoResponders) && !p.captured.Load():
+		// No JetStream on this server (or not yet). Once a stream was
+		// seen, no-responders is taken for a fail-over in progress.
+		p.captured.Store(false)
+	default:
+		// Unknown (NATS down, no JetStream leader): keep the last answer
+		// and ask again on the next event; before any answer, assume a
+		// stream, so a write made during an outage is refused, not lost.
+		return p.captured.Load() || p.checked.Load() == 0
+	}
 	p.checked.Store(now)
-	return err == nil
+	return p.captured.Load()
 }
 
 // splitPath splits a path-style request path into bucket and escaped key.

@@ -24,6 +24,7 @@
 package s3gw
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -88,6 +89,11 @@ type Config struct {
 	// NatsOptions are added to the event publisher's NATS connection
 	// (credentials, TLS roots); it reconnects forever whatever they say.
 	NatsOptions []nats.Option
+	// EventTimeout bounds how long an object write waits for its event to
+	// be stored when a JetStream stream captures NatsTopic; past it the
+	// write is answered 503 ServiceUnavailable, which S3 clients retry.
+	// 10 s when zero: long enough to ride out a NATS node failing over.
+	EventTimeout time.Duration
 	// Logger receives the lifecycle logs of this package; slog.Default()
 	// when nil. (versitygw itself prints a line or two to stdout/stderr at
 	// start and on send failures; those cannot be redirected per instance.)
@@ -247,7 +253,7 @@ func launch(ctx context.Context, cfg Config, dir, addr, prevWD string, ms meta.M
 	}
 	if cfg.NatsURL != "" {
 		// Our middleware, not versitygw's NATS sender (see events.go).
-		pub, err := newEventPublisher(cfg.NatsURL, cfg.NatsTopic, cfg.Region, cfg.NatsOptions, cfg.Logger)
+		pub, err := newEventPublisher(cfg.NatsURL, cfg.NatsTopic, cfg.Region, cmp.Or(cfg.EventTimeout, 10*time.Second), cfg.NatsOptions, cfg.Logger)
 		if err != nil {
 			cancel()
 			restoreWD(cfg.Logger, prevWD)

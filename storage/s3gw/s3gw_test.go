@@ -20,6 +20,7 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/omnirank/omnirank/storage"
 	"github.com/omnirank/omnirank/storage/s3gw"
@@ -61,7 +62,9 @@ func startGateway(t *testing.T, cfg s3gw.Config) *s3gw.Gateway {
 		cfg.Dir = t.TempDir()
 	}
 	cfg.AccessKey, cfg.SecretKey = access, secret
-	cfg.Logger = quiet()
+	if cfg.Logger == nil {
+		cfg.Logger = quiet()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	gw, err := s3gw.Start(ctx, cfg)
@@ -472,4 +475,94 @@ func TestCloseLeavesNoGatewayGoroutines(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("%d gateway goroutines still running after Close:\n%s", len(left), strings.Join(left, "\n\n"))
+}
+
+// A write whose event a capturing stream refuses to store is answered 503
+// (and the client, which retries 503s, sees the error), never acknowledged
+// as if the pipeline would hear of it; once the stream takes events again
+// the retried write succeeds and its event is stored exactly once.
+func TestGatewayFailsWriteWhoseEventIsNotStored(t *testing.T) {
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true,
+		JetStream: true, StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("embedded NATS server not ready")
+	}
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	const subject = "omnirank.test.s3events"
+	// Holds one message and refuses the next: a stand-in for a stream
+	// that cannot store (no leader, full disk) which a test can switch.
+	stream, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "EVENTS", Subjects: []string{subject},
+		MaxMsgs: 1, Discard: jetstream.DiscardNew})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	gw := startGateway(t, s3gw.Config{NatsURL: ns.ClientURL(), NatsTopic: subject, EventTimeout: 300 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	mc, err := minio.New(gw.Endpoint(), &minio.Options{Creds: credentials.NewStaticV4(access, secret, ""), MaxRetries: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const bucket = "omnirank"
+	if err := mc.MakeBucket(ctx, bucket, minio.MakeBucketOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	put := func(key string) error {
+		body := []byte("hello")
+		_, err := mc.PutObject(ctx, bucket, key, bytes.NewReader(body), int64(len(body)), putOpts())
+		return err
+	}
+	if err := put("products/p1/product.json"); err != nil {
+		t.Fatalf("first put (stream has room): %v", err)
+	}
+	err = put("products/p2/product.json")
+	if err == nil {
+		t.Fatal("second put succeeded though the stream refused its event")
+	}
+	if resp := minio.ToErrorResponse(err); resp.StatusCode != 503 || resp.Code != "ServiceUnavailable" {
+		t.Fatalf("second put: %v (status %d, code %q), want 503 ServiceUnavailable", err, resp.StatusCode, resp.Code)
+	}
+	if !strings.Contains(logs.String(), "event not stored") {
+		t.Errorf("no warning logged for the refused event:\n%s", logs.String())
+	}
+
+	// Make room: the retried write goes through and its event is stored.
+	if err := stream.Purge(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := put("products/p2/product.json"); err != nil {
+		t.Fatalf("retried put: %v", err)
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 1 {
+		t.Fatalf("stream holds %d events after the retried put, want 1", info.State.Msgs)
+	}
+	msg, err := stream.GetLastMsgForSubject(ctx, subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err := storage.ParseEvents(msg.Data)
+	if err != nil || len(evs) != 1 || evs[0].Key != "products/p2/product.json" {
+		t.Fatalf("stored event = %+v (%v), want one for products/p2/product.json", evs, err)
+	}
+	if msg.Header.Get(jetstream.MsgIDHeader) == "" {
+		t.Error("stored event has no Nats-Msg-Id: retried publishes could be stored twice")
+	}
 }
