@@ -125,6 +125,7 @@ type session struct {
 	lastAt    time.Time
 	itemsPerS float64
 	counted   time.Time
+	logged    time.Time // last "campaign: pacing" line
 }
 
 func (s *session) close() {
@@ -253,12 +254,20 @@ func (c *Controller) fail(ctx context.Context, reason string) error {
 // queueMore queues the products after the cursor that the throttle allows
 // and moves the cursor past them with compare-and-swap.
 func (c *Controller) queueMore(ctx context.Context, sess *session, cp topology.Campaign, rev uint64) error {
-	liveWaiting, backlog, err := c.queues(ctx, sess.space)
+	q, err := c.queues(ctx, sess.space)
 	if err != nil {
 		return err
 	}
-	sess.throttle.adapt(liveWaiting || c.fresh.tooSlow(c.fresh.target()))
+	slow := c.fresh.tooSlow(c.fresh.target())
+	sess.throttle.adapt(q.liveWaiting || slow)
 	c.metrics.Throttle(sess.throttle.factor)
+	backlog := q.backfill + q.fusion
+	if c.now().Sub(sess.logged) >= 5*time.Second {
+		sess.logged = c.now()
+		c.log.Info("campaign: pacing", "space", sess.space.Name, "live_waiting", q.liveWaiting, "live_too_slow", slow,
+			"backfill_jobs", q.backfill, "fusion_pending", q.fusion, "fusion_in_hand", q.fusionInHand,
+			"factor", sess.throttle.factor, "items_per_s", round(sess.itemsPerS))
+	}
 	i, _ := slices.BinarySearch(sess.ids, cp.Cursor)
 	if i < len(sess.ids) && sess.ids[i] == cp.Cursor {
 		i++
@@ -292,30 +301,56 @@ func (c *Controller) queueMore(ctx context.Context, sess *session, cp topology.C
 	return nil
 }
 
-// queues reads the extract consumers of the space's modalities: whether
-// live jobs wait, and how many backfill jobs are queued or in hand. It
-// reads JetStream, not this process's metrics, so it works whichever
-// processes run the extractors. The other slow-down signal is live
-// freshness, also read from JetStream (see freshness).
-func (c *Controller) queues(ctx context.Context, sp spaces.Space) (liveWaiting bool, backlog int, err error) {
+// queueState is what the controller reads of the queues a campaign feeds.
+type queueState struct {
+	// liveWaiting: a live extract job of the space's modalities waits.
+	liveWaiting bool
+	// backfill: backfill extract jobs queued or in hand.
+	backfill int
+	// fusion: features messages not yet delivered to fusion, of every
+	// space (one consumer reads them all, in order, so live features wait
+	// behind the campaign's); fusionInHand: delivered, not yet acked
+	// (fusion holds a product's messages while it waits for the rest).
+	fusion, fusionInHand int
+}
+
+// queues reads the extract consumers of the space's modalities and the
+// fusion consumer. It reads JetStream, not this process's metrics, so it
+// works whichever processes run the extractors and fusion. The other
+// slow-down signal is live freshness, also read from JetStream (see
+// freshness).
+func (c *Controller) queues(ctx context.Context, sp spaces.Space) (queueState, error) {
+	var q queueState
+	info := func(stream, name string) (*jetstream.ConsumerInfo, error) {
+		cons, err := topology.Consumer(ctx, c.js, stream, name)
+		if err != nil {
+			return nil, err
+		}
+		in, err := cons.Info(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("consumer %s info: %w", name, err)
+		}
+		return in, nil
+	}
 	for _, b := range sp.Blocks {
 		for _, lane := range []topology.Lane{topology.LaneLive, topology.LaneBackfill} {
-			cons, err := topology.Consumer(ctx, c.js, topology.StreamJobs, topology.ExtractConsumer(b.Modality, lane))
+			in, err := info(topology.StreamJobs, topology.ExtractConsumer(b.Modality, lane))
 			if err != nil {
-				return false, 0, err
-			}
-			info, err := cons.Info(ctx)
-			if err != nil {
-				return false, 0, fmt.Errorf("consumer info: %w", err)
+				return q, err
 			}
 			if lane == topology.LaneLive {
-				liveWaiting = liveWaiting || info.NumPending > 0
+				q.liveWaiting = q.liveWaiting || in.NumPending > 0
 			} else {
-				backlog += int(info.NumPending) + info.NumAckPending
+				q.backfill += int(in.NumPending) + in.NumAckPending
 			}
 		}
 	}
-	return liveWaiting, backlog, nil
+	in, err := info(topology.StreamFeatures, topology.ConsumerFusion)
+	if err != nil {
+		return q, err
+	}
+	q.fusion, q.fusionInHand = int(in.NumPending), in.NumAckPending
+	return q, nil
 }
 
 // queueProduct queues what one product needs in the campaign's space:

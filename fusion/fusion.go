@@ -267,7 +267,6 @@ func (f *Fuser) Fuse(ctx context.Context, spaceName, id string) (time.Duration, 
 	}
 	parts := map[string][]float32{}
 	inputs := map[string]string{}
-	var newest time.Time  // arrival of the newest current features
 	var rejected []string // "modality: reason" of inputs an extractor gave up on
 	missing := 0
 	var uploaded time.Time
@@ -300,9 +299,6 @@ func (f *Fuser) Fuse(ctx context.Context, spaceName, id string) (time.Duration, 
 		}
 		parts[blk.Modality] = ft.Vector
 		inputs[blk.Modality] = want
-		if raw.Time.After(newest) {
-			newest = raw.Time
-		}
 		if ft.UploadedAt.After(uploaded) {
 			uploaded, trace = ft.UploadedAt, ft.TraceID
 		}
@@ -319,15 +315,19 @@ func (f *Fuser) Fuse(ctx context.Context, spaceName, id string) (time.Duration, 
 		}
 		return 0, nil // nothing current yet; the features on their way will trigger fusion
 	}
+	if missing > 0 && !active {
+		// A space being built by a campaign serves no traffic: nothing is
+		// fused from part of a product's blocks. The missing features'
+		// own message fuses it when they arrive (an extractor that gives
+		// up publishes them as rejected, which counts as arrived).
+		// Holding this message instead would keep it in the consumer's
+		// ack-pending window, where a campaign's copied blocks, waiting
+		// by the hundred for their re-encoded ones, filled the window
+		// and stalled everything behind them, live features included.
+		return 0, nil
+	}
 	if missing > 0 {
-		from, wait := rec.UpdatedAt, f.wait
-		if !active {
-			// A space being built by a campaign serves no traffic: wait
-			// for the rest from the newest features' arrival (a backfilled
-			// product's record is old), and longer, so it is fused once.
-			from, wait = later(from, newest), max(wait, BackfillWait)
-		}
-		if left := from.Add(wait).Sub(f.now()); left > 0 {
+		if left := rec.UpdatedAt.Add(f.wait).Sub(f.now()); left > 0 {
 			return left, nil
 		}
 	}
@@ -379,18 +379,6 @@ func (f *Fuser) Fuse(ctx context.Context, spaceName, id string) (time.Duration, 
 		return 0, nil
 	}
 	return 0, f.markDone(ctx, id, rec.Revision, finalState(rejected), rejected)
-}
-
-// BackfillWait is how long fusion waits for a product's missing modalities
-// in a space that is not active (a campaign's), counted from the arrival
-// of its newest features.
-const BackfillWait = time.Minute
-
-func later(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
 }
 
 // isActive reports whether the active alias names space. The product

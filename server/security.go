@@ -1,8 +1,6 @@
 package server
 
 import (
-	"net/url"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -53,21 +51,4 @@ func natsOptions(cfg Config) []nats.Option {
 		opts = append(opts, nats.RootCAs(cfg.NATSCA))
 	}
 	return opts
-}
-
-// redactURL hides the credentials NATS URLs carry (user:password@ or a
-// token as the user), for messages; raw may list several URLs, comma-separated.
-func redactURL(raw string) string {
-	parts := strings.Split(raw, ",")
-	for i, p := range parts {
-		u, err := url.Parse(strings.TrimSpace(p))
-		switch {
-		case err != nil:
-			parts[i] = "(unparsable URL)"
-		case u.User != nil:
-			u.User = url.User("REDACTED")
-			parts[i] = u.String()
-		}
-	}
-	return strings.Join(parts, ",")
 }

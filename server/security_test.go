@@ -371,18 +371,6 @@ func TestValidateRefusesExposedListeners(t *testing.T) {
 	}
 }
 
-func TestRedactURL(t *testing.T) {
-	for in, want := range map[string]string{
-		"nats://127.0.0.1:4222":                             "nats://127.0.0.1:4222",
-		"nats://user:hunter2@nats:4222":                     "nats://REDACTED@nats:4222",
-		"tls://s3cr3ttoken@nats:4222,tls://s3cr3ttoken@b:1": "tls://REDACTED@nats:4222,tls://REDACTED@b:1",
-	} {
-		if got := redactURL(in); got != want {
-			t.Errorf("redactURL(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestS3EndpointScheme(t *testing.T) {
 	for _, tc := range []struct {
 		endpoint string

@@ -6,7 +6,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"github.com/omnirank/omnirank/experiment"
 	"log/slog"
 	"net"
 	"net/http"
@@ -15,6 +14,8 @@ import (
 	"runtime"
 	"sync"
 	"time"
+
+	"github.com/omnirank/omnirank/experiment"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -41,6 +42,7 @@ import (
 	"github.com/omnirank/omnirank/fusion"
 	"github.com/omnirank/omnirank/httpapi"
 	"github.com/omnirank/omnirank/ingest"
+	"github.com/omnirank/omnirank/internal/redact"
 	"github.com/omnirank/omnirank/internal/tracing"
 	"github.com/omnirank/omnirank/learn"
 	"github.com/omnirank/omnirank/metrics"
@@ -141,7 +143,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	s.nc, err = nats.Connect(natsURL, natsOptions(cfg)...)
 	if err != nil {
-		return nil, fmt.Errorf("connect to NATS at %s: %w", redactURL(natsURL), err)
+		return nil, fmt.Errorf("connect to NATS at %s: %w", redact.URL(natsURL), err)
 	}
 	if s.js, err = jetstream.New(s.nc); err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)

@@ -148,6 +148,13 @@ type BenchRecommendResult struct {
 	// Products in the catalogue; DurationS the run's scheduled length.
 	Products  int     `json:"products"`
 	DurationS float64 `json:"duration_s"`
+	// CPUMsPerRequest is the process's CPU time (user + system, every
+	// goroutine: server and generator alike) over the run, per scheduled
+	// request. Less sensitive than latency to other load on a shared
+	// machine, it shows per-request costs such as tracing's: compare two
+	// configurations at one rate (the generator's share is the same).
+	// 0 where the platform does not report it.
+	CPUMsPerRequest float64 `json:"cpu_ms_per_request"`
 }
 
 func (o *BenchRecommendOptions) withDefaults() (BenchRecommendOptions, error) {
@@ -659,6 +666,7 @@ func run(ctx context.Context, clients []omnirankv1.RankerServiceClient, rate int
 		}
 		errMu.Unlock()
 	}
+	cpu0 := processCPU()
 	start := time.Now().Add(5 * time.Millisecond)
 	for i := 0; i < n; i++ {
 		due := start.Add(time.Duration(int64(i) * int64(time.Second) / int64(rate)))
@@ -713,6 +721,9 @@ func run(ctx context.Context, clients []omnirankv1.RankerServiceClient, rate int
 	}
 	var good []time.Duration
 	res := BenchRecommendResult{RateRPS: rate, Requests: n, DurationS: dur.Seconds()}
+	if cpu := processCPU() - cpu0; cpu > 0 {
+		res.CPUMsPerRequest = math.Round(float64(cpu)/float64(n)/1e3) / 1e3
+	}
 	for i := range n {
 		switch out[i] {
 		case outServed:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -68,6 +69,9 @@ func TestBenchRecommendSmall(t *testing.T) {
 		}
 		if r.AchievedRPS <= 0 {
 			t.Fatalf("%s: achieved %v rps", r.Query, r.AchievedRPS)
+		}
+		if r.CPUMsPerRequest <= 0 || math.IsNaN(r.CPUMsPerRequest) {
+			t.Fatalf("%s: %v ms of CPU per request", r.Query, r.CPUMsPerRequest)
 		}
 		data, err := json.Marshal(r)
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/omnirank/omnirank/internal/redact"
 	"github.com/omnirank/omnirank/learn"
 )
 
@@ -87,7 +88,7 @@ func connectJetStream(url, creds, name string) (js jetstream.JetStream, close fu
 	}
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("connect to NATS: %w", err)
+		return nil, nil, fmt.Errorf("connect to NATS at %s: %w", redact.URL(url), err)
 	}
 	if js, err = jetstream.New(nc); err != nil {
 		nc.Close()

@@ -18,6 +18,8 @@ import (
 	"github.com/gofiber/fiber/v3"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/omnirank/omnirank/internal/redact"
 )
 
 // eventPublisher publishes S3 event notifications for the gateway's object
@@ -53,7 +55,7 @@ func newEventPublisher(natsURL, subject, region string, timeout time.Duration, e
 	opts := append(slices.Clone(extra), nats.Name("omnirank-s3gw-events"), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
 	nc, err := nats.Connect(natsURL, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("s3gw: connect to NATS at %s for events: %w", natsURL, err)
+		return nil, fmt.Errorf("s3gw: connect to NATS at %s for events: %w", redact.URL(natsURL), err)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
