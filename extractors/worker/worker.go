@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -44,12 +45,16 @@ type Worker struct {
 	modality  extractors.Modality
 	batchSize int
 	loops     int
-	fetchers  int
-	maxBytes  int64
-	errs      jetstream.KeyValue
-	metrics   *metrics.Pipeline
-	log       *slog.Logger
-	tracer    trace.Tracer
+	// liveInHand counts live batches being processed: while one is, no
+	// loop starts a backfill batch, so live work gets the CPU (the two
+	// lanes share the cores, and a model batch cannot be interrupted).
+	liveInHand atomic.Int32
+	fetchers   int
+	maxBytes   int64
+	errs       jetstream.KeyValue
+	metrics    *metrics.Pipeline
+	log        *slog.Logger
+	tracer     trace.Tracer
 }
 
 // Option configures a Worker.
@@ -171,13 +176,20 @@ func (w *Worker) Run(ctx context.Context) error {
 // live-only loop.
 func (w *Worker) loop(ctx context.Context, live, backfill jetstream.Consumer) {
 	for ctx.Err() == nil {
-		// Live work always goes first; backfill only when live is empty.
+		// Live work always goes first; backfill only when live is empty
+		// and no other loop has a live batch in hand.
 		msgs, err := fetch(live, w.batchSize, 0)
-		if err == nil && len(msgs) == 0 && backfill != nil {
+		isLive := len(msgs) > 0
+		if err == nil && len(msgs) == 0 && backfill != nil && w.liveInHand.Load() == 0 {
 			msgs, err = fetch(backfill, w.batchSize, 0)
 		}
 		if err == nil && len(msgs) == 0 {
-			msgs, err = fetch(live, w.batchSize, 500*time.Millisecond)
+			wait := 500 * time.Millisecond
+			if backfill != nil && w.liveInHand.Load() > 0 {
+				wait = 20 * time.Millisecond // look at backfill again soon
+			}
+			msgs, err = fetch(live, w.batchSize, wait)
+			isLive = len(msgs) > 0
 		}
 		if err != nil {
 			if ctx.Err() != nil {
@@ -188,19 +200,40 @@ func (w *Worker) loop(ctx context.Context, live, backfill jetstream.Consumer) {
 			continue
 		}
 		if len(msgs) > 0 {
+			if isLive {
+				w.liveInHand.Add(1)
+			}
 			w.process(context.WithoutCancel(ctx), msgs)
+			if isLive {
+				w.liveInHand.Add(-1)
+			}
 		}
 	}
 }
 
+// fetch takes up to n messages. With a wait it waits for the first one
+// only, then takes what else is already there: a fetch of n with a wait
+// would hold a lone job until n arrived or the wait ran out (up to wait
+// added to an upload's freshness).
 func fetch(c jetstream.Consumer, n int, wait time.Duration) ([]jetstream.Msg, error) {
-	var batch jetstream.MessageBatch
-	var err error
 	if wait <= 0 {
-		batch, err = c.FetchNoWait(n)
-	} else {
-		batch, err = c.Fetch(n, jetstream.FetchMaxWait(wait))
+		return drain(c.FetchNoWait(n))
 	}
+	out, err := drain(c.Fetch(1, jetstream.FetchMaxWait(wait)))
+	if err != nil || len(out) == 0 || n == 1 {
+		return out, err
+	}
+	more, err := drain(c.FetchNoWait(n - 1))
+	if err != nil {
+		return out, nil // the one in hand is processed; the rest come next time
+	}
+	return append(out, more...), nil
+}
+
+// drain collects a fetched batch. A batch that ends early (timeout, no
+// messages) still delivered what it holds; anything else shows up again on
+// the next fetch.
+func drain(batch jetstream.MessageBatch, err error) ([]jetstream.Msg, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -208,8 +241,6 @@ func fetch(c jetstream.Consumer, n int, wait time.Duration) ([]jetstream.Msg, er
 	for m := range batch.Messages() {
 		out = append(out, m)
 	}
-	// A batch that ends early (timeout, no messages) still delivered what it
-	// holds; anything else shows up again on the next fetch.
 	return out, nil
 }
 
