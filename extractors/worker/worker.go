@@ -8,11 +8,14 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -49,12 +52,14 @@ type Worker struct {
 	// loop starts a backfill batch, so live work gets the CPU (the two
 	// lanes share the cores, and a model batch cannot be interrupted).
 	liveInHand atomic.Int32
-	fetchers   int
-	maxBytes   int64
-	errs       jetstream.KeyValue
-	metrics    *metrics.Pipeline
-	log        *slog.Logger
-	tracer     trace.Tracer
+	// warm holds the models this worker has encoded with (string → true).
+	warm     sync.Map
+	fetchers int
+	maxBytes int64
+	errs     jetstream.KeyValue
+	metrics  *metrics.Pipeline
+	log      *slog.Logger
+	tracer   trace.Tracer
 }
 
 // Option configures a Worker.
@@ -287,7 +292,14 @@ func (w *Worker) process(ctx context.Context, msgs []jetstream.Msg) {
 		}
 		byModel[it.job.Model] = append(byModel[it.job.Model], it)
 	}
-	for model, group := range byModel {
+	// Models this worker has run before go first: a model's first call
+	// loads it (seconds for a large one), and that must not hold back the
+	// others' features. A live upload during a campaign brings a job for
+	// the campaign's new model in the same batch as its active-space job.
+	models := slices.Sorted(maps.Keys(byModel))
+	slices.SortStableFunc(models, func(a, b string) int { return cmp.Compare(w.cold(a), w.cold(b)) })
+	for _, model := range models {
+		group := byModel[model]
 		enc, err := w.encoders.Encoder(ctx, model)
 		if err != nil {
 			for _, it := range group {
@@ -296,7 +308,16 @@ func (w *Worker) process(ctx context.Context, msgs []jetstream.Msg) {
 			continue
 		}
 		w.encode(ctx, enc, group)
+		w.warm.Store(model, true)
 	}
+}
+
+// cold is 1 for a model this worker has not encoded with yet, else 0.
+func (w *Worker) cold(model string) int {
+	if _, ok := w.warm.Load(model); ok {
+		return 0
+	}
+	return 1
 }
 
 // prefetch downloads the media of every job concurrently (bounded), so the
