@@ -171,6 +171,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fs.StringVar(&o.Device, "device", "cpu", "auto, cpu or cuda")
 		fs.IntVar(&o.BatchSize, "batch-size", 16, "extraction batch (server and bare measurement)")
 		fs.IntVar(&o.IntraOpThreads, "intra-op-threads", 0, "ONNX Runtime threads per operator (0: its default)")
+		fs.IntVar(&o.Window, "window", 0, "the server's --campaign-window: backfill jobs and unfused features a campaign lets wait (0: its default)")
 		fs.IntVar(&o.BareItems, "bare-items", 512, "texts the bare measurement encodes")
 		fs.StringVar(&o.TextModelDir, "text-model-dir", "", "text model folder re-run by the campaign (e.g. the stand-in of `models build-standin`); default: the starter text model under another version")
 		if err := fs.Parse(args[1:]); err != nil {
