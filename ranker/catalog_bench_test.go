@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/omnirank/omnirank/internal/cputime"
 	omnirankv1 "github.com/omnirank/omnirank/proto/omnirank/v1"
 	"github.com/omnirank/omnirank/storage"
 	"github.com/omnirank/omnirank/topology"
@@ -77,8 +78,8 @@ func BenchmarkFilterAccept(b *testing.B) {
 	}
 	f := &omnirankv1.Filter{CategoryPrefix: []string{"cat00"}, ExcludeIds: []string{ids[7]}}
 	run := func(b *testing.B, accept func(string) bool) {
-		cpu := processCPU()
-		defer func() { b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op") }()
+		cpu := cputime.Process()
+		defer func() { b.ReportMetric(float64(cputime.Process()-cpu)/float64(b.N), "cpu-ns/op") }()
 		b.RunParallel(func(pb *testing.PB) {
 			r := rand.New(rand.NewPCG(rand.Uint64(), 3))
 			hits, calls := 0, 0

@@ -3,6 +3,7 @@ package ranker
 import (
 	"context"
 
+	"github.com/omnirank/omnirank/internal/cputime"
 	"github.com/omnirank/omnirank/ranker/lexical"
 )
 
@@ -31,7 +32,7 @@ func (r *Ranker) RevisionOf(space, id string) (rev uint64, deleted, ok bool) {
 
 // ProcessCPU is the process's CPU time so far (benchmarks report CPU per
 // operation, which other processes on the machine do not inflate).
-var ProcessCPU = processCPU
+var ProcessCPU = cputime.Process
 
 // HoldCPU takes every CPU slot (see cpuGate) and returns the function that
 // gives them back.

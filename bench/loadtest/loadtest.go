@@ -24,6 +24,7 @@ import (
 
 	"github.com/omnirank/omnirank/extractors"
 	"github.com/omnirank/omnirank/extractors/starter"
+	"github.com/omnirank/omnirank/internal/cputime"
 	"github.com/omnirank/omnirank/internal/option"
 	"github.com/omnirank/omnirank/internal/tracing"
 	omnirankv1 "github.com/omnirank/omnirank/proto/omnirank/v1"
@@ -666,7 +667,7 @@ func run(ctx context.Context, clients []omnirankv1.RankerServiceClient, rate int
 		}
 		errMu.Unlock()
 	}
-	cpu0 := processCPU()
+	cpu0 := cputime.Process()
 	start := time.Now().Add(5 * time.Millisecond)
 	for i := 0; i < n; i++ {
 		due := start.Add(time.Duration(int64(i) * int64(time.Second) / int64(rate)))
@@ -721,7 +722,7 @@ func run(ctx context.Context, clients []omnirankv1.RankerServiceClient, rate int
 	}
 	var good []time.Duration
 	res := BenchRecommendResult{RateRPS: rate, Requests: n, DurationS: dur.Seconds()}
-	if cpu := processCPU() - cpu0; cpu > 0 {
+	if cpu := cputime.Process() - cpu0; cpu > 0 {
 		res.CPUMsPerRequest = math.Round(float64(cpu)/float64(n)/1e3) / 1e3
 	}
 	for i := range n {

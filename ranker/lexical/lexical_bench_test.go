@@ -9,9 +9,10 @@ import (
 	"os"
 	"runtime"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/omnirank/omnirank/internal/cputime"
 )
 
 // The benchmark catalogue: the vocabulary of the Recommend load test
@@ -143,7 +144,7 @@ func BenchmarkSearch(b *testing.B) {
 		}{{"unfiltered", nil}, {"filter-20pct", filter}} {
 			b.Run(expansion.name+"/"+bc.name, func(b *testing.B) {
 				i := 0
-				cpu0 := cpuTime()
+				cpu0 := cputime.Process()
 				for b.Loop() {
 					hits, err := x.Search(context.Background(), queries[i%len(queries)], SearchOptions{K: 64, Accept: bc.accept, Selectivity: 0.2})
 					if err != nil || len(hits) == 0 {
@@ -153,15 +154,8 @@ func BenchmarkSearch(b *testing.B) {
 				}
 				// CPU per query: unlike wall time, it does not grow when other
 				// processes share the CPUs.
-				b.ReportMetric(float64(cpuTime()-cpu0)/float64(i), "cpu-ns/op")
+				b.ReportMetric(float64(cputime.Process()-cpu0)/float64(i), "cpu-ns/op")
 			})
 		}
 	}
-}
-
-// cpuTime is the process's user and system CPU time so far.
-func cpuTime() time.Duration {
-	var u syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &u)
-	return time.Duration(u.Utime.Nano()) + time.Duration(u.Stime.Nano())
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/omnirank/omnirank/natsembed/natstest"
 	"github.com/omnirank/omnirank/storage"
 	"github.com/omnirank/omnirank/storage/s3gw"
 )
@@ -482,25 +483,8 @@ func TestCloseLeavesNoGatewayGoroutines(t *testing.T) {
 // as if the pipeline would hear of it; once the stream takes events again
 // the retried write succeeds and its event is stored exactly once.
 func TestGatewayFailsWriteWhoseEventIsNotStored(t *testing.T) {
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true,
-		JetStream: true, StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("embedded NATS server not ready")
-	}
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := natstest.JetStream(t)
+	natsURL := js.Conn().ConnectedUrl()
 	ctx := context.Background()
 	const subject = "omnirank.test.s3events"
 	// Holds one message and refuses the next: a stand-in for a stream
@@ -511,7 +495,7 @@ func TestGatewayFailsWriteWhoseEventIsNotStored(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
-	gw := startGateway(t, s3gw.Config{NatsURL: ns.ClientURL(), NatsTopic: subject, EventTimeout: 300 * time.Millisecond,
+	gw := startGateway(t, s3gw.Config{NatsURL: natsURL, NatsTopic: subject, EventTimeout: 300 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	mc, err := minio.New(gw.Endpoint(), &minio.Options{Creds: credentials.NewStaticV4(access, secret, ""), MaxRetries: 1})
 	if err != nil {
