@@ -53,7 +53,13 @@ type Worker struct {
 	// lanes share the cores, and a model batch cannot be interrupted).
 	liveInHand atomic.Int32
 	// warm holds the models this worker has encoded with (string → true).
-	warm     sync.Map
+	warm sync.Map
+	// handoff carries the live-only loop's groups whose model this worker
+	// has not run yet to the other loops: the first call loads the model
+	// (seconds for a large one), and the live-only loop must not wait for
+	// it while active-space jobs queue behind (a campaign's dual-write
+	// jobs bring its new model into the live lane).
+	handoff  chan handedOff
 	fetchers int
 	maxBytes int64
 	errs     jetstream.KeyValue
@@ -163,6 +169,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if w.loops > 1 {
+		w.handoff = make(chan handedOff, 16)
+	}
 	var wg sync.WaitGroup
 	for i := range w.loops {
 		// With more than one loop, the first never takes backfill work:
@@ -171,16 +180,46 @@ func (w *Worker) Run(ctx context.Context) error {
 		if i == 0 && w.loops > 1 {
 			lane = nil
 		}
-		wg.Go(func() { w.loop(ctx, live, lane) })
+		wg.Go(func() { w.loop(ctx, live, lane, i == 0 && w.loops > 1) })
 	}
 	wg.Wait()
-	return nil
+	// Groups handed off but not taken: back to JetStream for redelivery.
+	for {
+		select {
+		case h := <-w.handoff:
+			for _, it := range h.items {
+				_ = it.msg.Nak()
+				it.span.End()
+			}
+		default:
+			return nil
+		}
+	}
+}
+
+// handedOff is a group of jobs for one model, fetched and prefetched by
+// the live-only loop, to be encoded by another loop.
+type handedOff struct {
+	model string
+	items []*item
 }
 
 // loop is one batch pipeline; Run starts several. A nil backfill makes a
-// live-only loop.
-func (w *Worker) loop(ctx context.Context, live, backfill jetstream.Consumer) {
+// live-only loop; liveOnly marks the one that hands off groups whose model
+// is not loaded yet (the others take them first).
+func (w *Worker) loop(ctx context.Context, live, backfill jetstream.Consumer, liveOnly bool) {
 	for ctx.Err() == nil {
+		if !liveOnly && w.handoff != nil {
+			select {
+			case h := <-w.handoff:
+				w.encodeGroup(context.WithoutCancel(ctx), h.model, h.items)
+				for _, it := range h.items {
+					it.span.End()
+				}
+				continue
+			default:
+			}
+		}
 		// Live work always goes first; backfill only when live is empty
 		// and no other loop has a live batch in hand.
 		msgs, err := fetch(live, w.batchSize, 0)
@@ -208,7 +247,7 @@ func (w *Worker) loop(ctx context.Context, live, backfill jetstream.Consumer) {
 			if isLive {
 				w.liveInHand.Add(1)
 			}
-			w.process(context.WithoutCancel(ctx), msgs)
+			w.process(context.WithoutCancel(ctx), msgs, liveOnly)
 			if isLive {
 				w.liveInHand.Add(-1)
 			}
@@ -257,6 +296,8 @@ type item struct {
 	job   topology.Job
 	input []byte
 	err   error
+	// handedOff: given to another loop, which ends the span.
+	handedOff bool
 }
 
 // errTransient marks failures of the infrastructure (object store, NATS):
@@ -265,7 +306,9 @@ type item struct {
 var errTransient = errors.New("transient")
 
 // process handles one batch: decode jobs, prefetch media, encode, publish.
-func (w *Worker) process(ctx context.Context, msgs []jetstream.Msg) {
+// From the live-only loop (handOff), a group whose model this worker has
+// not run yet goes to the other loops when one can take it.
+func (w *Worker) process(ctx context.Context, msgs []jetstream.Msg, handOff bool) {
 	defer w.metrics.Observe(w.stage(), time.Now())
 	items := make([]*item, 0, len(msgs))
 	name := "extract." + string(w.modality)
@@ -273,7 +316,11 @@ func (w *Worker) process(ctx context.Context, msgs []jetstream.Msg) {
 		it := &item{msg: m}
 		it.ctx, it.span = w.tracer.Start(tracing.Extract(ctx, m.Headers()), name,
 			trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(attribute.Int("omnirank.batch_size", len(msgs))))
-		defer it.span.End()
+		defer func() {
+			if !it.handedOff {
+				it.span.End()
+			}
+		}()
 		if err := json.Unmarshal(m.Data(), &it.job); err != nil {
 			w.deadLetter(it.ctx, it, "malformed job: "+err.Error())
 			continue
@@ -300,16 +347,32 @@ func (w *Worker) process(ctx context.Context, msgs []jetstream.Msg) {
 	slices.SortStableFunc(models, func(a, b string) int { return cmp.Compare(w.cold(a), w.cold(b)) })
 	for _, model := range models {
 		group := byModel[model]
-		enc, err := w.encoders.Encoder(ctx, model)
-		if err != nil {
-			for _, it := range group {
-				w.failed(it.ctx, it, fmt.Errorf("load model %s: %w", model, err))
+		if handOff && w.handoff != nil && w.cold(model) == 1 {
+			select {
+			case w.handoff <- handedOff{model: model, items: group}:
+				for _, it := range group {
+					it.handedOff = true
+				}
+				continue
+			default: // the others have enough: encode it here
 			}
-			continue
 		}
-		w.encode(ctx, enc, group)
-		w.warm.Store(model, true)
+		w.encodeGroup(ctx, model, group)
 	}
+}
+
+// encodeGroup encodes and publishes one model's jobs, loading the model on
+// its first use.
+func (w *Worker) encodeGroup(ctx context.Context, model string, group []*item) {
+	enc, err := w.encoders.Encoder(ctx, model)
+	if err != nil {
+		for _, it := range group {
+			w.failed(it.ctx, it, fmt.Errorf("load model %s: %w", model, err))
+		}
+		return
+	}
+	w.encode(ctx, enc, group)
+	w.warm.Store(model, true)
 }
 
 // cold is 1 for a model this worker has not encoded with yet, else 0.
