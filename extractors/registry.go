@@ -275,6 +275,27 @@ func (r *Registry) Encoder(ctx context.Context, id string) (Encoder, error) {
 	return &handle{m: e.m}, nil
 }
 
+// Loaded reports whether model "name@version" is loaded and ready: an
+// Encoder call for it returns at once. False while its first load runs.
+func (r *Registry) Loaded(id string) bool {
+	name, version, err := SplitModelID(id)
+	if err != nil {
+		return false
+	}
+	r.mu.Lock()
+	e, ok := r.models[name+"@"+version]
+	r.mu.Unlock()
+	if !ok {
+		return false
+	}
+	select {
+	case <-e.ready:
+		return e.err == nil
+	default:
+		return false
+	}
+}
+
 func (r *Registry) runtime() (*ort.Runtime, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -192,7 +192,13 @@ func TestSharedModelConcurrentEncode(t *testing.T) {
 	reg := newRegistry(t, extractors.WithMetrics(prom), extractors.WithBatching(batch.WithMaxBatch(16), batch.WithMaxDelay(5*time.Millisecond)))
 	ctx := context.Background()
 	texts := []string{"red running shoes", "green tea", "steel chef knife", "wooden toy blocks"}
+	if reg.Loaded(extractors.StarterID(extractors.Text)) {
+		t.Fatal("Loaded before any Encoder call")
+	}
 	ref := defaultEncoder(t, reg, extractors.Text)
+	if !reg.Loaded(extractors.StarterID(extractors.Text)) || reg.Loaded(extractors.StarterID(extractors.Image)) || reg.Loaded("not an id") {
+		t.Fatal("Loaded: want the text model only")
+	}
 	want, err := ref.Encode(ctx, bytesOf(texts))
 	if err != nil {
 		t.Fatal(err)

@@ -52,7 +52,8 @@ type Worker struct {
 	// loop starts a backfill batch, so live work gets the CPU (the two
 	// lanes share the cores, and a model batch cannot be interrupted).
 	liveInHand atomic.Int32
-	// warm holds the models this worker has encoded with (string → true).
+	// warm holds the models this worker has encoded with (string → true),
+	// for encoders that cannot say which models they have loaded.
 	warm sync.Map
 	// handoff carries the live-only loop's groups whose model this worker
 	// has not run yet to the other loops: the first call loads the model
@@ -375,8 +376,16 @@ func (w *Worker) encodeGroup(ctx context.Context, model string, group []*item) {
 	w.warm.Store(model, true)
 }
 
-// cold is 1 for a model this worker has not encoded with yet, else 0.
+// cold is 1 for a model whose next Encoder call may have to load it,
+// else 0: what the encoders say when they can tell (Registry.Loaded),
+// otherwise whether this worker has encoded with it yet.
 func (w *Worker) cold(model string) int {
+	if l, ok := w.encoders.(interface{ Loaded(string) bool }); ok {
+		if l.Loaded(model) {
+			return 0
+		}
+		return 1
+	}
 	if _, ok := w.warm.Load(model); ok {
 		return 0
 	}
