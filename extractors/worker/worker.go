@@ -55,8 +55,8 @@ type Worker struct {
 	// warm holds the models this worker has encoded with (string → true),
 	// for encoders that cannot say which models they have loaded.
 	warm sync.Map
-	// handoff carries the live-only loop's groups whose model this worker
-	// has not run yet to the other loops: the first call loads the model
+	// handoff carries the live-only loop's groups whose model is not
+	// loaded yet (see cold) to the other loops: the first call loads it
 	// (seconds for a large one), and the live-only loop must not wait for
 	// it while active-space jobs queue behind (a campaign's dual-write
 	// jobs bring its new model into the live lane).
@@ -307,8 +307,8 @@ type item struct {
 var errTransient = errors.New("transient")
 
 // process handles one batch: decode jobs, prefetch media, encode, publish.
-// From the live-only loop (handOff), a group whose model this worker has
-// not run yet goes to the other loops when one can take it.
+// From the live-only loop (handOff), a group whose model is not loaded yet
+// goes to the other loops when one can take it.
 func (w *Worker) process(ctx context.Context, msgs []jetstream.Msg, handOff bool) {
 	defer w.metrics.Observe(w.stage(), time.Now())
 	items := make([]*item, 0, len(msgs))
@@ -340,10 +340,10 @@ func (w *Worker) process(ctx context.Context, msgs []jetstream.Msg, handOff bool
 		}
 		byModel[it.job.Model] = append(byModel[it.job.Model], it)
 	}
-	// Models this worker has run before go first: a model's first call
-	// loads it (seconds for a large one), and that must not hold back the
-	// others' features. A live upload during a campaign brings a job for
-	// the campaign's new model in the same batch as its active-space job.
+	// Loaded models go first: a model's first call loads it (seconds for
+	// a large one), and that must not hold back the others' features. A
+	// live upload during a campaign brings a job for the campaign's new
+	// model in the same batch as its active-space job.
 	models := slices.Sorted(maps.Keys(byModel))
 	slices.SortStableFunc(models, func(a, b string) int { return cmp.Compare(w.cold(a), w.cold(b)) })
 	for _, model := range models {
