@@ -35,9 +35,13 @@ import (
 	"github.com/omnirank/omnirank/topology"
 )
 
-// Encoders hands out the encoder for a model (name@version).
+// Encoders hands out the encoder for a model (name@version);
+// *extractors.Registry is one.
 type Encoders interface {
 	Encoder(ctx context.Context, model string) (extractors.Encoder, error)
+	// Loaded reports whether Encoder would return at once for model,
+	// without loading it first.
+	Loaded(model string) bool
 }
 
 // Worker is one extract role instance for one modality.
@@ -52,9 +56,6 @@ type Worker struct {
 	// loop starts a backfill batch, so live work gets the CPU (the two
 	// lanes share the cores, and a model batch cannot be interrupted).
 	liveInHand atomic.Int32
-	// warm holds the models this worker has encoded with (string → true),
-	// for encoders that cannot say which models they have loaded.
-	warm sync.Map
 	// handoff carries the live-only loop's groups whose model is not
 	// loaded yet (see cold) to the other loops: the first call loads it
 	// (seconds for a large one), and the live-only loop must not wait for
@@ -373,20 +374,11 @@ func (w *Worker) encodeGroup(ctx context.Context, model string, group []*item) {
 		return
 	}
 	w.encode(ctx, enc, group)
-	w.warm.Store(model, true)
 }
 
-// cold is 1 for a model whose next Encoder call may have to load it,
-// else 0: what the encoders say when they can tell (Registry.Loaded),
-// otherwise whether this worker has encoded with it yet.
+// cold is 1 for a model whose next Encoder call has to load it, else 0.
 func (w *Worker) cold(model string) int {
-	if l, ok := w.encoders.(interface{ Loaded(string) bool }); ok {
-		if l.Loaded(model) {
-			return 0
-		}
-		return 1
-	}
-	if _, ok := w.warm.Load(model); ok {
+	if w.encoders.Loaded(model) {
 		return 0
 	}
 	return 1
