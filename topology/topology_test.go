@@ -10,6 +10,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -134,6 +135,8 @@ func TestPullGroupsJoinsAndHolds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	counted := &countingConsumer{Consumer: cons}
+	var keyed atomic.Int64 // messages PullGroups has read and keyed
 	publish := func(key string, n int) {
 		t.Helper()
 		for i := range n {
@@ -172,8 +175,8 @@ func TestPullGroupsJoinsAndHolds(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		err := PullGroups(ctx, PullConfig{Consumer: cons, Role: "test", Batch: 16, FetchWait: 100 * time.Millisecond,
-			Key: func(m jetstream.Msg) string { return m.Subject()[2:] }, Logger: quietLog()}, handle)
+		err := PullGroups(ctx, PullConfig{Consumer: counted, Role: "test", Batch: 16, FetchWait: 100 * time.Millisecond,
+			Key: func(m jetstream.Msg) string { keyed.Add(1); return m.Subject()[2:] }, Logger: quietLog()}, handle)
 		if err != nil {
 			t.Error(err)
 		}
@@ -206,10 +209,12 @@ func TestPullGroupsJoinsAndHolds(t *testing.T) {
 	}
 	publish("a", 3)
 	publish("b", 2)
-	// All five delivered: the two held "a" messages plus these five are
-	// unacknowledged (waiting for 5 let the burst's last "b" arrive late
-	// and form a group of its own).
-	waitPending(t, cons, 7)
+	// All nine messages keyed, and a later fetch begun: the fetch loop
+	// starts the next fetch only after it has handed every message of the
+	// previous one to its lane, so the burst is waiting there. (The
+	// server's ack-pending count was not enough: a delivered message could
+	// still be on its way to the lane and form a group of its own.)
+	waitHandedOver(t, &keyed, 9, counted)
 	close(release)
 	want := map[string][]string{"a": {"a0", "a1", "a0", "a1", "a2"}, "b": {"b0", "b1"}}
 	for range 2 {
@@ -231,17 +236,35 @@ func TestPullGroupsJoinsAndHolds(t *testing.T) {
 	}
 }
 
-// waitPending waits until n messages are delivered and unacknowledged.
-func waitPending(t *testing.T, c jetstream.Consumer, n int) {
+// countingConsumer counts the fetches PullGroups starts.
+type countingConsumer struct {
+	jetstream.Consumer
+	fetches atomic.Int64
+}
+
+func (c *countingConsumer) Fetch(batch int, opts ...jetstream.FetchOpt) (jetstream.MessageBatch, error) {
+	c.fetches.Add(1)
+	return c.Consumer.Fetch(batch, opts...)
+}
+
+// waitHandedOver waits until n messages have been keyed and a fetch has
+// started after that, so every keyed message is in its lane.
+func waitHandedOver(t *testing.T, keyed *atomic.Int64, n int64, c *countingConsumer) {
 	t.Helper()
-	for range 300 {
-		info, err := c.Info(context.Background())
-		if err == nil && info.NumAckPending >= n {
-			return
+	deadline := time.Now().Add(30 * time.Second)
+	for keyed.Load() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d messages keyed", keyed.Load(), n)
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
 	}
-	t.Fatalf("fewer than %d messages delivered", n)
+	after := c.fetches.Load()
+	for c.fetches.Load() == after {
+		if time.Now().After(deadline) {
+			t.Fatal("no fetch after the last message was keyed")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
