@@ -102,6 +102,11 @@ type Config struct {
 	RankerQueueWait   time.Duration
 	// BatchSize is the extractors' largest batch.
 	BatchSize int
+	// BackfillNice is the nice value (0..19, Linux) of the thread that
+	// encodes a backfill batch: live uploads keep the cores during a
+	// re-embedding campaign, at some cost to its rate (docs/BENCHMARKS.md,
+	// Re-embedding campaign). 0 runs backfill at normal priority.
+	BackfillNice int
 	// SpeechTranscriber, when set, transcribes for role extract:speech
 	// instead of a PocketSphinx pool (another recogniser; tests), and the
 	// role runs whether or not PocketSphinx is available.
@@ -250,7 +255,7 @@ func DefaultConfig() Config {
 		Roles: []string{RoleAll}, DataDir: "./data", GRPCAddr: "127.0.0.1:50051", HTTPAddr: "127.0.0.1:8080",
 		S3Bucket: "omnirank", S3Region: "us-east-1", S3Listen: "127.0.0.1:0", Device: "auto", FusionWait: 3 * time.Second,
 		ReconcileEvery: 10 * time.Minute, SnapshotEvery: 10 * time.Minute, BatchSize: 16, AckWait: 30 * time.Second,
-		RankerQueueWait: ranker.DefaultQueueWait, Limits: auth.DefaultLimits(),
+		BackfillNice: 10, RankerQueueWait: ranker.DefaultQueueWait, Limits: auth.DefaultLimits(),
 		NATSReplicas: 1, Trace: tracing.Config{Exporter: tracing.ExporterNone, SampleRatio: 1},
 		FeedbackLimits: ranker.DefaultFeedbackLimits(), FeedbackClockSkew: ranker.DefaultFeedbackClockSkew, ImpressionSample: 1,
 		ProfileHalfLife: ranker.DefaultProfileHalfLife, SessionWindow: ranker.DefaultSessionWindow, SessionBoost: ranker.DefaultSessionBoost,

@@ -238,7 +238,7 @@ func (s *Server) startRoles(ctx context.Context) error {
 			return err
 		}
 		w, err := worker.New(ctx, s.js, s.store, s.encs, mod, worker.WithLogger(s.log), worker.WithBatchSize(cfg.BatchSize), worker.WithMetrics(s.pipe),
-			worker.WithTracerProvider(s.tp))
+			worker.WithTracerProvider(s.tp), worker.WithBackfillNice(cfg.BackfillNice))
 		if err != nil {
 			return err
 		}

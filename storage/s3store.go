@@ -352,12 +352,36 @@ func (s *S3Store) GetObject(ctx context.Context, key string, maxBytes int64) ([]
 	if info.Size > maxBytes {
 		return nil, fmt.Errorf("get object %s: %w: %d bytes, limit %d", key, ErrTooLarge, info.Size, maxBytes)
 	}
-	data, err := io.ReadAll(io.LimitReader(obj, maxBytes+1))
+	data, err := readBody(obj, info.Size, maxBytes)
 	if err != nil {
+		if errors.Is(err, ErrTooLarge) {
+			return nil, fmt.Errorf("get object %s: %w", key, err)
+		}
 		return nil, fmt.Errorf("get object %s: %w", key, mapErr(ctx, err))
 	}
-	if int64(len(data)) > maxBytes {
-		return nil, fmt.Errorf("get object %s: %w: over %d bytes", key, ErrTooLarge, maxBytes)
+	return data, nil
+}
+
+// readBody reads an object's body of the announced size (negative:
+// unknown) into one buffer of that size: io.ReadAll would grow its buffer
+// step by step, copying a large model several times over while it comes
+// in (which showed as live uploads stalled behind a campaign's model
+// load). A body longer than announced, or than maxBytes, is ErrTooLarge.
+func readBody(r io.Reader, size, maxBytes int64) ([]byte, error) {
+	if size < 0 {
+		data, err := io.ReadAll(io.LimitReader(r, maxBytes+1))
+		if err == nil && int64(len(data)) > maxBytes {
+			return nil, fmt.Errorf("%w: over %d bytes", ErrTooLarge, maxBytes)
+		}
+		return data, err
+	}
+	data := make([]byte, size)
+	if _, err := io.ReadFull(r, data); err != nil {
+		return nil, err
+	}
+	var extra [1]byte
+	if n, _ := r.Read(extra[:]); n > 0 {
+		return nil, fmt.Errorf("%w: body longer than its announced %d bytes", ErrTooLarge, size)
 	}
 	return data, nil
 }

@@ -54,6 +54,8 @@ type Options struct {
 	BatchSize      int
 	// Window is the server's --campaign-window (0: its default).
 	Window int
+	// BackfillNice is the server's --backfill-nice; nil: its default.
+	BackfillNice *int
 	// BareItems is how many texts the bare measurement encodes (default 512).
 	BareItems int
 	// TextModelDir is a text model folder (e.g. `omnirank models
@@ -158,6 +160,9 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	cfg.Device, cfg.ORTLibrary, cfg.IntraOpThreads, cfg.BatchSize = opts.Device, opts.ORTLibrary, opts.IntraOpThreads, opts.BatchSize
 	cfg.ReconcileEvery, cfg.SnapshotEvery, cfg.Logger = 0, 0, opts.Logger
 	cfg.CampaignWindow = opts.Window
+	if opts.BackfillNice != nil {
+		cfg.BackfillNice = *opts.BackfillNice
+	}
 	srv, err := server.Start(ctx, cfg)
 	if err != nil {
 		return res, err

@@ -22,6 +22,7 @@ import (
 	"github.com/omnirank/omnirank/extractors"
 	"github.com/omnirank/omnirank/internal/tracing"
 	"github.com/omnirank/omnirank/ranker/index"
+	"github.com/omnirank/omnirank/server"
 )
 
 func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -173,10 +174,12 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fs.IntVar(&o.IntraOpThreads, "intra-op-threads", 0, "ONNX Runtime threads per operator (0: its default)")
 		fs.IntVar(&o.Window, "window", 0, "the server's --campaign-window: backfill jobs and unfused features a campaign lets wait (0: its default)")
 		fs.IntVar(&o.BareItems, "bare-items", 512, "texts the bare measurement encodes")
+		backfillNice := fs.Int("backfill-nice", server.DefaultConfig().BackfillNice, "the server's --backfill-nice: nice value backfill batches are encoded at (0: normal priority)")
 		fs.StringVar(&o.TextModelDir, "text-model-dir", "", "text model folder re-run by the campaign (e.g. the stand-in of `models build-standin`); default: the starter text model under another version")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
+		o.BackfillNice = backfillNice
 		res, err := campaignbench.Run(ctx, o)
 		if err != nil {
 			return err

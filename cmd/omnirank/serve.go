@@ -63,6 +63,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.IntVar(&cfg.IntraOpThreads, "intra-op-threads", 0, "ONNX Runtime intra-op threads per session (0: its default)")
 	fs.DurationVar(&cfg.AckWait, "ack-wait", cfg.AckWait, "how long a worker may hold a message before it is redelivered")
 	fs.IntVar(&cfg.BatchSize, "batch-size", cfg.BatchSize, "largest extraction batch")
+	fs.IntVar(&cfg.BackfillNice, "backfill-nice", cfg.BackfillNice, "nice value (0-19, Linux) backfill batches are encoded at, so live uploads keep the CPU during a campaign (0: normal priority)")
 	fs.DurationVar(&cfg.FusionWait, "fusion-wait", cfg.FusionWait, "how long fusion waits for a product's missing modalities")
 	fs.IntVar(&cfg.RankerMaxInFlight, "ranker-max-in-flight", cfg.RankerMaxInFlight, "Recommend requests the ranker works on at once; more wait --ranker-queue-wait, then get ResourceExhausted (0: 4 per CPU)")
 	fs.DurationVar(&cfg.RankerQueueWait, "ranker-queue-wait", cfg.RankerQueueWait, "how long a Recommend request waits for a free slot before it is refused (0: refused at once)")

@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -61,13 +60,16 @@ type Worker struct {
 	// (seconds for a large one), and the live-only loop must not wait for
 	// it while active-space jobs queue behind (a campaign's dual-write
 	// jobs bring its new model into the live lane).
-	handoff  chan handedOff
-	fetchers int
-	maxBytes int64
-	errs     jetstream.KeyValue
-	metrics  *metrics.Pipeline
-	log      *slog.Logger
-	tracer   trace.Tracer
+	handoff chan handedOff
+	// backfillNice is the nice value the encoder runs at for backfill
+	// batches (0: no change; see WithBackfillNice).
+	backfillNice int
+	fetchers     int
+	maxBytes     int64
+	errs         jetstream.KeyValue
+	metrics      *metrics.Pipeline
+	log          *slog.Logger
+	tracer       trace.Tracer
 }
 
 // Option configures a Worker.
@@ -92,6 +94,23 @@ func WithConcurrency(n int) Option {
 			return option.Errorf("worker: concurrency %d out of 1..64", n)
 		}
 		w.loops = n
+		return nil
+	}
+}
+
+// WithBackfillNice sets the nice value (0..19, default 10) of the OS
+// thread that encodes a backfill batch, on Linux. A batch in hand cannot
+// be interrupted, and on a machine whose cores the backfill fills, a live
+// job arriving meanwhile shares them with it; at nice 10 the kernel gives
+// the live work about ten times the backfill's share. Models are loaded
+// at normal priority (ONNX Runtime's worker threads inherit the priority
+// of the thread that creates them). 0 runs backfill at normal priority.
+func WithBackfillNice(n int) Option {
+	return func(w *Worker) error {
+		if n < 0 || n > 19 {
+			return option.Errorf("worker: backfill nice %d out of 0..19", n)
+		}
+		w.backfillNice = n
 		return nil
 	}
 }
@@ -146,7 +165,7 @@ func (w *Worker) stage() string { return "extract-" + string(w.modality) }
 
 // New makes a worker for one modality.
 func New(ctx context.Context, js jetstream.JetStream, store storage.ObjectStore, enc Encoders, m extractors.Modality, opts ...Option) (*Worker, error) {
-	w := &Worker{js: js, store: store, encoders: enc, modality: m, batchSize: 16, loops: 2, fetchers: 8,
+	w := &Worker{js: js, store: store, encoders: enc, modality: m, batchSize: 16, loops: 2, fetchers: 8, backfillNice: 10,
 		maxBytes: 64 << 20, log: slog.Default(), tracer: tracing.Tracer(nil)}
 	for _, o := range opts {
 		if err := o(w); err != nil {
@@ -214,7 +233,7 @@ func (w *Worker) loop(ctx context.Context, live, backfill jetstream.Consumer, li
 		if !liveOnly && w.handoff != nil {
 			select {
 			case h := <-w.handoff:
-				w.encodeGroup(context.WithoutCancel(ctx), h.model, h.items)
+				w.encodeGroup(context.WithoutCancel(ctx), h.model, h.items, false)
 				for _, it := range h.items {
 					it.span.End()
 				}
@@ -249,7 +268,7 @@ func (w *Worker) loop(ctx context.Context, live, backfill jetstream.Consumer, li
 			if isLive {
 				w.liveInHand.Add(1)
 			}
-			w.process(context.WithoutCancel(ctx), msgs, liveOnly)
+			w.process(context.WithoutCancel(ctx), msgs, liveOnly, !isLive)
 			if isLive {
 				w.liveInHand.Add(-1)
 			}
@@ -309,8 +328,9 @@ var errTransient = errors.New("transient")
 
 // process handles one batch: decode jobs, prefetch media, encode, publish.
 // From the live-only loop (handOff), a group whose model is not loaded yet
-// goes to the other loops when one can take it.
-func (w *Worker) process(ctx context.Context, msgs []jetstream.Msg, handOff bool) {
+// goes to the other loops when one can take it. A backfill batch is
+// encoded at lowered priority (WithBackfillNice).
+func (w *Worker) process(ctx context.Context, msgs []jetstream.Msg, handOff, backfill bool) {
 	defer w.metrics.Observe(w.stage(), time.Now())
 	items := make([]*item, 0, len(msgs))
 	name := "extract." + string(w.modality)
@@ -332,12 +352,19 @@ func (w *Worker) process(ctx context.Context, msgs []jetstream.Msg, handOff bool
 		items = append(items, it)
 	}
 	w.prefetch(ctx, items)
-	// Group by model: one encoder call per model.
+	// Group by model: one encoder call per model, models in the order
+	// their first job came (ingest publishes the active space's jobs
+	// before a campaign's dual-write jobs, so the active space's features
+	// are not held back by the campaign model's encoding).
 	byModel := map[string][]*item{}
+	var models []string
 	for _, it := range items {
 		if it.err != nil {
 			w.failed(it.ctx, it, it.err)
 			continue
+		}
+		if _, ok := byModel[it.job.Model]; !ok {
+			models = append(models, it.job.Model)
 		}
 		byModel[it.job.Model] = append(byModel[it.job.Model], it)
 	}
@@ -345,7 +372,6 @@ func (w *Worker) process(ctx context.Context, msgs []jetstream.Msg, handOff bool
 	// a large one), and that must not hold back the others' features. A
 	// live upload during a campaign brings a job for the campaign's new
 	// model in the same batch as its active-space job.
-	models := slices.Sorted(maps.Keys(byModel))
 	slices.SortStableFunc(models, func(a, b string) int { return cmp.Compare(w.cold(a), w.cold(b)) })
 	for _, model := range models {
 		group := byModel[model]
@@ -359,13 +385,14 @@ func (w *Worker) process(ctx context.Context, msgs []jetstream.Msg, handOff bool
 			default: // the others have enough: encode it here
 			}
 		}
-		w.encodeGroup(ctx, model, group)
+		w.encodeGroup(ctx, model, group, backfill)
 	}
 }
 
 // encodeGroup encodes and publishes one model's jobs, loading the model on
-// its first use.
-func (w *Worker) encodeGroup(ctx context.Context, model string, group []*item) {
+// its first use (at normal priority: the model's ONNX Runtime threads
+// inherit it). A backfill group is encoded at backfillNice.
+func (w *Worker) encodeGroup(ctx context.Context, model string, group []*item, backfill bool) {
 	enc, err := w.encoders.Encoder(ctx, model)
 	if err != nil {
 		for _, it := range group {
@@ -373,7 +400,11 @@ func (w *Worker) encodeGroup(ctx context.Context, model string, group []*item) {
 		}
 		return
 	}
-	w.encode(ctx, enc, group)
+	if !backfill {
+		w.encode(ctx, enc, group)
+		return
+	}
+	inBackground(w.backfillNice, func() { w.encode(ctx, enc, group) })
 }
 
 // cold is 1 for a model whose next Encoder call has to load it, else 0.
