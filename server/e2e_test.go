@@ -289,12 +289,18 @@ func TestCatalogueSearchableEndToEnd(t *testing.T) {
 
 func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
+	waitForEvery(t, within, 100*time.Millisecond, what, cond)
+}
+
+// waitForEvery is waitFor looking every interval.
+func waitForEvery(t *testing.T, within, every time.Duration, what string, cond func() bool) {
+	t.Helper()
 	deadline := time.Now().Add(within)
 	for time.Now().Before(deadline) {
 		if cond() {
 			return
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(every)
 	}
 	t.Fatalf("%s: not true after %s", what, within)
 }

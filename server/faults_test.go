@@ -403,6 +403,14 @@ func watchEmb(t *testing.T, nc *nats.Conn, want map[string][]string) *embWatch {
 	return w
 }
 
+// expect adds a product to those the watch knows (call it before the
+// product is written).
+func (w *embWatch) expect(id string, mods []string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.want[id] = mods
+}
+
 func (w *embWatch) check(t *testing.T) {
 	t.Helper()
 	w.mu.Lock()
@@ -753,14 +761,28 @@ func TestFaultsConverge(t *testing.T) {
 			}
 			// Break things while extraction is under way: some features
 			// out, not all (and, for the kill, jobs in the extractor's hands).
+			// It looks every 5 ms (a batch is in an extractor's hands for
+			// milliseconds); a fast extractor can still finish between two
+			// looks: then another wave of products is written, up to five.
 			var atFault uint64
-			waitFor(t, 60*time.Second, "extraction under way", func() bool {
+			waves := 0
+			waitForEvery(t, 60*time.Second, 5*time.Millisecond, "extraction under way", func() bool {
 				n, err := featuresStored(ctx, h.js)
 				if err != nil || n == 0 {
 					return false
 				}
 				if n >= total {
-					t.Fatalf("all %d features were out before the fault could be injected", n)
+					if waves == 5 {
+						t.Fatalf("all %d features were out before the fault could be injected, %d times", n, waves+1)
+					}
+					waves++
+					for _, tp := range faultProducts(fmt.Sprintf("wave%d", waves), 0, 18) {
+						want[tp.id] = tp.modalities()
+						w.expect(tp.id, tp.modalities())
+						total += uint64(len(tp.modalities()))
+						putProduct(t, h.direct, tp)
+					}
+					return false
 				}
 				if tc.inFlight {
 					if p, err := extractAckPending(ctx, h.js); err != nil || p == 0 {
@@ -778,7 +800,7 @@ func TestFaultsConverge(t *testing.T) {
 				objs[i] = productObjects(t, tp)
 			}
 			mend := tc.inject(t, h)
-			t.Logf("fault injected with %d of %d features out", atFault, total)
+			t.Logf("fault injected with %d of %d features out (%d extra waves)", atFault, total, waves)
 			uploads := make(chan error, len(during))
 			for _, o := range objs {
 				go func() { uploads <- putObjects(ctx, h.direct, o) }()
