@@ -7,7 +7,6 @@ package server
 
 import (
 	"fmt"
-	"github.com/omnirank/omnirank/experiment"
 	"log/slog"
 	"slices"
 	"strings"
@@ -16,7 +15,9 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/omnirank/omnirank/auth"
+	"github.com/omnirank/omnirank/experiment"
 	"github.com/omnirank/omnirank/extractors/transcribe"
+	"github.com/omnirank/omnirank/extractors/worker"
 	"github.com/omnirank/omnirank/internal/tracing"
 	"github.com/omnirank/omnirank/ranker"
 	"github.com/omnirank/omnirank/topology"
@@ -255,7 +256,7 @@ func DefaultConfig() Config {
 		Roles: []string{RoleAll}, DataDir: "./data", GRPCAddr: "127.0.0.1:50051", HTTPAddr: "127.0.0.1:8080",
 		S3Bucket: "omnirank", S3Region: "us-east-1", S3Listen: "127.0.0.1:0", Device: "auto", FusionWait: 3 * time.Second,
 		ReconcileEvery: 10 * time.Minute, SnapshotEvery: 10 * time.Minute, BatchSize: 16, AckWait: 30 * time.Second,
-		BackfillNice: 10, RankerQueueWait: ranker.DefaultQueueWait, Limits: auth.DefaultLimits(),
+		BackfillNice: worker.DefaultBackfillNice, RankerQueueWait: ranker.DefaultQueueWait, Limits: auth.DefaultLimits(),
 		NATSReplicas: 1, Trace: tracing.Config{Exporter: tracing.ExporterNone, SampleRatio: 1},
 		FeedbackLimits: ranker.DefaultFeedbackLimits(), FeedbackClockSkew: ranker.DefaultFeedbackClockSkew, ImpressionSample: 1,
 		ProfileHalfLife: ranker.DefaultProfileHalfLife, SessionWindow: ranker.DefaultSessionWindow, SessionBoost: ranker.DefaultSessionBoost,

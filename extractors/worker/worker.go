@@ -98,7 +98,11 @@ func WithConcurrency(n int) Option {
 	}
 }
 
-// WithBackfillNice sets the nice value (0..19, default 10) of the OS
+// DefaultBackfillNice is the nice value backfill batches are encoded at
+// unless WithBackfillNice says otherwise.
+const DefaultBackfillNice = 10
+
+// WithBackfillNice sets the nice value (0..19, default DefaultBackfillNice) of the OS
 // thread that encodes a backfill batch, on Linux. A batch in hand cannot
 // be interrupted, and on a machine whose cores the backfill fills, a live
 // job arriving meanwhile shares them with it; at nice 10 the kernel gives
@@ -165,7 +169,7 @@ func (w *Worker) stage() string { return "extract-" + string(w.modality) }
 
 // New makes a worker for one modality.
 func New(ctx context.Context, js jetstream.JetStream, store storage.ObjectStore, enc Encoders, m extractors.Modality, opts ...Option) (*Worker, error) {
-	w := &Worker{js: js, store: store, encoders: enc, modality: m, batchSize: 16, loops: 2, fetchers: 8, backfillNice: 10,
+	w := &Worker{js: js, store: store, encoders: enc, modality: m, batchSize: 16, loops: 2, fetchers: 8, backfillNice: DefaultBackfillNice,
 		maxBytes: 64 << 20, log: slog.Default(), tracer: tracing.Tracer(nil)}
 	for _, o := range opts {
 		if err := o(w); err != nil {
